@@ -1,0 +1,113 @@
+"""Configuration : territoire servi, seuils, chemins.
+
+Le territoire est une donnée (``config/territoire.toml``), pas du code. Les variables
+d'environnement ``OBSERVATOIRE_CONFIG``, ``OBSERVATOIRE_DATA_DIR`` et
+``OBSERVATOIRE_DB_URL`` priment sur le fichier.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from observatoire.errors import ConfigurationError
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = ROOT / "config" / "territoire.toml"
+#: Tables de référence versionnées (générées depuis @etalab/decoupage-administratif).
+REFERENCE_DIR = ROOT / "data" / "communes"
+#: Catalogues éditables (indicateurs, contributeurs, types de dispositifs…).
+CATALOGUE_DIR = ROOT / "data" / "catalogues"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Réglages effectifs de l'observatoire.
+
+    Attributes
+    ----------
+    departement : str
+        Code INSEE du département servi (« 62 »).
+    arrondissements : tuple of str
+        Codes INSEE des arrondissements couverts.
+    """
+
+    territoire_nom: str
+    departement: str
+    arrondissements: tuple[str, ...]
+    zone_reference: str
+    seuil_secret: int
+    priorite: dict = field(default_factory=dict)
+    taille_max_mo: float = 20
+    decompression_max_mo: float = 200
+    data_dir: Path = ROOT / "data"
+    db_url: str = ""
+    config_path: Path = DEFAULT_CONFIG
+
+    @property
+    def geo_path(self) -> Path:
+        """GeoPackage du référentiel géographique importé (non versionné)."""
+        return self.data_dir / "communes" / "referentiel.gpkg"
+
+    @property
+    def archive_dir(self) -> Path:
+        """Racine des fichiers de contributeurs archivés tels quels."""
+        return self.data_dir / "contributions"
+
+
+def load_settings(path: str | os.PathLike | None = None) -> Settings:
+    """Lit la configuration.
+
+    Parameters
+    ----------
+    path : path-like, optional
+        Fichier TOML ; par défaut ``OBSERVATOIRE_CONFIG`` ou ``config/territoire.toml``.
+
+    Returns
+    -------
+    Settings
+    """
+    path = Path(path or os.environ.get("OBSERVATOIRE_CONFIG") or DEFAULT_CONFIG)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigurationError(
+            f"Le fichier de configuration {path} est introuvable. Copiez "
+            f"config/territoire.toml et adaptez-le."
+        ) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigurationError(
+            f"Le fichier de configuration {path} n'est pas un TOML valide : {exc}."
+        ) from exc
+    terr = raw.get("territoire", {})
+    if "departement" not in terr:
+        raise ConfigurationError(
+            f"Le fichier {path} ne précise pas le département servi "
+            f"(clé « departement » de la section [territoire])."
+        )
+    stockage = raw.get("stockage", {})
+    data_dir = Path(os.environ.get("OBSERVATOIRE_DATA_DIR") or ROOT / stockage.get("donnees", "data"))
+    db_url = os.environ.get("OBSERVATOIRE_DB_URL") or f"sqlite:///{data_dir / 'observatoire.db'}"
+    imp = raw.get("import", {})
+    return Settings(
+        territoire_nom=terr.get("nom", terr["departement"]),
+        departement=str(terr["departement"]),
+        arrondissements=tuple(str(a) for a in terr.get("arrondissements", [])),
+        zone_reference=terr.get("zone_reference", "departement"),
+        seuil_secret=int(raw.get("secret", {}).get("seuil", 5)),
+        priorite=dict(raw.get("priorite", {})),
+        taille_max_mo=float(imp.get("taille_max_mo", 20)),
+        decompression_max_mo=float(imp.get("decompression_max_mo", 200)),
+        data_dir=data_dir,
+        db_url=db_url,
+        config_path=path,
+    )
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    """Réglages du processus (mis en cache ; ``settings.cache_clear()`` pour relire)."""
+    return load_settings()

@@ -1,0 +1,283 @@
+"""Stockage : schéma SQLAlchemy Core, moteur, transactions, requêtes de lecture.
+
+Le schéma tient dans n'importe quelle base SQL (SQLite embarqué par défaut,
+PostgreSQL en déploiement partagé). Il est versionné par les migrations Alembic de
+``observatoire/migrations`` : toute évolution passe par une nouvelle migration.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from observatoire.config import settings
+
+metadata = sa.MetaData()
+
+#: Paires clé/valeur : mode de la base ("demo" ou "reel"), version des données…
+meta = sa.Table(
+    "meta",
+    metadata,
+    sa.Column("cle", sa.String(64), primary_key=True),
+    sa.Column("valeur", sa.Text, nullable=False),
+)
+
+#: Un lot = un fichier accepté pour un (contributeur, année).
+lots = sa.Table(
+    "lots",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("contributeur", sa.String(64), nullable=False),
+    sa.Column("annee", sa.Integer, nullable=False),
+    sa.Column("fichier", sa.String(255), nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("archive", sa.String(512), nullable=False),
+    sa.Column("importe_le", sa.DateTime, nullable=False),
+    sa.Column("importe_par", sa.String(128), nullable=False),
+    sa.Column("courant", sa.Boolean, nullable=False, default=True),
+    sa.Column("remplace_le", sa.DateTime, nullable=True),
+    sa.Column("demo", sa.Boolean, nullable=False, default=False),
+    sa.Column("n_valeurs", sa.Integer, nullable=False, default=0),
+    sa.Column("rapport", sa.Text, nullable=True),
+    sa.Index("ix_lots_contributeur_annee", "contributeur", "annee"),
+)
+
+#: Valeurs chargées : une ligne par (lot, commune ou non localisé, indicateur).
+valeurs = sa.Table(
+    "valeurs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("lot_id", sa.Integer, sa.ForeignKey("lots.id", ondelete="CASCADE"), nullable=False),
+    # NULL = non localisé (commune inconnue, hors territoire…)
+    sa.Column("code_insee", sa.String(5), nullable=True),
+    sa.Column("libelle_non_localise", sa.String(255), nullable=True),
+    sa.Column("indicateur", sa.String(64), nullable=False),
+    # NULL quand la valeur est masquée par le contributeur
+    sa.Column("valeur", sa.Integer, nullable=True),
+    sa.Column("masque", sa.Boolean, nullable=False, default=False),
+    sa.Column("feuille", sa.String(128), nullable=True),
+    sa.Column("ligne", sa.Integer, nullable=True),
+    sa.Column("colonne", sa.String(64), nullable=True),
+    sa.Index("ix_valeurs_lot", "lot_id"),
+    sa.Index("ix_valeurs_indicateur_commune", "indicateur", "code_insee"),
+)
+
+#: Correspondances en-tête → indicateur confirmées par les agents, par contributeur.
+correspondances = sa.Table(
+    "correspondances_entetes",
+    metadata,
+    sa.Column("contributeur", sa.String(64), primary_key=True),
+    sa.Column("entete", sa.String(255), primary_key=True),
+    sa.Column("indicateur", sa.String(64), nullable=False),
+    sa.Column("confirme_le", sa.DateTime, nullable=False),
+    sa.Column("confirme_par", sa.String(128), nullable=False),
+)
+
+#: Registre des dispositifs d'aide (accueils de jour, LEAO, hébergement, ISCG…).
+dispositifs = sa.Table(
+    "dispositifs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("type", sa.String(64), nullable=False),
+    sa.Column("nom", sa.String(255), nullable=False),
+    sa.Column("adresse", sa.String(512), nullable=True),
+    sa.Column("code_insee", sa.String(5), nullable=False),
+    sa.Column("commune", sa.String(255), nullable=True),
+    sa.Column("latitude", sa.Float, nullable=True),
+    sa.Column("longitude", sa.Float, nullable=True),
+    # "adresse" : coordonnées fournies ; "commune" : placé au centre de sa commune
+    sa.Column("localisation", sa.String(16), nullable=False, default="commune"),
+    sa.Column("capacite", sa.Integer, nullable=True),
+    sa.Column("unite_capacite", sa.String(64), nullable=True),
+    sa.Column("horaires", sa.Text, nullable=True),
+    sa.Column("contact", sa.String(255), nullable=True),
+    sa.Column("source", sa.String(512), nullable=True),
+    sa.Column("remarque", sa.Text, nullable=True),
+    sa.Column("demo", sa.Boolean, nullable=False, default=False),
+    sa.Index("ix_dispositifs_type", "type"),
+)
+
+#: Communes ayant désigné un référent VIF. Nom et contact : réservés aux agents.
+referents = sa.Table(
+    "referents",
+    metadata,
+    sa.Column("code_insee", sa.String(5), primary_key=True),
+    sa.Column("date_designation", sa.Date, nullable=True),
+    sa.Column("forme", sa.Boolean, nullable=False, default=False),
+    sa.Column("date_formation", sa.Date, nullable=True),
+    sa.Column("nom_referent", sa.String(255), nullable=True),
+    sa.Column("contact_referent", sa.String(255), nullable=True),
+    sa.Column("source", sa.String(512), nullable=True),
+    sa.Column("demo", sa.Boolean, nullable=False, default=False),
+)
+
+#: Populations importées (par sexe et âge, INSEE) pour d'autres dénominateurs.
+populations = sa.Table(
+    "populations",
+    metadata,
+    sa.Column("code_insee", sa.String(5), primary_key=True),
+    sa.Column("annee", sa.Integer, primary_key=True),
+    sa.Column("categorie", sa.String(64), primary_key=True),
+    sa.Column("valeur", sa.Float, nullable=False),
+)
+
+#: Journal des actions des agents (imports, restaurations, publications).
+journal = sa.Table(
+    "journal",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("quand", sa.DateTime, nullable=False),
+    sa.Column("qui", sa.String(128), nullable=False),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("detail", sa.Text, nullable=True),
+)
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    # WAL : un lecteur voit l'ancien lot ou le nouveau pendant un import, jamais un mélange.
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+def make_engine(url: str | None = None) -> Engine:
+    """Crée le moteur SQLAlchemy.
+
+    Parameters
+    ----------
+    url : str, optional
+        URL de connexion ; par défaut ``OBSERVATOIRE_DB_URL`` ou la base SQLite sous ``data/``.
+
+    Returns
+    -------
+    sqlalchemy.engine.Engine
+    """
+    url = url or settings().db_url
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, connect_args={"timeout": 30})
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True)
+
+
+def alembic_config(engine: Engine):
+    """Configuration Alembic pointant sur les migrations du paquet et sur ``engine``."""
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+    cfg.attributes["engine"] = engine
+    return cfg
+
+
+def upgrade(engine: Engine) -> None:
+    """Crée ou met à niveau le schéma (``alembic upgrade head``)."""
+    from alembic import command
+
+    command.upgrade(alembic_config(engine), "head")
+
+
+_ENGINES: dict[str, Engine] = {}
+
+
+def get_engine(url: str | None = None) -> Engine:
+    """Moteur partagé du processus, schéma à jour garanti.
+
+    Parameters
+    ----------
+    url : str, optional
+        URL de connexion ; par défaut celle de la configuration.
+    """
+    url = url or settings().db_url
+    if url not in _ENGINES:
+        engine = make_engine(url)
+        upgrade(engine)
+        _ENGINES[url] = engine
+    return _ENGINES[url]
+
+
+def reset_engines() -> None:
+    """Oublie les moteurs partagés (tests, changement de configuration)."""
+    for engine in _ENGINES.values():
+        engine.dispose()
+    _ENGINES.clear()
+
+
+@contextlib.contextmanager
+def transaction(engine: Engine | None = None) -> Iterator[Connection]:
+    """Transaction unique : tout est écrit, ou rien (rollback sur exception)."""
+    engine = engine or get_engine()
+    with engine.begin() as conn:
+        yield conn
+
+
+def get_meta(conn: Connection, cle: str) -> str | None:
+    """Valeur de la table ``meta`` pour ``cle``, ou None."""
+    return conn.execute(sa.select(meta.c.valeur).where(meta.c.cle == cle)).scalar_one_or_none()
+
+
+def set_meta(conn: Connection, cle: str, valeur: str | None) -> None:
+    """Écrit (ou efface si ``valeur`` est None) une entrée de ``meta``."""
+    conn.execute(sa.delete(meta).where(meta.c.cle == cle))
+    if valeur is not None:
+        conn.execute(sa.insert(meta).values(cle=cle, valeur=valeur))
+
+
+def current_values(
+    engine: Engine | None = None,
+    annees: Iterable[int] | None = None,
+    indicateurs: Iterable[str] | None = None,
+    contributeurs: Iterable[str] | None = None,
+) -> pd.DataFrame:
+    """Valeurs des lots courants.
+
+    Parameters
+    ----------
+    engine : Engine, optional
+    annees, indicateurs, contributeurs : iterable, optional
+        Filtres ; None = pas de filtre.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Colonnes ``annee``, ``contributeur``, ``indicateur``, ``code_insee`` (None pour
+        le non localisé), ``valeur`` (entier, ``<NA>`` si masqué), ``masque`` (bool),
+        ``lot_id``. Une ligne par valeur stockée.
+    """
+    engine = engine or get_engine()
+    v, lt = valeurs, lots
+    q = (
+        sa.select(
+            lt.c.annee, lt.c.contributeur, v.c.indicateur, v.c.code_insee,
+            v.c.valeur, v.c.masque, v.c.lot_id,
+        )
+        .select_from(v.join(lt, v.c.lot_id == lt.c.id))
+        .where(lt.c.courant.is_(True))
+    )
+    if annees is not None:
+        q = q.where(lt.c.annee.in_([int(a) for a in annees]))
+    if indicateurs is not None:
+        q = q.where(v.c.indicateur.in_(list(indicateurs)))
+    if contributeurs is not None:
+        q = q.where(lt.c.contributeur.in_(list(contributeurs)))
+    with engine.connect() as conn:
+        df = pd.DataFrame(conn.execute(q).mappings().all(),
+                          columns=["annee", "contributeur", "indicateur", "code_insee",
+                                   "valeur", "masque", "lot_id"])
+    df["valeur"] = df["valeur"].astype("Int64")
+    df["masque"] = df["masque"].astype(bool)
+    df["annee"] = df["annee"].astype(int)
+    return df

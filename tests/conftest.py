@@ -1,0 +1,62 @@
+"""Fixtures communes : base et dossier de données isolés, petites communes carrées."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import pytest
+from shapely.geometry import box
+
+from observatoire import config, storage
+
+SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
+
+
+def shared_path(*parts: str) -> Path:
+    """Chemin sous ../shared, ou skip explicite quand il est absent."""
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"{path} absent : les données partagées (../shared) ne sont pas disponibles")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def isolated_data(tmp_path, monkeypatch):
+    """Chaque test a son dossier de données et sa base SQLite : rien n'écrit dans le dépôt."""
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    monkeypatch.setenv("OBSERVATOIRE_DATA_DIR", str(data_dir))
+    if not getattr(isolated_data, "keep_db_url", False):
+        monkeypatch.setenv("OBSERVATOIRE_DB_URL", f"sqlite:///{data_dir / 'observatoire.db'}")
+    config.settings.cache_clear()
+    storage.reset_engines()
+    yield data_dir
+    storage.reset_engines()
+    config.settings.cache_clear()
+
+
+@pytest.fixture
+def engine(isolated_data):
+    """Moteur sur la base isolée du test, schéma à jour."""
+    return storage.get_engine()
+
+
+@pytest.fixture
+def square_communes() -> gpd.GeoDataFrame:
+    """Quatre communes carrées de 1 km en Lambert-93 (2 × 2), deux EPCI, un arrondissement."""
+    x0, y0 = 650_000, 7_000_000
+    cells = [(0, 0), (1, 0), (0, 1), (1, 1)]
+    return gpd.GeoDataFrame(
+        {
+            "code_insee": ["99001", "99002", "99003", "99004"],
+            "nom": ["Alpha", "Bêta", "Gamma", "Delta"],
+            "epci": ["E1", "E1", "E2", "E2"],
+            "arrondissement": ["991", "991", "991", "991"],
+            "departement": ["99"] * 4,
+            "population": [1000, 2000, 3000, 4000],
+        },
+        geometry=[box(x0 + i * 1000, y0 + j * 1000, x0 + (i + 1) * 1000, y0 + (j + 1) * 1000)
+                  for i, j in cells],
+        crs="EPSG:2154",
+    )
