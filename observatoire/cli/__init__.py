@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("observatoire.cli.demo", "demo"),
     "analyser": ("observatoire.cli.analyser", "analyser"),
     "publier": ("observatoire.cli.publier", "publier"),
+    "comptes": ("observatoire.cli.comptes", "comptes"),
     "sauvegarde": ("observatoire.cli.sauvegarde", "sauvegarde"),
     "restauration": ("observatoire.cli.sauvegarde", "restauration"),
 }
