@@ -8,6 +8,8 @@ PostgreSQL en déploiement partagé). Il est versionné par les migrations Alemb
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import logging
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -16,6 +18,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from observatoire.config import settings
+
+log = logging.getLogger(__name__)
 
 metadata = sa.MetaData()
 
@@ -45,6 +49,10 @@ lots = sa.Table(
     sa.Column("n_valeurs", sa.Integer, nullable=False, default=0),
     sa.Column("rapport", sa.Text, nullable=True),
     sa.Index("ix_lots_contributeur_annee", "contributeur", "annee"),
+    # Au plus un lot courant par (contributeur, année), garanti par la base elle-même
+    # (migration 0002) : filet de sécurité sous le verrou de store_batch.
+    sa.Index("ux_lots_courant", "contributeur", "annee", unique=True,
+             sqlite_where=sa.text("courant"), postgresql_where=sa.text("courant")),
 )
 
 #: Valeurs chargées : une ligne par (lot, commune ou non localisé, indicateur).
@@ -141,12 +149,26 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
-    # WAL : un lecteur voit l'ancien lot ou le nouveau pendant un import, jamais un mélange.
+    # WAL : un lecteur voit l'ancien lot ou le nouveau pendant un import, jamais un mélange,
+    # et continue de lire pendant qu'un import écrit.
+    # isolation_level=None : le pilote sqlite3 n'ouvre plus ses transactions lui-même
+    # (il les ouvre trop tard et en mode DEFERRED) ; _sqlite_begin les ouvre à sa place.
+    # https://docs.sqlalchemy.org/en/20/dialects/sqlite.html#serializable-isolation-savepoints-transactional-ddl
+    dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=30000")
     cur.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    # Les transactions d'écriture (storage.transaction) demandent BEGIN IMMEDIATE : le
+    # verrou d'écriture est pris d'emblée, donc deux écrivains se mettent en file (attente
+    # busy_timeout) au lieu de lire chacun un état puis d'échouer en voulant écrire.
+    # Les lectures restent en BEGIN (DEFERRED) : elles ne bloquent personne.
+    mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+    conn.exec_driver_sql(f"BEGIN {mode}")
 
 
 def make_engine(url: str | None = None) -> Engine:
@@ -168,6 +190,7 @@ def make_engine(url: str | None = None) -> Engine:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(url, connect_args={"timeout": 30})
         sa.event.listen(engine, "connect", _sqlite_pragmas)
+        sa.event.listen(engine, "begin", _sqlite_begin)
         return engine
     return sa.create_engine(url, pool_pre_ping=True)
 
@@ -183,11 +206,42 @@ def alembic_config(engine: Engine):
     return cfg
 
 
-def upgrade(engine: Engine) -> None:
-    """Crée ou met à niveau le schéma (``alembic upgrade head``)."""
+def schema_revisions(engine: Engine) -> tuple[str | None, str]:
+    """Révision Alembic de la base et révision la plus récente du code.
+
+    Returns
+    -------
+    tuple
+        ``(révision de la base ou None si vide, révision de tête des migrations)``.
+    """
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+    with engine.connect() as conn:
+        current = MigrationContext.configure(conn).get_current_revision()
+    return current, head
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Crée ou met à niveau le schéma (``alembic upgrade head``).
+
+    Parameters
+    ----------
+    engine : Engine
+    revision : str, default "head"
+        Révision cible (la restauration d'une sauvegarde remonte d'abord à la sienne).
+    """
     from alembic import command
 
-    command.upgrade(alembic_config(engine), "head")
+    if revision == "head":
+        current, head = schema_revisions(engine)
+        # Base déjà à jour : ne rien verrouiller. Chaque instance de l'application appelle
+        # get_engine au démarrage ; la migration prend un verrou (env.py) qu'il est inutile
+        # de disputer à un import en cours.
+        if current == head:
+            return
+    command.upgrade(alembic_config(engine), revision)
 
 
 _ENGINES: dict[str, Engine] = {}
@@ -205,6 +259,11 @@ def get_engine(url: str | None = None) -> Engine:
     if url not in _ENGINES:
         engine = make_engine(url)
         upgrade(engine)
+        # Un arrêt brutal pendant un import a pu laisser un fichier d'archive sans lot :
+        # on le retire au démarrage (sous verrou : un import en cours n'est pas touché).
+        from observatoire.batches import sweep_archive
+
+        sweep_archive(engine)
         _ENGINES[url] = engine
     return _ENGINES[url]
 
@@ -218,10 +277,44 @@ def reset_engines() -> None:
 
 @contextlib.contextmanager
 def transaction(engine: Engine | None = None) -> Iterator[Connection]:
-    """Transaction unique : tout est écrit, ou rien (rollback sur exception)."""
+    """Transaction d'écriture unique : tout est écrit, ou rien (rollback sur exception).
+
+    Sur SQLite, la transaction s'ouvre en ``BEGIN IMMEDIATE`` : les écrivains se
+    sérialisent dès le début, les lecteurs (WAL) continuent de lire la dernière version
+    validée. Sur PostgreSQL, niveau READ COMMITTED ; les écritures qui doivent se
+    sérialiser prennent un verrou consultatif avec :func:`lock`.
+    """
     engine = engine or get_engine()
-    with engine.begin() as conn:
-        yield conn
+    with engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            conn.execution_options(sqlite_begin="IMMEDIATE")
+        with conn.begin():
+            yield conn
+
+
+def lock_key(*parts: object) -> int:
+    """Clé entière signée sur 64 bits, stable d'un processus à l'autre, pour ``parts``."""
+    digest = hashlib.sha256("\x1f".join(str(p) for p in parts).encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def lock(conn: Connection, *parts: object) -> None:
+    """Verrou exclusif jusqu'à la fin de la transaction de ``conn``, nommé par ``parts``.
+
+    Sur PostgreSQL, ``pg_advisory_xact_lock`` : contrairement à ``SELECT … FOR UPDATE``,
+    il verrouille aussi ce qui n'existe pas encore (le premier lot d'un couple
+    contributeur-année). Sur SQLite, rien à faire : :func:`transaction` tient déjà le
+    verrou d'écriture de toute la base.
+
+    Parameters
+    ----------
+    conn : Connection
+        Connexion dans une transaction ouverte par :func:`transaction`.
+    *parts
+        Ce que l'on verrouille, par exemple ``("lots", contributeur, annee)``.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_key(*parts)})
 
 
 def get_meta(conn: Connection, cle: str) -> str | None:
