@@ -60,3 +60,44 @@ def square_communes() -> gpd.GeoDataFrame:
                   for i, j in cells],
         crs="EPSG:2154",
     )
+
+
+# --- Deux moteurs : SQLite et PostgreSQL --------------------------------------------
+# Les tests de stockage et d'ingestion demandent ``any_engine`` (ou ``backend``) pour
+# tourner sur les deux bases. Le cas PostgreSQL est ignoré, avec sa raison, tant que
+# OBSERVATOIRE_TEST_PG_URL n'est pas défini (.ci/run le définit).
+
+BACKENDS = [
+    pytest.param("sqlite", id="sqlite"),
+    pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres),
+]
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request, isolated_data, monkeypatch):
+    """Nom du moteur du test (``sqlite`` ou ``postgresql``), déjà branché.
+
+    ``OBSERVATOIRE_DB_URL`` pointe sur la base isolée du test : sur PostgreSQL, un schéma
+    neuf du serveur de test, supprimé à la fin. Tout ce qui appelle
+    ``storage.get_engine()`` sans argument travaille donc sur ce moteur.
+    """
+    from pg import SKIP_REASON, fresh_schema, pg_url
+
+    if request.param == "sqlite":
+        yield "sqlite"
+        return
+    if pg_url() is None:
+        pytest.skip(SKIP_REASON)
+    with fresh_schema() as url:
+        monkeypatch.setenv("OBSERVATOIRE_DB_URL", url)
+        config.settings.cache_clear()
+        storage.reset_engines()
+        yield "postgresql"
+        # Rendre les connexions avant de supprimer le schéma.
+        storage.reset_engines()
+
+
+@pytest.fixture
+def any_engine(backend):
+    """Moteur à jour (migrations appliquées) sur SQLite puis sur PostgreSQL."""
+    return storage.get_engine()

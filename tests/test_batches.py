@@ -5,6 +5,12 @@ from observatoire import batches, storage
 from observatoire.errors import ModeIncompatibleError
 
 
+@pytest.fixture
+def engine(any_engine):
+    """Ces tests tournent sur SQLite et sur PostgreSQL (voir conftest.any_engine)."""
+    return any_engine
+
+
 def _values(v=3):
     return pd.DataFrame([
         {"code_insee": "62119", "libelle_non_localise": None, "indicateur": "faits_constates",

@@ -6,6 +6,12 @@ import sqlalchemy as sa
 from observatoire import storage
 
 
+@pytest.fixture
+def engine(any_engine):
+    """Ces tests tournent sur SQLite et sur PostgreSQL (voir conftest.any_engine)."""
+    return any_engine
+
+
 def test_schema_created_by_migrations(engine):
     names = set(sa.inspect(engine).get_table_names())
     assert {"lots", "valeurs", "dispositifs", "referents", "meta", "alembic_version"} <= names
