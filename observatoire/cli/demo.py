@@ -1,0 +1,50 @@
+"""Commande ``observatoire demo`` : jeu fictif de démonstration."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from observatoire import demo as demo_mod
+
+
+@click.command("demo")
+@click.argument("autres_annees", nargs=-1, type=int, metavar="[ANNÉES]...")
+@click.option("--annees", multiple=True, type=int, metavar="ANNÉE",
+              help="Années des données (défaut : 2022 2023 2024), ex. --annees 2022 2023 2024.")
+@click.option("--graine", type=int, default=demo_mod.DEFAULT_SEED, show_default=True,
+              help="Graine du modèle : même graine, mêmes valeurs.")
+@click.option("--effacer", is_flag=True,
+              help="Efface entièrement la démonstration (refusé sur une base réelle).")
+@click.option("--json", "as_json", is_flag=True, help="Résumé en JSON.")
+def demo(autres_annees: tuple[int, ...], annees: tuple[int, ...], graine: int, effacer: bool,
+         as_json: bool) -> None:
+    """Remplit une base vide avec des données fictives de démonstration.
+
+    Trois années de contributions tirées d'un modèle sur les populations réelles, les
+    dispositifs du plan, des référents dans 92 communes de l'arrondissement de Béthune.
+    Tout est marqué « données fictives de démonstration » ; une base de démonstration
+    refuse les imports réels jusqu'à « observatoire demo --effacer ».
+    """
+    if effacer:
+        out = demo_mod.clear_demo()
+        if as_json:
+            click.echo(json.dumps(out, ensure_ascii=False, indent=2))
+        else:
+            click.echo(f"Démonstration effacée : {out['lots']} lot(s), {out['valeurs']} "
+                       f"valeur(s), {out['dispositifs']} dispositif(s), {out['referents']} "
+                       f"référent(s), {out['fichiers']} fichier(s) d'archive. La base est "
+                       "prête pour des données réelles.")
+        return
+    years = list(annees) + list(autres_annees) or list(demo_mod.DEFAULT_YEARS)
+    out = demo_mod.load_demo(years, graine)
+    if as_json:
+        click.echo(json.dumps(out, ensure_ascii=False, indent=2))
+        return
+    click.echo(f"{demo_mod.DEMO_LABEL} chargées (graine {out['graine']}, années "
+               f"{', '.join(map(str, out['annees']))}) :")
+    click.echo(f"  {out['lots']} lots, {out['valeurs']} valeurs")
+    click.echo(f"  {out['dispositifs']} dispositifs, {out['referents']} communes avec un "
+               "référent")
+    click.echo("Pour passer aux données réelles : observatoire demo --effacer")
