@@ -1,0 +1,59 @@
+"""Statistiques de l'observatoire : mesures, zones révélatrices ou blanches présumées,
+tendances, couverture par les dispositifs, indice de priorité.
+
+API stable partagée par l'application, la ligne de commande et les exports :
+
+- :func:`analyser` : tableau par unité (commune, EPCI, arrondissement, département) ;
+- :func:`analyser_table` : la même chose sans entrée-sortie (DataFrames fournis) ;
+- :data:`LABELS` : les quatre étiquettes et leur description française ;
+- :func:`tendance`, :func:`serie` : évolutions entre années ;
+- :func:`couverture`, :func:`indice_priorite` : distances aux dispositifs, référents,
+  priorités ;
+- :func:`observatoire.secrecy.apply_public` : la vue publique de tous ces tableaux.
+
+La méthode est décrite, en français, dans ``docs/methodologie.md``.
+"""
+
+from observatoire.stats.analyse import (
+    COLONNES,
+    ZONES_REFERENCE,
+    analyser,
+    analyser_regroupement,
+    analyser_table,
+)
+from observatoire.stats.labels import (
+    BLANCHE,
+    LABELS,
+    NON_CONCLUANT,
+    NORME,
+    REVELATRICE,
+    etiqueter,
+    suggerer_regroupement,
+)
+from observatoire.stats.measures import (
+    NIVEAUX,
+    DonneesAbsentesError,
+    agreger,
+    mesurer_communes,
+    sources_croisees,
+)
+
+__all__ = [
+    "BLANCHE",
+    "COLONNES",
+    "LABELS",
+    "NIVEAUX",
+    "NON_CONCLUANT",
+    "NORME",
+    "REVELATRICE",
+    "ZONES_REFERENCE",
+    "DonneesAbsentesError",
+    "agreger",
+    "analyser",
+    "analyser_regroupement",
+    "analyser_table",
+    "etiqueter",
+    "mesurer_communes",
+    "sources_croisees",
+    "suggerer_regroupement",
+]
