@@ -1,0 +1,241 @@
+"""Repérage de la mise en page d'une feuille : ligne d'en-tête, rôle de chaque colonne.
+
+Une feuille de contributeur commence souvent par des lignes de titre, porte parfois un
+en-tête sur deux lignes (cellules fusionnées au-dessus), met les communes en lignes ou
+en colonnes, ou suit un format long (commune, indicateur, valeur). On cherche, dans les
+40 premières lignes, celle qui a l'air d'un en-tête : une colonne de communes (par son
+en-tête ou par son contenu) et au moins une colonne d'indicateur (ou le couple
+« indicateur » / « valeur »). Sans résultat, on essaie la feuille transposée.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from observatoire.ingest.headers import HeaderMapper, HeaderMatch
+from observatoire.ingest.readers import Sheet
+from observatoire.ingest.values import looks_numeric
+from observatoire.matching import CommuneIndex, match_communes, normalize_name
+
+_CODE_HDR = re.compile(
+    r"^(CODE( INSEE| COMMUNE| COM| GEO| GEOGRAPHIQUE| INSEE COMMUNE| INSEE DE LA COMMUNE|"
+    r" COMMUNE INSEE| INSEE DE LA COMMUNE DE RESIDENCE)?|INSEE|INSEE COMMUNE|CODGEO( \d+)?|"
+    r"COG|DEPCOM|COM|N INSEE|NUMERO INSEE|CODE INSEE COMMUNE)$")
+_NAME_HDR = re.compile(
+    r"^(((NOM|LIBELLE|LIB)( DE)?( LA)? )?(COMMUNE|COMMUNES|VILLE|LOCALITE)( .*)?|LIBGEO|"
+    r"LIEU DE RESIDENCE.*|DOMICILE.*|RESIDENCE( .*)?|COMMUNE DE RESIDENCE.*)$")
+_CP_HDR = re.compile(r"^(CP|C P|CODE POSTAL|CODES POSTAUX|CODEPOSTAL|CODE POSTAL COMMUNE)$")
+_YEAR_HDR = re.compile(r"^(ANNEE|AN|ANNEES|EXERCICE|MILLESIME|ANNEE DE REFERENCE)$")
+_ITEM_HDR = re.compile(r"^(INDICATEUR|INDICATEURS|ITEM|ITEMS|LIBELLE INDICATEUR|NATURE|"
+                       r"NATURE DES FAITS|TYPE|CATEGORIE|CLASSE|RUBRIQUE|VARIABLE|"
+                       r"CODE INDICATEUR|LIBELLE)$")
+_VALUE_HDR = re.compile(r"^(VALEUR|VALEURS|NOMBRE|NB|NBRE|EFFECTIF|EFFECTIFS|QUANTITE|"
+                        r"COMPTE|NOMBRE DE FAITS|FAITS)$")
+_TOTAL_HDR = re.compile(r"^(TOTAL|TOTAUX|TOTAL GENERAL|ENSEMBLE|SOMME|TOTAL ANNUEL)$")
+SCAN_ROWS = 40
+SAMPLE_ROWS = 60
+
+
+@dataclass
+class Layout:
+    """Rôle des colonnes d'une feuille.
+
+    Attributes
+    ----------
+    header : int
+        Indice de la ligne d'en-tête dans ``sheet.cells``.
+    code_col, name_col, cp_col, year_col : int or None
+        Colonnes du code INSEE, du nom de commune, du code postal, de l'année.
+    item_cols : dict
+        Colonne → :class:`HeaderMatch` (format large).
+    long_item_col, long_value_col : int or None
+        Format long : colonne des indicateurs et colonne des valeurs.
+    unresolved : dict
+        Colonnes chiffrées dont l'en-tête n'a pas trouvé d'indicateur.
+    headers : dict
+        Colonne → texte d'en-tête (avec l'en-tête de groupe fusionné au-dessus, le cas échéant).
+    ignored : list of int
+        Colonnes de texte libre ou de total, non chargées.
+    """
+
+    header: int
+    code_col: int | None = None
+    name_col: int | None = None
+    cp_col: int | None = None
+    year_col: int | None = None
+    item_cols: dict[int, HeaderMatch] = field(default_factory=dict)
+    long_item_col: int | None = None
+    long_value_col: int | None = None
+    unresolved: dict[int, HeaderMatch] = field(default_factory=dict)
+    headers: dict[int, str] = field(default_factory=dict)
+    ignored: list[int] = field(default_factory=list)
+    score: float = 0.0
+
+    @property
+    def commune_cols(self) -> list[int]:
+        """Colonnes qui désignent la commune."""
+        return [c for c in (self.code_col, self.name_col, self.cp_col) if c is not None]
+
+    @property
+    def is_long(self) -> bool:
+        """Format long (une ligne par commune et indicateur)."""
+        return self.long_value_col is not None and not self.item_cols
+
+
+def _text(v) -> str | None:
+    if v is None:
+        return None
+    if isinstance(v, float) and v.is_integer():
+        v = int(v)
+    s = str(v).strip()
+    return s or None
+
+
+def _group_headers(sheet: Sheet, i: int) -> dict[int, str]:
+    """En-têtes de groupe de la ligne au-dessus de ``i`` (cellules fusionnées étendues)."""
+    if i == 0:
+        return {}
+    above = sheet.cells.iloc[i - 1]
+    out = {j: t for j, v in above.items() if (t := _text(v))}
+    for r0, c0, r1, c1 in sheet.merged:
+        if r0 <= i - 1 <= r1 and (label := _text(sheet.cells.iat[r0, c0])):
+            for j in range(c0, c1 + 1):
+                out[j] = label
+    # Une ligne de titre (un seul texte très long) n'est pas un en-tête de groupe.
+    if len(out) == 1 and len(next(iter(out.values()))) > 60:
+        return {}
+    return out
+
+
+def _commune_share(sheet: Sheet, i: int, j: int, index: CommuneIndex) -> float:
+    sample = sheet.cells.iloc[i + 1:i + 1 + SAMPLE_ROWS, j].dropna()
+    if sample.empty:
+        return 0.0
+    res = match_communes(sample, index=index)
+    return float(res["methode"].isin(["code", "ancien_code", "nom_code", "code_postal_nom",
+                                      "nom", "ancienne_commune", "non_localise",
+                                      "ambigu"]).mean())
+
+
+def _try_row(sheet: Sheet, i: int, mapper: HeaderMapper, index: CommuneIndex) -> Layout | None:
+    row = sheet.cells.iloc[i]
+    texts = {j: t for j, v in row.items() if (t := _text(v))}
+    if len([t for t in texts.values() if not t.replace(".", "").isdigit()]) < 2:
+        return None
+    groups = _group_headers(sheet, i)
+    lay = Layout(header=i)
+    pending: list[int] = []
+    for j, text in texts.items():
+        norm = normalize_name(text)
+        lay.headers[j] = text
+        if _CODE_HDR.match(norm) and lay.code_col is None:
+            lay.code_col = j
+        elif _CP_HDR.match(norm) and lay.cp_col is None:
+            lay.cp_col = j
+        elif _NAME_HDR.match(norm) and lay.name_col is None:
+            lay.name_col = j
+        elif _YEAR_HDR.match(norm) and lay.year_col is None:
+            lay.year_col = j
+        elif _ITEM_HDR.match(norm) and lay.long_item_col is None:
+            lay.long_item_col = j
+        elif _VALUE_HDR.match(norm) and lay.long_value_col is None:
+            lay.long_value_col = j
+        elif _TOTAL_HDR.match(norm):
+            lay.ignored.append(j)
+        else:
+            match = mapper.map(text)
+            if match.indicateur is None and j in groups and groups[j] != text:
+                combined = mapper.map(f"{groups[j]} {text}")
+                if combined.indicateur is not None:
+                    match = combined
+                    lay.headers[j] = f"{groups[j]} / {text}"
+            if match.indicateur is not None:
+                lay.item_cols[j] = match
+            else:
+                pending.append(j)
+    if lay.code_col is None and lay.name_col is None:
+        # Colonne de communes sans en-tête reconnaissable (« » ou « Secteur ») : par son contenu.
+        for j in [*pending, *[k for k in range(sheet.cells.shape[1]) if k not in texts]]:
+            if j in lay.item_cols or j == lay.long_item_col:
+                continue
+            if _commune_share(sheet, i, j, index) >= 0.5:
+                lay.name_col = j
+                if j in pending:
+                    pending.remove(j)
+                break
+    if lay.code_col is None and lay.name_col is None:
+        return None
+    if lay.item_cols and lay.long_item_col is not None and lay.long_value_col is None:
+        lay.long_item_col = None
+    if not lay.item_cols and lay.long_value_col is None:
+        # Peut-être une colonne unique de valeurs pour un contributeur à un seul indicateur.
+        if len(mapper.own_codes) == 1 and pending:
+            numeric = [j for j in pending if looks_numeric(sheet.cells.iloc[i + 1:, j])]
+            if len(numeric) == 1:
+                lay.item_cols[numeric[0]] = HeaderMatch(next(iter(mapper.own_codes)),
+                                                        "seul_indicateur", 0.5)
+                pending.remove(numeric[0])
+        if not lay.item_cols:
+            return None
+    body = sheet.cells.iloc[i + 1:i + 1 + 500]
+    for j in pending:
+        if j in (lay.long_item_col, lay.long_value_col):
+            continue
+        if looks_numeric(body[j]):
+            lay.unresolved[j] = mapper.map(texts[j])
+        else:
+            lay.ignored.append(j)
+    lay.score = len(lay.item_cols) + (3 if lay.is_long else 0) + 0.5 * bool(lay.code_col) \
+        + 0.5 * bool(lay.name_col)
+    return lay
+
+
+def detect_layout(sheet: Sheet, mapper: HeaderMapper, index: CommuneIndex) -> Layout | None:
+    """Ligne d'en-tête et rôle des colonnes d'une feuille (orientation donnée).
+
+    Parameters
+    ----------
+    sheet : Sheet
+    mapper : HeaderMapper
+    index : CommuneIndex
+
+    Returns
+    -------
+    Layout or None
+        None quand aucune ligne ne ressemble à un en-tête de tableau par commune.
+    """
+    best: Layout | None = None
+    for i in range(min(SCAN_ROWS, len(sheet.cells))):
+        lay = _try_row(sheet, i, mapper, index)
+        if lay is not None and (best is None or lay.score > best.score):
+            best = lay
+    return best
+
+
+def detect(sheet: Sheet, mapper: HeaderMapper, index: CommuneIndex
+           ) -> tuple[Sheet, Layout | None]:
+    """Comme :func:`detect_layout`, en essayant aussi la feuille transposée.
+
+    Returns
+    -------
+    (Sheet, Layout or None)
+        La feuille dans l'orientation retenue (transposée si les communes sont en
+        colonnes) et sa mise en page.
+    """
+    lay = detect_layout(sheet, mapper, index)
+    if lay is not None:
+        return sheet, lay
+    if sheet.cells.shape[1] >= 3 and sheet.cells.shape[1] <= 50_000:
+        t = sheet.transpose()
+        lay = detect_layout(t, mapper, index)
+        if lay is not None:
+            return t, lay
+    return sheet, None
+
+
+def body_frame(sheet: Sheet, lay: Layout) -> pd.DataFrame:
+    """Lignes sous l'en-tête."""
+    return sheet.cells.iloc[lay.header + 1:]

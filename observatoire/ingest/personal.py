@@ -1,0 +1,214 @@
+"""Détection des données personnelles : tout fichier qui en contient est refusé en entier.
+
+Deux familles de contrôles :
+
+* les **en-têtes** : une colonne « Nom », « Prénom », « Date de naissance »,
+  « Adresse », « Téléphone », « Courriel », « N° de dossier »… suffit à refuser ;
+  « Nom commune », « Commune » ou « Nombre de victimes » sont permis ;
+* les **contenus**, dans toute colonne (y compris une colonne libre « observations ») :
+  une personne nommée (« M. Dupont », « Mme X », « Jean DUPONT »), une date complète
+  sous l'en-tête (possible date de naissance), une adresse électronique, un numéro de
+  téléphone ou de sécurité sociale.
+
+Le message nomme la feuille, la colonne et la raison, jamais la donnée elle-même (elle
+ne doit pas se retrouver dans un journal).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pandas as pd
+
+from observatoire.errors import DonneesPersonnellesError
+from observatoire.matching import normalize_name
+
+_PERSONAL_HEADERS = [
+    (re.compile(r"^(DATE (DE )?NAISSANCE|DATE NAIS+|DDN|NEE? LE|NE E LE|ANNEE DE NAISSANCE|"
+                r"LIEU DE NAISSANCE|NAISSANCE)$"), "date de naissance"),
+    (re.compile(r"^(ADRESSE|ADRESSES|ADRESSE POSTALE|ADRESSE DOMICILE|RUE|N ET RUE|VOIE|"
+                r"NUMERO ET RUE|ADRESSE DE LA VICTIME|ADRESSE DU DOMICILE|COMPLEMENT D ADRESSE)$"),
+     "adresse"),
+    (re.compile(r"^(ADRESSE (MAIL|E ?MAIL|ELECTRONIQUE|COURRIEL)|COURRIEL|COURRIELS|MEL|MAIL|"
+                r"MAILS|E ?MAIL|E ?MAILS)$"), "adresse électronique"),
+    (re.compile(r"^((N|NO|NUM|NUMERO) (DE )?)?(TELEPHONE|TEL|PORTABLE|MOBILE|FIXE|GSM)( .*)?$"),
+     "téléphone"),
+    (re.compile(r"^((N|NO|NUM|NUMERO|REF|REFERENCE) (DE |DU )?)?(DOSSIER|PROCEDURE|PV|"
+                r"PLAINTE|ALLOCATAIRE|MAIN COURANTE)( .*)?$"), "numéro de dossier"),
+    (re.compile(r"^((N|NO|NUMERO) (DE )?)?(SECURITE SOCIALE|SECU|NIR|INSEE DE LA PERSONNE)$"),
+     "numéro de sécurité sociale"),
+    (re.compile(r"^(IDENTITE|IDENTITES|IDENTITE DE LA VICTIME|VICTIME IDENTITE|NOM PRENOM|"
+                r"PRENOM NOM|NOM ET PRENOM|PRENOM ET NOM|NOM DE NAISSANCE|NOM D USAGE|"
+                r"NOM MARITAL|NOM DE JEUNE FILLE|INITIALES)$"), "nom ou prénom"),
+]
+_NAME_TOKENS = {"NOM", "NOMS", "PRENOM", "PRENOMS"}
+# Mots qui font d'un « Nom … » un en-tête permis (nom d'une commune, d'une structure…).
+_NAME_ALLOWED = {"COMMUNE", "COMMUNES", "VILLE", "LOCALITE", "INDICATEUR", "STRUCTURE",
+                 "DISPOSITIF", "SERVICE", "ETABLISSEMENT", "ARRONDISSEMENT", "EPCI",
+                 "DEPARTEMENT", "CONTRIBUTEUR", "ORGANISME", "ASSOCIATION", "FEUILLE",
+                 "TERRITOIRE", "QUARTIER", "ITEM", "LIEU", "SITE", "PERMANENCE", "BRE"}
+
+_FIRST_NAMES = (
+    "Jean|Marie|Pierre|Michel|André|Philippe|Nathalie|Isabelle|Sophie|Sylvie|Catherine|"
+    "Martine|Christine|Françoise|Valérie|Sandrine|Stéphanie|Céline|Julie|Laura|Camille|Léa|"
+    "Manon|Emma|Chloé|Sarah|Pauline|Marine|Aurélie|Émilie|Emilie|Caroline|Anne|Monique|"
+    "Nicole|Patricia|Christiane|Jacqueline|Brigitte|Véronique|Laurence|Paul|Louis|Nicolas|"
+    "Thomas|Julien|David|Alexandre|Antoine|Kevin|Kévin|Maxime|Romain|Sébastien|Laurent|"
+    "Christophe|Frédéric|Éric|Eric|Patrick|Alain|Daniel|Bernard|Thierry|Olivier|Stéphane|"
+    "Pascal|Dominique|Bruno|Didier|Franck|Gilles|Jérôme|Vincent|François|Guillaume|Mohamed|"
+    "Ahmed|Fatima|Karim|Hugo|Lucas|Théo|Nathan|Enzo|Léo|Jules|Gabriel|Raphaël|Arthur|"
+    "Louise|Alice|Lina|Inès|Jade|Lola|Zoé|Anaïs|Mathilde|Charlotte|Élodie|Elodie|Audrey|"
+    "Mélanie|Virginie|Karine|Corinne|Hélène|Agnès|Claire|Delphine|Florence|Sabrina|Jessica|"
+    "Amandine|Marion|Lucie|Clara|Eva|Océane|Justine|Morgane|Margaux|Cédric|Damien|Fabien|"
+    "Jonathan|Mickaël|Yannick|Jacques|Gérard|René|Claude|Roger|Marcel|Henri|Georges|Robert|"
+    "Joseph|Simone|Yvette|Denise|Josiane|Ginette|Odette|Jeanne|Madeleine|Suzanne|Paulette|"
+    "Germaine|Chantal|Annie|Danielle|Mireille|Evelyne|Béatrice|Sylvain|Fabrice|Arnaud|"
+    "Mathieu|Matthieu|Benjamin|Quentin|Clément|Florian|Adrien|Alexis|Yasmine|Nadia|Samira|"
+    "Leïla|Sonia|Myriam|Aurore|Ophélie|Coralie|Laetitia|Cindy|Vanessa|Émilie|Gaëlle|Anthony"
+)
+_UPPER = "A-ZÀÂÄÇÉÈÊËÎÏÔÖÙÛÜŸ"
+_LOWER = "a-zàâäçéèêëîïôöùûüÿœ"
+_CONTENT_PATTERNS = [
+    (re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}"), "adresse électronique"),
+    (re.compile(r"(?<![\d,.])(?:\+33\s?|0033\s?|0)[1-9](?:[\s.\-]?\d{2}){4}(?![\d,.])"),
+     "numéro de téléphone"),
+    (re.compile(r"(?<!\d)[12]\s?\d{2}\s?(0[1-9]|1[0-2]|[2-9]\d)\s?(\d{2}|2[AB])\s?\d{3}\s?\d{3}"
+                r"(\s?\d{2})?(?!\d)"), "numéro de sécurité sociale"),
+    (re.compile(rf"(?<![\w.])(?:M\.|MM\.|Mme|Mmes|Mlle|Melle|Mr|Monsieur|Madame|Mademoiselle)"
+                rf"\.?\s+[{_UPPER}]"), "personne nommée (civilité suivie d'un nom)"),
+    (re.compile(rf"(?<![\w-])(?:{_FIRST_NAMES})\s+(?:[{_UPPER}]{{2,}}|[{_UPPER}][{_LOWER}]+)"
+                rf"(?![\w-])"), "personne nommée (prénom et nom)"),
+    (re.compile(rf"(?<![\w-])[{_UPPER}]{{2,}}[{_UPPER}'\-]*\s+(?:{_FIRST_NAMES})(?![\w-])"),
+     "personne nommée (nom et prénom)"),
+]
+_TEXT_DATE = re.compile(r"(?<!\d)(0?[1-9]|[12]\d|3[01])[/.\-](0?[1-9]|1[0-2])[/.\-](19|20)\d{2}"
+                        r"(?!\d)|(?<!\d)(19|20)\d{2}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])(?!\d)")
+_PLAIN = re.compile(r"^[\s\d.,;:<>≤=+\-/%()*sSnNcC]*$")
+
+
+def personal_header_reason(text) -> str | None:
+    """Raison pour laquelle un en-tête désigne une donnée personnelle, ou None.
+
+    Examples
+    --------
+    >>> personal_header_reason("Prénom")
+    'nom ou prénom'
+    >>> personal_header_reason("NOM COMMUNE") is None
+    True
+    """
+    if not isinstance(text, str) or len(text) > 80:
+        return None
+    norm = normalize_name(text)
+    if not norm:
+        return None
+    tokens = norm.split()
+    if tokens[0] in _NAME_TOKENS and not (set(tokens) & _NAME_ALLOWED):
+        return "nom ou prénom"
+    for pattern, reason in _PERSONAL_HEADERS:
+        if pattern.match(norm):
+            return reason
+    return None
+
+
+def personal_content_reason(text: str) -> str | None:
+    """Raison pour laquelle un texte de cellule ressemble à une donnée personnelle, ou None."""
+    if _PLAIN.match(text):
+        return None
+    for pattern, reason in _CONTENT_PATTERNS:
+        if pattern.search(text):
+            return reason
+    if _TEXT_DATE.search(text):
+        return "date complète (possible date de naissance)"
+    return None
+
+
+def _refuse(sheet_name: str, col: str, header, reason: str, ligne: int | None,
+            kind: str) -> DonneesPersonnellesError:
+    head = f" « {header} »" if isinstance(header, str) and header.strip() else ""
+    where = f"feuille « {sheet_name} », colonne {col}{head}"
+    if ligne is not None:
+        where += f", ligne {ligne}"
+    what = ("son en-tête désigne une donnée personnelle" if kind == "entete"
+            else "une cellule ressemble à une donnée personnelle")
+    return DonneesPersonnellesError(
+        f"Fichier refusé : données personnelles ({reason}) — {where} : {what}. Rien n'a été "
+        f"enregistré. L'observatoire ne reçoit que des effectifs par commune : retirez "
+        f"toute information sur les personnes (noms, dates de naissance, adresses, "
+        f"téléphones, courriels, numéros de dossier) et renvoyez le tableau agrégé."
+    )
+
+
+def _cell_kind(v) -> str:
+    if isinstance(v, str):
+        return "str"
+    if isinstance(v, dt.date | pd.Timestamp):
+        return "date"
+    return ""
+
+
+def check_personal_data(sheet, header_row: int | None = None, skip_cols=(),
+                        header_scan_rows: int = 60) -> None:
+    """Refuse une feuille qui contient des données personnelles.
+
+    Parameters
+    ----------
+    sheet : observatoire.ingest.readers.Sheet
+    header_row : int, optional
+        Indice (dans ``sheet.cells``) de la ligne d'en-tête reconnue : les dates au-dessus
+        (titres, « extrait du … ») sont permises, celles du tableau non. None = toute
+        la feuille est du tableau.
+    skip_cols : iterable of int
+        Colonnes de communes : leurs contenus ne sont pas testés comme noms de personnes
+        (« Sainte-Marie-Kerque » n'est personne).
+    header_scan_rows : int
+        Nombre de premières lignes où chaque cellule courte est testée comme en-tête.
+
+    Raises
+    ------
+    DonneesPersonnellesError
+        Au premier constat, avec la feuille, la colonne et la raison.
+    """
+    cells = sheet.cells
+    if cells.empty:
+        return
+    skip = set(skip_cols)
+    # Au-dessus de l'en-tête et sur sa ligne, toute cellule courte est un en-tête possible ;
+    # sans en-tête reconnu, les premières lignes, hors colonnes de communes (« Rue » est
+    # une commune de la Somme).
+    top = cells.iloc[:header_row + 1] if header_row is not None else cells.iloc[:header_scan_rows]
+    for j in range(cells.shape[1]):
+        for i, v in enumerate(top.iloc[:, j]):
+            if header_row is None and j in skip and i > 0:
+                continue
+            if isinstance(v, str):
+                reason = personal_header_reason(v)
+                if reason:
+                    ligne, col = sheet.ref(i, j)
+                    raise _refuse(sheet.name, col, v, reason, ligne, "entete")
+    start = 0 if header_row is None else header_row + 1
+    body = cells.iloc[start:]
+    header_vals = cells.iloc[header_row] if header_row is not None else None
+    for j in range(body.shape[1]):
+        col = body.iloc[:, j]
+        kinds = col.map(_cell_kind)
+        dates = col[kinds == "date"]
+        if len(dates):
+            i = cells.index.get_loc(dates.index[0])
+            ligne, letter = sheet.ref(i, j)
+            raise _refuse(sheet.name, letter, None if header_vals is None else header_vals[j],
+                          "date complète (possible date de naissance)", ligne, "contenu")
+        texts = col[kinds == "str"]
+        if texts.empty:
+            continue
+        for text in pd.unique(texts):
+            reason = personal_content_reason(text)
+            if reason is None:
+                continue
+            if j in skip and reason.startswith("personne"):
+                continue
+            pos = texts.index[texts.to_numpy() == text][0]
+            i = cells.index.get_loc(pos)
+            ligne, letter = sheet.ref(i, j)
+            raise _refuse(sheet.name, letter, None if header_vals is None else header_vals[j],
+                          reason, ligne, "contenu")

@@ -1,0 +1,282 @@
+"""Lecture brute des fichiers : classeurs (python-calamine) et CSV (pandas).
+
+Chaque feuille devient une :class:`Sheet` : un tableau de cellules Python (nombres,
+textes, dates ; None pour une cellule vide) avec la position d'origine de chaque ligne et
+colonne, pour que tout message cite la ligne et la colonne que voit le contributeur.
+Les formules sont lues par leur dernière valeur calculée (celle qu'Excel enregistre),
+jamais évaluées. Aucun de ces lecteurs n'exécute de macro ni ne suit de lien externe.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import zipfile
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from observatoire.errors import FichierRefuseError
+
+#: Feuille cachée du modèle standard et son tampon de version.
+TEMPLATE_SHEET = "_modele_observatoire"
+TEMPLATE_STAMP = "observatoire-vif-modele"
+
+
+def column_letter(index: int) -> str:
+    """Lettre de colonne Excel d'un indice à partir de 0 (0 → A, 27 → AB)."""
+    out = ""
+    index += 1
+    while index:
+        index, rem = divmod(index - 1, 26)
+        out = chr(65 + rem) + out
+    return out
+
+
+@dataclass
+class Sheet:
+    """Une feuille lue (ou un CSV).
+
+    Attributes
+    ----------
+    name : str
+        Nom de la feuille (nom du fichier pour un CSV).
+    cells : pandas.DataFrame
+        Cellules (dtype object ; None pour vide), colonnes 0..n-1.
+    rows : list of int
+        Numéro de ligne d'origine (1 = première ligne) de chaque ligne de ``cells``.
+    cols : list of str
+        Lettre de colonne d'origine de chaque colonne de ``cells``.
+    merged : list of tuple
+        Plages fusionnées ``(ligne0, col0, ligne1, col1)`` en indices de ``cells``.
+    hidden : bool
+        Feuille masquée dans le classeur.
+    transposed : bool
+        Vrai quand ``cells`` est la transposée de la feuille (communes en colonnes).
+    """
+
+    name: str
+    cells: pd.DataFrame
+    rows: list[int]
+    cols: list[str]
+    merged: list[tuple[int, int, int, int]] = field(default_factory=list)
+    hidden: bool = False
+    transposed: bool = False
+
+    def ref(self, i: int, j: int) -> tuple[int, str]:
+        """(ligne, colonne) d'origine de la cellule ``cells.iat[i, j]``."""
+        if self.transposed:
+            return self.cols_orig_rows[j], self.rows_orig_cols[i]
+        return self.rows[i], self.cols[j]
+
+    def transpose(self) -> Sheet:
+        """Feuille transposée (lignes et colonnes échangées), positions d'origine gardées."""
+        t = Sheet(name=self.name, cells=self.cells.T.reset_index(drop=True),
+                  rows=list(range(len(self.cols))), cols=[str(r) for r in self.rows],
+                  merged=[(c0, r0, c1, r1) for r0, c0, r1, c1 in self.merged],
+                  hidden=self.hidden, transposed=True)
+        t.cells.columns = range(t.cells.shape[1])
+        t.cols_orig_rows = list(self.rows)
+        t.rows_orig_cols = list(self.cols)
+        return t
+
+
+@dataclass
+class Workbook:
+    """Fichier lu : ses feuilles et ce qu'on sait de sa forme.
+
+    Attributes
+    ----------
+    format : str
+        ``xlsx``, ``xls``, ``ods`` ou ``csv``.
+    sheets : list of Sheet
+    encodage, separateur : str or None
+        Pour un CSV.
+    stamp : dict or None
+        Tampon du modèle standard (``version``, ``contributeur``, ``annee``,
+        ``feuille``, ``ligne_entete``, ``indicateurs``) quand le fichier en est un.
+    """
+
+    format: str
+    sheets: list[Sheet]
+    encodage: str | None = None
+    separateur: str | None = None
+    stamp: dict | None = None
+
+
+def _frame(rows: list[list]) -> pd.DataFrame:
+    if not rows:
+        return pd.DataFrame(dtype=object)
+    width = max(len(r) for r in rows)
+    if any(len(r) != width for r in rows):
+        rows = [list(r) + [None] * (width - len(r)) for r in rows]
+    arr = np.empty((len(rows), width), dtype=object)
+    arr[:] = rows
+    arr[arr == ""] = None
+    return pd.DataFrame(arr)
+
+
+def read_workbook(content: bytes, kind: str, filename: str = "") -> Workbook:
+    """Lit un classeur (.xlsx, .xls, .ods) avec python-calamine.
+
+    Parameters
+    ----------
+    content : bytes
+    kind : str
+        Format rendu par :func:`observatoire.ingest.safety.check_file`.
+    filename : str
+        Pour les messages.
+
+    Returns
+    -------
+    Workbook
+
+    Raises
+    ------
+    FichierRefuseError
+        Classeur corrompu, chiffré ou illisible.
+    """
+    from python_calamine import CalamineWorkbook
+
+    try:
+        wb = CalamineWorkbook.from_filelike(io.BytesIO(content))
+        metas = {m.name: m for m in wb.sheets_metadata}
+        sheets = []
+        stamp = None
+        for index, name in enumerate(wb.sheet_names):
+            sh = wb.get_sheet_by_index(index)
+            meta = metas.get(name)
+            hidden = meta is not None and "Visible" not in str(meta.visible)
+            rows = sh.to_python(skip_empty_area=False)
+            if name == TEMPLATE_SHEET:
+                stamp = _read_stamp(rows)
+                continue
+            df = _frame(rows)
+            merged = [(r0, c0, r1, c1) for (r0, c0), (r1, c1) in (sh.merged_cell_ranges or [])]
+            sheets.append(Sheet(name=name, cells=df, rows=list(range(1, len(df) + 1)),
+                                cols=[column_letter(j) for j in range(df.shape[1])],
+                                merged=merged, hidden=hidden))
+    except FichierRefuseError:
+        raise
+    except Exception as exc:  # calamine lève ses propres types (ZipError, XmlError, PasswordError…)
+        kind_name = type(exc).__name__
+        if "Password" in kind_name or "password" in str(exc).lower() \
+                or "encrypt" in str(exc).lower():
+            raise FichierRefuseError(
+                f"Le fichier « {filename} » est protégé par un mot de passe : retirez la "
+                f"protection et renvoyez-le.") from exc
+        raise FichierRefuseError(
+            f"Le fichier « {filename} » est corrompu ou illisible ({kind_name} : {exc}). "
+            f"Ouvrez-le dans votre tableur, enregistrez-le de nouveau en .xlsx et renvoyez-le."
+        ) from exc
+    if kind == "xlsx" and stamp is None:
+        stamp = _stamp_from_defined_names(content)
+    return Workbook(format=kind, sheets=sheets, stamp=stamp)
+
+
+def _read_stamp(rows: list[list]) -> dict | None:
+    pairs = {str(r[0]).strip(): r[1] for r in rows if len(r) >= 2 and r[0] not in (None, "")}
+    if pairs.get("tampon") != TEMPLATE_STAMP:
+        return None
+    return {
+        "version": str(pairs.get("version", "")),
+        "contributeur": str(pairs.get("contributeur", "")),
+        "annee": int(float(pairs["annee"])) if pairs.get("annee") not in (None, "") else None,
+        "feuille": str(pairs.get("feuille", "")),
+        "ligne_entete": int(float(pairs.get("ligne_entete", 1))),
+        "indicateurs": [c for c in str(pairs.get("indicateurs", "")).split("|") if c],
+    }
+
+
+def _stamp_from_defined_names(content: bytes) -> dict | None:
+    # Repli quand la feuille cachée a été supprimée mais le nom défini conservé : on
+    # reconnaît le modèle, sans ses paramètres (lu alors comme un tableau ordinaire).
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as zf:
+            xml = zf.read("xl/workbook.xml").decode("utf-8", "replace")
+    except (KeyError, zipfile.BadZipFile):
+        return None
+    return {"version": "inconnue"} if "OBSERVATOIRE_MODELE" in xml else None
+
+
+_ENCODINGS = ("utf-8-sig", "cp1252")
+
+
+def decode_text(content: bytes) -> tuple[str, str]:
+    """Décode un CSV : UTF-8 (avec ou sans BOM), UTF-16 avec BOM, sinon Windows-1252.
+
+    Returns
+    -------
+    (str, str)
+        Texte et nom de l'encodage retenu.
+    """
+    if content.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return content.decode("utf-16"), "utf-16"
+    try:
+        return content.decode("utf-8-sig"), ("utf-8-sig" if content.startswith(b"\xef\xbb\xbf")
+                                              else "utf-8")
+    except UnicodeDecodeError:
+        pass
+    # cp1252 laisse 5 octets sans caractère : latin-1 les reprend plutôt que d'échouer.
+    try:
+        return content.decode("cp1252"), "cp1252"
+    except UnicodeDecodeError:
+        return content.decode("latin-1"), "latin-1"
+
+
+def sniff_separator(text: str) -> str:
+    """Séparateur d'un CSV parmi ``;``, ``,`` et tabulation (le plus régulier sur 50 lignes)."""
+    lines = [ln for ln in text.splitlines()[:50] if ln.strip()]
+    best, best_score = ";", -1.0
+    for sep in (";", "\t", ","):
+        counts = [len(next(csv.reader([ln], delimiter=sep))) - 1 for ln in lines]
+        counts = [c for c in counts if c > 0]
+        if not counts:
+            continue
+        mode = max(set(counts), key=counts.count)
+        score = counts.count(mode) * (1 + min(mode, 20) / 100)
+        if score > best_score:
+            best, best_score = sep, score
+    return best
+
+
+def read_csv_bytes(content: bytes, filename: str = "fichier.csv") -> Workbook:
+    """Lit un CSV en une feuille de textes (aucune conversion, aucune formule évaluée).
+
+    Parameters
+    ----------
+    content : bytes
+    filename : str
+        Donne le nom de la feuille.
+
+    Returns
+    -------
+    Workbook
+    """
+    text, encoding = decode_text(content)
+    sep = sniff_separator(text)
+    width = max((len(next(csv.reader([ln], delimiter=sep)))
+                 for ln in text.splitlines()[:200] if ln.strip()), default=1)
+    try:
+        df = pd.read_csv(io.StringIO(text), sep=sep, header=None, dtype=str,
+                         keep_default_na=False, na_filter=False, names=range(width),
+                         skip_blank_lines=False, engine="c", quoting=csv.QUOTE_MINIMAL)
+    except (pd.errors.ParserError, ValueError):
+        rows = list(csv.reader(io.StringIO(text), delimiter=sep))
+        df = pd.DataFrame(rows)
+    arr = df.to_numpy(dtype=object)
+    arr[arr == ""] = None
+    cells = pd.DataFrame(arr)
+    name = re.sub(r"\.(csv|txt|tsv)$", "", filename.rsplit("/", 1)[-1], flags=re.I) or "csv"
+    return Workbook(format="csv", encodage=encoding, separateur=sep, sheets=[
+        Sheet(name=name, cells=cells, rows=list(range(1, len(cells) + 1)),
+              cols=[column_letter(j) for j in range(cells.shape[1])])])
+
+
+def read_any(content: bytes, kind: str, filename: str = "") -> Workbook:
+    """Lit un fichier déjà contrôlé par :func:`observatoire.ingest.safety.check_file`."""
+    if kind == "csv":
+        return read_csv_bytes(content, filename)
+    return read_workbook(content, kind, filename)

@@ -1,0 +1,201 @@
+"""Rapport d'import : ce qui a été lu, chargé, et tout problème avec sa position.
+
+Le rapport rassemble tous les problèmes d'un fichier en une fois (comme un
+``validate(lazy=True)``), chacun avec sa feuille, sa ligne et sa colonne, pour que le
+contributeur corrige tout en un seul aller-retour.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import pandas as pd
+
+
+@dataclass
+class Issue:
+    """Un problème repéré dans un fichier.
+
+    Attributes
+    ----------
+    niveau : str
+        ``"erreur"`` (le fichier est refusé) ou ``"avertissement"`` (chargé quand même).
+    code : str
+        Nature du problème, stable pour les programmes (``valeur_negative``,
+        ``commune_ambigue``, ``total_incoherent``…).
+    message : str
+        Phrase française : ce qui ne va pas et quoi faire.
+    feuille, ligne, colonne : optional
+        Position dans le fichier (ligne numérotée comme dans le tableur, colonne en
+        lettres A, B…).
+    """
+
+    niveau: str
+    code: str
+    message: str
+    feuille: str | None = None
+    ligne: int | None = None
+    colonne: str | None = None
+
+    def where(self) -> str:
+        """Position lisible : « feuille « X », ligne 12, colonne C »."""
+        parts = []
+        if self.feuille:
+            parts.append(f"feuille « {self.feuille} »")
+        if self.ligne is not None:
+            parts.append(f"ligne {self.ligne}")
+        if self.colonne:
+            parts.append(f"colonne {self.colonne}")
+        return ", ".join(parts)
+
+    def to_text(self) -> str:
+        """Ligne de rapport : position puis message."""
+        where = self.where()
+        return f"{where} : {self.message}" if where else self.message
+
+
+@dataclass
+class Report:
+    """Rapport d'import d'un fichier (imprimable en français, sérialisable en JSON).
+
+    Attributes
+    ----------
+    fichier, contributeur, annee
+        Ce qui est importé.
+    format : str
+        ``xlsx``, ``xls``, ``ods``, ``csv`` ou ``modele`` (modèle standard reconnu).
+    statut : str
+        ``lu`` (lecture seule), ``simulation``, ``nouveau``, ``remplace``, ``inchange``
+        ou ``refuse``.
+    lignes_lues : int
+        Lignes de données parcourues (hors titres, en-têtes et totaux).
+    valeurs_par_indicateur : dict
+        Par code : ``valeurs`` (nombre de cellules chargées), ``total`` (somme des
+        valeurs non masquées), ``masquees``.
+    communes_reconnues : int
+        Communes distinctes localisées.
+    total_non_localise : int
+        Somme des valeurs non localisées (non masquées).
+    cellules_masquees : int
+        Cellules masquées par le contributeur (« <5 », « s »…), stockées comme masquées.
+    correspondances : list of dict
+        En-tête, indicateur retenu, méthode (``catalogue``, ``memorisee``, ``confirmee``,
+        ``approchee``), score.
+    entetes_non_resolus : list of dict
+        En-têtes de colonnes chiffrées sans indicateur, avec leurs candidats.
+    communes_non_reconnues : list of dict
+        Texte, position, statut (``ambigu`` ou ``inconnue``) et candidates.
+    erreurs, avertissements : list of Issue
+    valeurs : list of dict
+        Valeurs chargées (commune, nom, indicateur, valeur, masque).
+    """
+
+    fichier: str
+    contributeur: str
+    annee: int
+    format: str = ""
+    encodage: str | None = None
+    statut: str = "lu"
+    lot_id: int | None = None
+    remplace_lot_id: int | None = None
+    feuilles: list[dict] = field(default_factory=list)
+    lignes_lues: int = 0
+    valeurs_par_indicateur: dict[str, dict] = field(default_factory=dict)
+    communes_reconnues: int = 0
+    total_non_localise: int = 0
+    cellules_masquees: int = 0
+    correspondances: list[dict] = field(default_factory=list)
+    entetes_non_resolus: list[dict] = field(default_factory=list)
+    communes_non_reconnues: list[dict] = field(default_factory=list)
+    erreurs: list[Issue] = field(default_factory=list)
+    avertissements: list[Issue] = field(default_factory=list)
+    valeurs: list[dict] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """Vrai quand aucune erreur n'empêche le chargement."""
+        return not self.erreurs
+
+    def add(self, niveau: str, code: str, message: str, feuille=None, ligne=None,
+            colonne=None) -> None:
+        """Ajoute une erreur ou un avertissement."""
+        issue = Issue(niveau, code, message, feuille,
+                      None if ligne is None else int(ligne), colonne)
+        (self.erreurs if niveau == "erreur" else self.avertissements).append(issue)
+
+    def fill_values(self, values: pd.DataFrame, noms: dict[str, str]) -> None:
+        """Remplit les compteurs et la liste des valeurs à partir du tableau final."""
+        self.valeurs_par_indicateur = {}
+        for code, grp in values.groupby("indicateur", sort=False):
+            self.valeurs_par_indicateur[str(code)] = {
+                "valeurs": int(len(grp)),
+                "total": int(grp["valeur"].dropna().sum()),
+                "masquees": int(grp["masque"].sum()),
+            }
+        localised = values["code_insee"].notna()
+        self.communes_reconnues = int(values.loc[localised, "code_insee"].nunique())
+        self.total_non_localise = int(values.loc[~localised, "valeur"].dropna().sum())
+        self.cellules_masquees = int(values["masque"].sum())
+        out = values[["code_insee", "libelle_non_localise", "indicateur", "valeur", "masque"]]
+        self.valeurs = [
+            {"code_insee": c, "commune": noms.get(c) if c else None,
+             "libelle_non_localise": lib, "indicateur": ind,
+             "valeur": None if pd.isna(v) else int(v), "masque": bool(m)}
+            for c, lib, ind, v, m in zip(
+                out["code_insee"].astype(object).where(out["code_insee"].notna(), None),
+                out["libelle_non_localise"].astype(object).where(
+                    out["libelle_non_localise"].notna(), None),
+                out["indicateur"], out["valeur"], out["masque"], strict=True)
+        ]
+
+    def to_dict(self, with_values: bool = True) -> dict:
+        """Rapport sérialisable en JSON (``json.dumps`` direct).
+
+        Parameters
+        ----------
+        with_values : bool, default True
+            Inclut la liste des valeurs chargées par commune et indicateur.
+        """
+        out = asdict(self)
+        if not with_values:
+            out.pop("valeurs")
+        out["ok"] = self.ok
+        return out
+
+    def to_text(self, max_items: int = 50) -> str:
+        """Rapport lisible en français, pour la ligne de commande."""
+        lines = [f"Fichier : {self.fichier}",
+                 f"Contributeur : {self.contributeur} — année {self.annee}",
+                 f"Format : {self.format}" + (f" (encodage {self.encodage})"
+                                              if self.encodage else "")]
+        statut = {"lu": "lu (rien n'est enregistré)",
+                  "simulation": "simulation : lu en entier, rien n'est enregistré",
+                  "nouveau": f"chargé (lot {self.lot_id})",
+                  "remplace": f"chargé (lot {self.lot_id}, remplace le lot "
+                              f"{self.remplace_lot_id}, conservé dans l'historique)",
+                  "inchange": f"fichier identique au lot courant {self.lot_id} : rien n'a changé",
+                  "refuse": "REFUSÉ : rien n'est enregistré"}.get(self.statut, self.statut)
+        lines.append(f"Résultat : {statut}")
+        for f in self.feuilles:
+            lines.append(f"Feuille « {f['nom']} » : {f['role']}")
+        lines.append(f"Lignes lues : {self.lignes_lues}")
+        lines.append(f"Communes reconnues : {self.communes_reconnues}")
+        lines.append(f"Total non localisé : {self.total_non_localise}")
+        lines.append(f"Cellules masquées par le contributeur : {self.cellules_masquees}")
+        if self.valeurs_par_indicateur:
+            lines.append("Valeurs chargées par indicateur :")
+            for code, d in self.valeurs_par_indicateur.items():
+                lines.append(f"  - {code} : {d['valeurs']} valeurs, total {d['total']}, "
+                             f"{d['masquees']} masquées")
+        for c in self.correspondances:
+            if c["methode"] == "approchee":
+                lines.append(f"Correspondance à confirmer : « {c['entete']} » → "
+                             f"{c['indicateur']} (score {c['score']:.2f})")
+        for title, issues in (("Erreurs", self.erreurs), ("Avertissements", self.avertissements)):
+            if issues:
+                lines.append(f"{title} ({len(issues)}) :")
+                for issue in issues[:max_items]:
+                    lines.append(f"  - {issue.to_text()}")
+                if len(issues) > max_items:
+                    lines.append(f"  … et {len(issues) - max_items} autres (voir --json).")
+        return "\n".join(lines)

@@ -1,0 +1,391 @@
+"""Reconnaissance des communes dans les fichiers des contributeurs.
+
+Une commune arrive sous bien des formes : code INSEE (nombre, texte, complété
+d'espaces, sur 4 chiffres quand Excel a mangé le zéro initial), « Nom (code) », code
+postal et nom, ou nom seul, écrit en capitales, sans accents, avec ou sans tirets,
+« St » pour « Saint », article rejeté (« TOUQUET-PARIS-PLAGE (LE) »), ou nom d'une
+ancienne commune devenue déléguée ou associée. Tout est ramené au code de la commune
+actuelle (COG). Un nom porté par plusieurs communes n'est jamais tranché au hasard :
+il est rendu « ambigu » avec ses candidates.
+
+Le travail se fait sur les valeurs distinctes et l'index des noms est mis en cache :
+un fichier de 200 000 lignes ne normalise que ses quelques milliers de noms différents.
+"""
+
+from __future__ import annotations
+
+import bisect
+import difflib
+import math
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import pandas as pd
+
+from observatoire import communes
+from observatoire.config import settings
+
+#: Méthodes de reconnaissance (colonne ``methode`` de :func:`match_communes`).
+METHODES = ("code", "ancien_code", "nom_code", "code_postal_nom", "nom", "ancienne_commune",
+            "non_localise", "ambigu", "inconnue", "vide")
+
+_CODE_RE = re.compile(r"^(\d{5}|\d{4}|2[AaBb]\d{3})$")
+_NOM_CODE_RE = re.compile(r"^(?P<nom>.*?\S)\s*[\(\[]\s*(?P<code>\d{5}|2[AaBb]\d{3})\s*[\)\]]$")
+_CP_NOM_RE = re.compile(r"^(?P<cp>\d{5})\s*[-–,;:]?\s*(?P<nom>\D.*)$")
+_NOM_CP_RE = re.compile(r"^(?P<nom>.*\D)\s*[-–,;:(]?\s*(?P<cp>\d{5})\s*\)?$")
+_ARTICLE_SUFFIX_RE = re.compile(r"^(?P<nom>.+?)\s*\((?P<art>LE|LA|LES|L)\)$")
+_ARTICLES = ("LE ", "LA ", "LES ", "L ")
+# Abréviations courantes des noms de communes (après passage en capitales sans accents).
+_ABBREV = {"ST": "SAINT", "STE": "SAINTE", "STS": "SAINTS", "STES": "SAINTES",
+           "S/": "SUR", "/S": "SUR", "NDAME": "NOTRE DAME", "ND": "NOTRE DAME"}
+
+_NON_LOCALISE_RE = re.compile(
+    r"^(NON (RENSEIGNE|LOCALISE|PRECISE|COMMUNIQUE|CONNU|DETERMINE|IDENTIFIE|DOMICILIE)E?S?"
+    r"( .*)?|INCONNUE?S?( .*)?|COMMUNES? (INCONNUE|NON RENSEIGNEE|NON PRECISEE)S?|"
+    r"HORS( .*)?|AUTRES?( COMMUNES?| DEPARTEMENTS?| TERRITOIRES?| ARRONDISSEMENTS?)?( .*)?|"
+    r"SANS DOMICILE( FIXE)?|SDF|N ?R|NON RENS|EXTERIEURE?S?( .*)?|ETRANGER|DIVERS|"
+    r"NON ATTRIBUEE?S?|A DETERMINER|INDETERMINEE?S?|NON SECTORISEE?S?)$"
+)
+_TOTAL_RE = re.compile(r"^(SOUS ?TOTAL|S ?TOTAL|TOTAL|TOTAUX|TOTAL GENERAL|ENSEMBLE|SOMME)"
+                       r"( .*)?$")
+
+
+def normalize_name(text) -> str:
+    """Forme canonique d'un nom de commune (ou d'un libellé) pour la comparaison.
+
+    Capitales sans accents (« Œ » devient « OE »), apostrophes, tirets et ponctuation
+    remplacés par des espaces, « ST »/« STE » développés en « SAINT »/« SAINTE »,
+    article rejeté en fin de nom (« TOUQUET (LE) ») remis devant.
+
+    Parameters
+    ----------
+    text : object
+        Texte lu dans une cellule (None et NaN donnent ``""``).
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> normalize_name("St-Omer")
+    'SAINT OMER'
+    >>> normalize_name("NŒUX LES MINES")
+    'NOEUX LES MINES'
+    """
+    if text is None or (isinstance(text, float) and math.isnan(text)):
+        return ""
+    return _normalize_cached(str(text))
+
+
+@lru_cache(maxsize=200_000)
+def _normalize_cached(text: str) -> str:
+    s = text.strip().upper().replace("Œ", "OE").replace("Æ", "AE").replace("ß", "SS")
+    s = unicodedata.normalize("NFKD", s)
+    s = "".join(ch for ch in s if not unicodedata.combining(ch))
+    s = s.replace("S/", " SUR ").replace("/S ", " SUR ")
+    s = re.sub(r"[^A-Z0-9()]+", " ", s).strip()
+    m = _ARTICLE_SUFFIX_RE.match(s)
+    if m:
+        s = f"{m['art']} {m['nom']}"
+    s = re.sub(r"[()]", " ", s)
+    tokens = [_ABBREV.get(t, t) for t in s.split()]
+    return " ".join(tokens)
+
+
+def is_non_localise_label(text) -> bool:
+    """Vrai pour un libellé de ligne non localisée (« non renseigné », « hors arrondissement »…)."""
+    norm = normalize_name(text)
+    return bool(norm) and bool(_NON_LOCALISE_RE.match(norm))
+
+
+def is_total_label(text) -> bool:
+    """Vrai pour un libellé de ligne de total ou de sous-total (« TOTAL », « Sous-total »…)."""
+    norm = normalize_name(text)
+    return bool(norm) and bool(_TOTAL_RE.match(norm))
+
+
+def _strip_article(norm: str) -> str:
+    for art in _ARTICLES:
+        if norm.startswith(art) and len(norm) > len(art) + 2:
+            return norm[len(art):]
+    return norm
+
+
+@dataclass
+class CommuneIndex:
+    """Index de reconnaissance des communes d'un périmètre (mis en cache par :func:`get_index`).
+
+    Attributes
+    ----------
+    departement : str or None
+        Département des noms indexés ; None = France entière.
+    names : dict
+        Nom normalisé -> codes des communes actuelles qui le portent.
+    old_names : dict
+        Nom normalisé d'une commune déléguée ou associée -> codes des communes actuelles.
+    short_names : dict
+        Nom normalisé sans article initial -> codes (« TOUQUET PARIS PLAGE »).
+    postal : dict
+        Code postal -> codes INSEE des communes qu'il dessert.
+    code_map : dict
+        Tout code connu (actuel, délégué, associé, ancien) -> code actuel (France entière).
+    noms : dict
+        Code actuel -> nom officiel (France entière).
+    """
+
+    departement: str | None
+    names: dict[str, tuple[str, ...]]
+    old_names: dict[str, tuple[str, ...]]
+    short_names: dict[str, tuple[str, ...]]
+    postal: dict[str, frozenset[str]]
+    code_map: dict[str, str]
+    noms: dict[str, str]
+    current_codes: frozenset[str] = field(default_factory=frozenset)
+    _sorted_keys: list[str] | None = field(default=None, repr=False)
+
+    def prefixed(self, norm: str, limit: int = 8) -> list[str]:
+        """Codes des communes dont le nom commence par les mots de ``norm``."""
+        if len(norm) < 3:
+            return []
+        if self._sorted_keys is None:
+            self._sorted_keys = sorted(self.names)
+        start = norm + " "
+        pos = bisect.bisect_left(self._sorted_keys, start)
+        out: list[str] = []
+        for key in self._sorted_keys[pos:]:
+            if not key.startswith(start) or len(out) >= limit:
+                break
+            out.extend(c for c in self.names[key] if c not in out)
+        return out[:limit]
+
+    def candidates_for(self, norm: str, limit: int = 3) -> list[str]:
+        """Codes des communes aux noms les plus proches de ``norm`` (pour le rapport)."""
+        keys = difflib.get_close_matches(norm, list(self.names), n=limit, cutoff=0.75)
+        out: list[str] = []
+        for key in keys:
+            for code in self.names[key]:
+                if code not in out:
+                    out.append(code)
+        return out[:limit]
+
+
+def _group(pairs: Iterable[tuple[str, str]]) -> dict[str, tuple[str, ...]]:
+    out: dict[str, list[str]] = {}
+    for key, code in pairs:
+        if key and code not in out.setdefault(key, []):
+            out[key].append(code)
+    return {k: tuple(v) for k, v in out.items()}
+
+
+@lru_cache(maxsize=8)
+def get_index(departement: str | None = None) -> CommuneIndex:
+    """Index des communes d'un département (ou de la France entière), mis en cache.
+
+    Parameters
+    ----------
+    departement : str or None
+        Code du département dont les noms sont reconnus ; None = France entière. Les
+        codes INSEE, eux, sont toujours reconnus dans toute la France.
+
+    Returns
+    -------
+    CommuneIndex
+    """
+    allc = communes.load_communes(None)
+    scope = allc if departement is None else allc[allc["departement"] == departement]
+    names = _group(zip(map(normalize_name, scope["nom"]), scope["code_insee"], strict=True))
+    short = _group((_strip_article(k), c) for k, codes in names.items() for c in codes
+                   if _strip_article(k) != k)
+    anc = communes.load_anciennes()
+    anc = anc[(anc["nom"] != "") & anc["code_commune"].isin(set(scope["code_insee"]))]
+    old = _group(zip(map(normalize_name, anc["nom"]), anc["code_commune"], strict=True))
+    postal: dict[str, set[str]] = {}
+    for code, cps in zip(scope["code_insee"], scope["codes_postaux"], strict=True):
+        for cp in str(cps).replace(",", "|").split("|"):
+            if cp.strip():
+                postal.setdefault(cp.strip(), set()).add(code)
+    return CommuneIndex(
+        departement=departement, names=names, old_names=old, short_names=short,
+        postal={k: frozenset(v) for k, v in postal.items()},
+        code_map=communes.current_code_map(),
+        noms=dict(zip(allc["code_insee"], allc["nom"], strict=True)),
+        current_codes=frozenset(allc["code_insee"]),
+    )
+
+
+@dataclass(frozen=True)
+class CommuneMatch:
+    """Résultat de la reconnaissance d'une cellule.
+
+    Attributes
+    ----------
+    code_insee : str or None
+        Code de la commune actuelle ; None si non localisé, ambigu ou inconnu.
+    methode : str
+        Une des :data:`METHODES`.
+    candidats : tuple of str
+        Codes candidats (nom ambigu ou inconnu).
+    """
+
+    code_insee: str | None
+    methode: str
+    candidats: tuple[str, ...] = ()
+
+
+def clean_code(value) -> str | None:
+    """Code INSEE lu dans une cellule (62119, 62119.0, " 62119 ", "1001" → "01001"), ou None."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, float):
+        if math.isnan(value) or not value.is_integer():
+            return None
+        value = int(value)
+    if isinstance(value, int):
+        return str(value).zfill(5) if 1000 <= value <= 99999 else None
+    s = str(value).strip().replace("\u00a0", "")
+    if s.endswith(".0"):
+        s = s[:-2]
+    if not _CODE_RE.match(s):
+        return None
+    return s.upper().zfill(5)
+
+
+def _by_name(index: CommuneIndex, norm: str, cp: str | None) -> CommuneMatch:
+    for table, methode in ((index.names, "nom"), (index.short_names, "nom"),
+                           (index.old_names, "ancienne_commune")):
+        codes = table.get(norm)
+        if not codes:
+            continue
+        if cp:
+            in_cp = [c for c in codes if c in index.postal.get(cp, ())]
+            if len(in_cp) == 1:
+                return CommuneMatch(in_cp[0], "code_postal_nom" if methode == "nom" else methode)
+        if len(codes) == 1:
+            return CommuneMatch(codes[0], methode)
+        return CommuneMatch(None, "ambigu", tuple(codes))
+    # Nom tronqué (« AUCHY » pour Auchy-les-Mines, Auchy-au-Bois…) : jamais tranché,
+    # rendu ambigu quand plusieurs communes commencent ainsi.
+    prefixed = index.prefixed(norm)
+    if cp and prefixed:
+        in_cp = [c for c in prefixed if c in index.postal.get(cp, ())]
+        prefixed = in_cp or prefixed
+    if len(prefixed) > 1:
+        return CommuneMatch(None, "ambigu", tuple(prefixed))
+    cands = prefixed or index.candidates_for(norm)
+    if cp and cp in index.postal:
+        # Le code postal restreint les candidates proposées au rapport, sans trancher.
+        cands = [c for c in cands if c in index.postal[cp]] or sorted(index.postal[cp])[:5]
+    return CommuneMatch(None, "inconnue", tuple(cands))
+
+
+def match_commune(value, code_postal=None, index: CommuneIndex | None = None) -> CommuneMatch:
+    """Reconnaît une commune écrite dans une cellule.
+
+    Parameters
+    ----------
+    value : object
+        Contenu de la cellule : code INSEE, « Nom (code) », « 62400 Essars », nom…
+    code_postal : object, optional
+        Code postal lu dans une autre colonne de la même ligne.
+    index : CommuneIndex, optional
+        Par défaut celui du département configuré.
+
+    Returns
+    -------
+    CommuneMatch
+
+    Examples
+    --------
+    >>> match_commune("BETHUNE").code_insee
+    '62119'
+    """
+    index = index or get_index(settings().departement)
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return CommuneMatch(None, "vide")
+    code = clean_code(value)
+    if code is not None:
+        if code in index.current_codes:
+            return CommuneMatch(code, "code")
+        if code in index.code_map:
+            return CommuneMatch(index.code_map[code], "ancien_code")
+        if code in index.postal and len(index.postal[code]) == 1:
+            return CommuneMatch(next(iter(index.postal[code])), "code_postal_nom")
+        return CommuneMatch(None, "inconnue")
+    text = str(value).strip()
+    if not text:
+        return CommuneMatch(None, "vide")
+    m = _NOM_CODE_RE.match(text)
+    if m:
+        code = clean_code(m["code"])
+        by_name = _by_name(index, normalize_name(m["nom"]), None)
+        if code in index.code_map and by_name.code_insee in (None, index.code_map[code]):
+            return CommuneMatch(index.code_map[code], "nom_code")
+        # Le nombre entre parenthèses ne désigne pas la commune nommée : c'est sans doute
+        # son code postal (« Essars (62400) »).
+        text, code_postal = m["nom"], m["code"]
+    cp = clean_code(code_postal)
+    m = _CP_NOM_RE.match(text) or _NOM_CP_RE.match(text)
+    if m:
+        cp, text = m["cp"], m["nom"]
+    norm = normalize_name(text)
+    if not norm:
+        return CommuneMatch(None, "vide")
+    if _NON_LOCALISE_RE.match(norm):
+        return CommuneMatch(None, "non_localise")
+    return _by_name(index, norm, cp)
+
+
+def match_communes(values: pd.Series, codes_postaux: pd.Series | None = None,
+                   index: CommuneIndex | None = None) -> pd.DataFrame:
+    """Reconnaît une colonne entière de communes (travail sur les valeurs distinctes).
+
+    Parameters
+    ----------
+    values : pandas.Series
+        Cellules de la colonne des communes (codes, noms, « Nom (code) »…).
+    codes_postaux : pandas.Series, optional
+        Colonne des codes postaux, alignée sur ``values``.
+    index : CommuneIndex, optional
+        Par défaut celui du département configuré.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Même index que ``values`` ; colonnes ``code_insee`` (None si non reconnu),
+        ``methode`` et ``candidats`` (tuple de codes).
+    """
+    index = index or get_index(settings().departement)
+    if codes_postaux is None:
+        keys = values.astype(object)
+        uniq = pd.unique(keys)
+        table = {u: match_commune(u, None, index) for u in uniq}
+        res = [table[k] for k in keys]
+    else:
+        pairs = list(zip(values.astype(object), codes_postaux.astype(object), strict=True))
+        table = {}
+        res = []
+        for pair in pairs:
+            key = (_hashable(pair[0]), _hashable(pair[1]))
+            if key not in table:
+                table[key] = match_commune(pair[0], pair[1], index)
+            res.append(table[key])
+    return pd.DataFrame({"code_insee": [r.code_insee for r in res],
+                         "methode": [r.methode for r in res],
+                         "candidats": [r.candidats for r in res]}, index=values.index)
+
+
+def _hashable(v):
+    if isinstance(v, float) and math.isnan(v):
+        return None
+    return v
+
+
+def describe(code: str, index: CommuneIndex | None = None) -> str:
+    """« Nom (code) » d'une commune actuelle, pour les messages."""
+    index = index or get_index(settings().departement)
+    nom = index.noms.get(code)
+    return f"{nom} ({code})" if nom else code
