@@ -306,7 +306,10 @@ def _cell_text(value) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     if isinstance(value, dt.datetime | pd.Timestamp):
-        return value.date().isoformat() if value == value.normalize() else str(value)
+        midnight = (value.hour, value.minute, value.second) == (0, 0, 0)
+        return value.date().isoformat() if midnight else value.isoformat(sep=" ")
+    if isinstance(value, dt.date):
+        return value.isoformat()
     return str(value).replace("\u00a0", " ").strip()
 
 
