@@ -1,0 +1,439 @@
+"""Atlas PDF A4 : couverture, sommaire, cartes, tableaux, tendances, couverture, méthode.
+
+Une page = une figure matplotlib A4 portrait ajoutée à un ``PdfPages``. Le plan est
+établi avant de dessiner, pour que le sommaire donne les vrais numéros de page.
+Chaque page porte son numéro, la date des données et, en démonstration, la mention
+« données fictives de démonstration ».
+"""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from observatoire import classification as cl  # noqa: E402
+from observatoire.exports import print_maps as pm  # noqa: E402
+from observatoire.exports.donnees import MENTION_DEMO, Publication, texte_valeur  # noqa: E402
+
+#: Lignes de tableau par page A4 portrait (corps 7 pt).
+LIGNES_PAR_PAGE = 58
+#: Caractères par ligne de texte courant (corps 9 pt, marges de 2 cm).
+LARGEUR_TEXTE = 100
+LIGNES_TEXTE = 62
+
+
+@dataclass
+class Page:
+    """Une page du plan : section (pour le sommaire) et fonction qui la dessine."""
+
+    section: str | None
+    dessiner: Callable[[Figure], None]
+
+
+def _figure() -> Figure:
+    return Figure(figsize=pm.A4_PORTRAIT)
+
+
+def _cadre(fig: Figure, pub: Publication, numero: int, total: int) -> None:
+    fig.text(0.5, 0.025, f"page {numero} / {total}", ha="center", fontsize=7.5, color="#444")
+    fig.text(0.07, 0.025, f"Observatoire territorial des VIF — {pub.territoire_nom} — "
+             f"données {pub.annee}", fontsize=7, color="#444")
+    if pub.demo:
+        fig.text(0.93, 0.025, MENTION_DEMO, ha="right", fontsize=7.5, color="#b2182b",
+                 fontweight="bold")
+        fig.text(0.5, 0.5, MENTION_DEMO, ha="center", va="center", fontsize=34,
+                 color="#b2182b", alpha=0.08, rotation=55, zorder=100)
+
+
+def _titre(fig: Figure, titre: str, sous: str = "") -> None:
+    fig.text(0.07, 0.955, titre, fontsize=13, fontweight="bold", va="top")
+    if sous:
+        fig.text(0.07, 0.93, sous, fontsize=9.5, va="top", color="#333")
+
+
+def _texte(fig: Figure, lignes: list[str], y0: float = 0.90, taille: float = 8.5) -> None:
+    pas = 0.0135 * taille / 8.5
+    for i, ligne in enumerate(lignes):
+        gras = ligne.startswith("## ")
+        fig.text(0.07, y0 - i * pas, ligne[3:] if gras else ligne, fontsize=taille + (1 if gras
+                 else 0), fontweight="bold" if gras else "normal", va="top")
+
+
+def _markdown_lignes(md: str) -> list[str]:
+    """Markdown simple -> lignes repliées (titres en « ## », listes en « – »)."""
+    out: list[str] = []
+    for bloc in re.split(r"\n\s*\n", md.strip()):
+        bloc = bloc.strip()
+        if not bloc:
+            continue
+        if bloc.startswith("#"):
+            out += ["", "## " + bloc.lstrip("#").strip()]
+            continue
+        for para in re.split(r"\n(?=\s*[-*] |\s*\d+\. )", bloc):
+            para = re.sub(r"\s+", " ", para).strip()
+            para = re.sub(r"\*\*(.+?)\*\*|\*(.+?)\*|`(.+?)`",
+                          lambda m: next(g for g in m.groups() if g), para)
+            para = re.sub(r"\[(.+?)\]\((.+?)\)", r"\1", para)
+            puce = para[:2] in ("- ", "* ")
+            if puce:
+                para = "– " + para[2:]
+            out += textwrap.wrap(para, LARGEUR_TEXTE, subsequent_indent="  " if puce else "")
+        out.append("")
+    return out
+
+
+def _tableau(fig: Figure, entetes: list[str], lignes: list[list[str]], y0: float = 0.90,
+             largeurs: list[float] | None = None, taille: float = 7.0,
+             alignement: list[str] | None = None) -> None:
+    """Tableau en texte (plus rapide et plus net à l'impression qu'un ``ax.table``)."""
+    n = len(entetes)
+    largeurs = largeurs or [1 / n] * n
+    alignement = alignement or ["left"] + ["right"] * (n - 1)
+    x, xs = 0.07, []
+    for w in largeurs:
+        xs.append(x)
+        x += w * 0.86
+    pas = 0.0145 * taille / 7.0
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.set_axis_off()
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.add_patch(plt.Rectangle((0.065, y0 - pas * 0.85), 0.87, pas * 1.5, facecolor="#e6e6e6",
+                               edgecolor="none"))
+    for j, h in enumerate(entetes):
+        xx = xs[j] + (largeurs[j] * 0.86 - 0.005 if alignement[j] == "right" else 0.004)
+        ax.text(xx, y0, h, fontsize=taille, fontweight="bold", ha=alignement[j], va="center")
+    for i, row in enumerate(lignes):
+        y = y0 - (i + 1) * pas
+        if i % 2 == 1:
+            ax.add_patch(plt.Rectangle((0.065, y - pas * 0.5), 0.87, pas, facecolor="#f5f5f5",
+                                       edgecolor="none"))
+        for j, val in enumerate(row):
+            xx = xs[j] + (largeurs[j] * 0.86 - 0.005 if alignement[j] == "right" else 0.004)
+            ax.text(xx, y, val, fontsize=taille, ha=alignement[j], va="center",
+                    color="#6a51a3" if val == "secret" else "black")
+
+
+def _page_carte(pub: Publication, indicateur: str, territoire: str,
+                classification: cl.Classification, mesure: str, options: dict):
+    def dessiner(fig: Figure) -> None:
+        titre, sous = pm.titres(pub, indicateur, territoire, mesure)
+        lignes = textwrap.wrap(titre, 80)
+        fig.text(0.07, 0.96, "\n".join(lignes), fontsize=11.5, fontweight="bold", va="top")
+        fig.text(0.07, 0.96 - 0.021 * len(lignes) - 0.006, sous, fontsize=9, va="top",
+                 color="#333")
+        ax = fig.add_axes((0.05, 0.36, 0.90, 0.55))
+        handles = pm.dessiner_carte(ax, pub, indicateur, territoire, classification,
+                                    mesure=mesure, **options)
+        axl = fig.add_axes((0.07, 0.10, 0.86, 0.24))
+        axl.set_axis_off()
+        titre_leg = (f"Taux {cl.UNITE_TAUX} — {cl.METHODES[classification.methode]} "
+                     f"(nombre de communes)" if mesure == "taux"
+                     else "Étiquette de la commune (nombre de communes)")
+        axl.legend(handles=handles, loc="upper left", ncol=2, frameon=False, fontsize=7,
+                   title=titre_leg, title_fontsize=8, alignment="left", handlelength=2.2,
+                   handleheight=1.3, borderaxespad=0)
+        y = 0.085
+        for ligne in (pub.ligne_source(indicateur), pub.attribution()):
+            for morceau in textwrap.wrap(ligne, 135):
+                fig.text(0.07, y, morceau, fontsize=6, color="#333", va="top")
+                y -= 0.011
+    return dessiner
+
+
+def _lignes_communes(pub: Publication, indicateur: str, territoire: str) -> list[list[str]]:
+    t = pub.table(indicateur, "commune")
+    t = t[t["arrondissement"].astype(str) == territoire] if territoire != "departement" else t
+    t = t.sort_values("nom", key=lambda s: s.str.normalize("NFKD"))
+    lignes = []
+    for r in t.itertuples(index=False):
+        sec = bool(r.secret) if not pd.isna(r.secret) else False
+        lignes.append([
+            str(r.nom)[:38], str(r.code), texte_valeur(r.population, 0),
+            texte_valeur(r.observe, 0, sec), texte_valeur(r.taux, 1, sec),
+            texte_valeur(getattr(r, "taux_lisse", np.nan), 1, sec),
+            str(r.label) if isinstance(r.label, str) else "pas de donnée",
+        ])
+    return lignes
+
+
+ENTETES_COMMUNES = ["Commune", "Code", "Population", "Effectif", "Taux ‰ hab.",
+                    "Taux lissé", "Étiquette"]
+LARGEURS_COMMUNES = [0.30, 0.08, 0.11, 0.09, 0.11, 0.10, 0.21]
+
+
+def _pages_tableau(titre: str, sous: str, entetes, lignes, largeurs, section,
+                   alignement=None) -> list[Page]:
+    pages = []
+    blocs = [lignes[i:i + LIGNES_PAR_PAGE] for i in range(0, len(lignes), LIGNES_PAR_PAGE)]
+    for i, bloc in enumerate(blocs or [[]]):
+        def dessiner(fig, bloc=bloc, i=i):
+            _titre(fig, titre + (f" (suite {i + 1})" if i else ""), sous)
+            _tableau(fig, entetes, bloc, 0.90, largeurs, alignement=alignement)
+        pages.append(Page(section if i == 0 else None, dessiner))
+    return pages
+
+
+def _tendances(pub: Publication, indicateur: str) -> list[Page]:
+    t = pub.tendances.get(indicateur)
+    lib = pub.indicateurs.get(indicateur, indicateur)
+    if t is None or t.empty:
+        def vide(fig):
+            _titre(fig, f"Tendances — {lib}")
+            _texte(fig, ["Une seule année de données : pas encore de tendance."])
+        return [Page(f"Tendances — {lib}", vide)]
+    annees = sorted(t["annee"].unique())
+
+    def dessiner(fig: Figure) -> None:
+        _titre(fig, f"Tendances — {lib}",
+               f"taux {cl.UNITE_TAUX} par arrondissement et pour le département, "
+               f"{annees[0]}–{annees[-1]}")
+        ax = fig.add_axes((0.12, 0.58, 0.80, 0.30))
+        for (_code, nom), g in t.groupby(["code", "nom"], sort=True):
+            g = g.sort_values("annee")
+            dep = g["niveau"].iloc[0] == "departement"
+            ax.plot(g["annee"], g["taux"], marker="o", markersize=3,
+                    linewidth=2.2 if dep else 1, color="black" if dep else None,
+                    label=str(nom))
+        ax.set_xticks(annees)
+        ax.set_xticklabels([str(a) for a in annees], fontsize=7)
+        ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(
+            lambda v, _: cl.format_nombre(v, 1)))
+        ax.tick_params(labelsize=7)
+        ax.set_ylabel(f"taux {cl.UNITE_TAUX}", fontsize=7.5)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=6.5, ncol=2, frameon=False, loc="upper left",
+                  bbox_to_anchor=(0, -0.1))
+        n1, n = annees[-2] if len(annees) > 1 else annees[-1], annees[-1]
+        lignes = []
+        for (_code, nom), g in t.groupby(["code", "nom"], sort=True):
+            g = g.set_index("annee")
+            a, b = g.reindex([n1, n]).itertuples(index=False)
+            sec_a, sec_b = bool(a.secret is True), bool(b.secret is True)
+            diff = (b.observe - a.observe) if not (sec_a or sec_b) else np.nan
+            lignes.append([str(nom), texte_valeur(a.observe, 0, sec_a),
+                           texte_valeur(b.observe, 0, sec_b),
+                           texte_valeur(diff, 0, sec_a or sec_b),
+                           texte_valeur(a.taux, 1, sec_a), texte_valeur(b.taux, 1, sec_b)])
+        _tableau(fig, ["Territoire", f"Effectif {n1}", f"Effectif {n}", "Écart",
+                       f"Taux {n1}", f"Taux {n}"], lignes, 0.36,
+                 [0.34, 0.13, 0.13, 0.12, 0.14, 0.14])
+    return [Page(f"Tendances — {lib}", dessiner)]
+
+
+def _couverture(pub: Publication) -> list[Page]:
+    cov = pub.couverture
+
+    def dessiner(fig: Figure) -> None:
+        _titre(fig, "Couverture par les dispositifs et référents communaux",
+               "par arrondissement ; distances à vol d'oiseau depuis le centre de chaque commune")
+        if cov is None or cov.empty:
+            _texte(fig, ["Aucun dispositif ni référent enregistré."])
+            return
+        dist_cols = [c for c in cov.columns if c.startswith("distance_")]
+        noms = dict(pub.arrondissements())
+        lignes = []
+        for code, g in list(cov.groupby("arrondissement", sort=True)) + [("departement", cov)]:
+            pop = g["population"].sum()
+            row = [noms.get(code, pub.territoire_nom) if code != "departement"
+                   else pub.territoire_nom,
+                   texte_valeur(len(g), 0), texte_valeur(int(g["referent"].sum()), 0),
+                   texte_valeur(int(g["referent_forme"].sum()), 0)]
+            for c in dist_cols[:2]:
+                d = g[c]
+                med = np.nan if d.isna().all() else float(
+                    np.average(d.fillna(d.max()), weights=g["population"].clip(lower=1)))
+                row.append(texte_valeur(med, 1))
+            row.append(texte_valeur(100 * g.loc[g["referent"], "population"].sum() / pop, 0)
+                       + " %")
+            lignes.append(row)
+        ent = ["Territoire", "Communes", "Avec référent", "dont formé"]
+        ent += [f"Dist. moy. {c.removeprefix('distance_').replace('_', ' ')} (km)"
+                for c in dist_cols[:2]]
+        ent += ["Pop. couverte"]
+        larg = [0.25, 0.10, 0.12, 0.10] + [0.16] * len(dist_cols[:2]) + [0.11]
+        _tableau(fig, ent, lignes, 0.88, larg, taille=7)
+        y = 0.88 - (len(lignes) + 3) * 0.0145
+        notes = ["Distance moyenne pondérée par la population ; « pop. couverte » : part de la "
+                 "population vivant dans une commune dotée d'un référent VIF.",
+                 "Les noms et coordonnées des référents ne sont pas publiés."]
+        if pub.dispositifs is not None and not pub.dispositifs.empty:
+            notes.append("Dispositifs enregistrés : " + ", ".join(
+                f"{t} ({n})" for t, n in pub.dispositifs.groupby(
+                    "type_libelle" if "type_libelle" in pub.dispositifs else "type")
+                .size().items()) + ".")
+        _texte(fig, sum((textwrap.wrap(n, LARGEUR_TEXTE) for n in notes), []), y)
+    return [Page("Couverture et référents", dessiner)]
+
+
+def _pages_texte(titre: str, lignes: list[str], section: str) -> list[Page]:
+    pages = []
+    for i in range(0, max(len(lignes), 1), LIGNES_TEXTE):
+        bloc = lignes[i:i + LIGNES_TEXTE]
+
+        def dessiner(fig, bloc=bloc, i=i):
+            _titre(fig, titre + (" (suite)" if i else ""))
+            _texte(fig, bloc, 0.91)
+        pages.append(Page(section if i == 0 else None, dessiner))
+    return pages
+
+
+def _sources_lignes(pub: Publication) -> list[str]:
+    lignes = ["## Contributions utilisées", ""]
+    for lot in sorted(pub.lots, key=lambda x: (x["contributeur"], x["annee"], x["id"])):
+        lignes += textwrap.wrap(
+            f"– {lot['contributeur']}, données {lot['annee']} : fichier « {lot['fichier']} » "
+            f"(lot {lot['id']}, SHA-256 {lot['sha256'][:16]}…)", LARGEUR_TEXTE,
+            subsequent_indent="  ")
+    if not pub.lots:
+        lignes.append("Aucune contribution.")
+    lignes += ["", "## Référentiel géographique", ""]
+    lignes += textwrap.wrap(pub.attribution(), LARGEUR_TEXTE)
+    lignes += textwrap.wrap("Populations municipales : INSEE (Code officiel géographique, "
+                            "via @etalab/decoupage-administratif).", LARGEUR_TEXTE)
+    lignes += ["", "## Secret statistique", ""]
+    lignes += textwrap.wrap(
+        f"Les effectifs communaux de 1 à {pub.seuil_secret - 1} ne sont pas publiés, ni les "
+        f"taux, ratios et écarts qui en dérivent ; un masquage secondaire empêche de les "
+        f"retrouver par différence avec un total publié. Un zéro reste publié : c'est le "
+        f"signal des zones blanches présumées.", LARGEUR_TEXTE)
+    if pub.demo:
+        lignes += ["", "## Données de démonstration", ""]
+        lignes += textwrap.wrap(
+            "Toutes les valeurs de ce document sont fictives (jeu de démonstration généré "
+            "sur les populations réelles). Elles ne décrivent aucune situation réelle.",
+            LARGEUR_TEXTE)
+    return lignes
+
+
+def plan(pub: Publication, classifications: dict[str, cl.Classification],
+         options: dict | None = None) -> list[Page]:
+    """Pages de l'atlas dans l'ordre (hors couverture et sommaire).
+
+    Parameters
+    ----------
+    pub : Publication
+    classifications : dict
+        Indicateur -> classes des cartes de taux.
+    options : dict, optional
+        ``dispositifs`` et ``referents`` (bool) pour les couches des cartes.
+
+    Returns
+    -------
+    list of Page
+    """
+    options = options or {}
+    pages: list[Page] = []
+    for ind, c in classifications.items():
+        lib = pub.indicateurs.get(ind, ind)
+        pages.append(Page(f"{pub.territoire_nom} — {lib} : taux",
+                          _page_carte(pub, ind, "departement", c, "taux", options)))
+        pages.append(Page(f"{pub.territoire_nom} — {lib} : zones révélatrices et blanches",
+                          _page_carte(pub, ind, "departement", c, "label", options)))
+    for code, nom in pub.arrondissements():
+        for ind, c in classifications.items():
+            lib = pub.indicateurs.get(ind, ind)
+            pages.append(Page(f"Arrondissement de {nom} — {lib}",
+                              _page_carte(pub, ind, code, c, "taux", options)))
+            pages += _pages_tableau(
+                f"Arrondissement de {nom} — communes", f"{lib}, {pub.annee}",
+                ENTETES_COMMUNES, _lignes_communes(pub, ind, code), LARGEURS_COMMUNES, None,
+                alignement=["left", "left", "right", "right", "right", "right", "left"])
+    for ind in classifications:
+        pages += _tendances(pub, ind)
+    pages += _couverture(pub)
+    pages += _pages_texte("Méthode", _markdown_lignes(pub.methodologie or
+                                                      "Méthode non renseignée."), "Méthode")
+    pages += _pages_texte("Sources des données", _sources_lignes(pub), "Sources des données")
+    return pages
+
+
+def produire_atlas(pub: Publication, chemin: Path, classifications: dict[str, cl.Classification],
+                   *, options: dict | None = None, progress=None) -> Path:
+    """Écrit l'atlas PDF A4 portrait.
+
+    Parameters
+    ----------
+    pub : Publication
+    chemin : Path
+        Fichier PDF à écrire.
+    classifications : dict
+        Indicateur -> classes des cartes de taux (les mêmes que les cartes isolées).
+    options : dict, optional
+        Couches optionnelles des cartes (``dispositifs``, ``referents``).
+    progress : callable, optional
+        Appelée ``progress(fait, total)`` après chaque page.
+
+    Returns
+    -------
+    Path
+    """
+    pages = plan(pub, classifications, options)
+    entrees = []
+    debut = 3  # couverture, sommaire
+    for i, p in enumerate(pages):
+        if p.section:
+            entrees.append((p.section, debut + i))
+    total = len(pages) + 2
+    meta = pm.metadonnees(pub.annee, "pdf",
+                          f"Atlas des violences intrafamiliales — {pub.territoire_nom} — "
+                          f"{pub.annee}")
+    chemin.parent.mkdir(parents=True, exist_ok=True)
+    with plt.rc_context(pm.RC), PdfPages(chemin, metadata=meta) as pdf:
+        for n, dessiner in enumerate([lambda f: _couverture_atlas(f, pub),
+                                      lambda f: _sommaire(f, entrees)]
+                                     + [p.dessiner for p in pages], start=1):
+            fig = _figure()
+            dessiner(fig)
+            _cadre(fig, pub, n, total)
+            pdf.savefig(fig)
+            fig.clear()
+            if progress:
+                progress(n, total)
+    return chemin
+
+
+def _couverture_atlas(fig: Figure, pub: Publication) -> None:
+    fig.patches.append(plt.Rectangle((0, 0.62), 1, 0.38, transform=fig.transFigure,
+                                     facecolor="#3f007d", figure=fig))
+    fig.text(0.08, 0.90, "Observatoire territorial\ndes violences intrafamiliales",
+             fontsize=24, fontweight="bold", color="white", va="top", linespacing=1.3)
+    fig.text(0.08, 0.74, f"{pub.territoire_nom} — données {pub.annee}", fontsize=16,
+             color="white", va="top")
+    fig.text(0.08, 0.68, "Atlas : cartes, tableaux par commune, tendances, couverture",
+             fontsize=11, color="white", va="top")
+    y = 0.56
+    fig.text(0.08, y, "Indicateurs publiés", fontsize=11, fontweight="bold", va="top")
+    for lib in pub.indicateurs.values():
+        y -= 0.028
+        fig.text(0.10, y, f"– {lib}", fontsize=10, va="top")
+    fig.text(0.08, 0.14, "Plan départemental de lutte contre les violences faites aux femmes "
+             "2024-2026, action 4.03.", fontsize=8.5, va="top")
+    fig.text(0.08, 0.12, f"Données arrêtées au {pub.date_traitement():%d/%m/%Y}. "
+             f"Secret statistique appliqué.", fontsize=8.5, va="top")
+    if pub.demo:
+        fig.text(0.08, 0.30, MENTION_DEMO.upper(), fontsize=18, color="#b2182b",
+                 fontweight="bold")
+
+
+def _sommaire(fig: Figure, entrees: list[tuple[str, int]]) -> None:
+    _titre(fig, "Sommaire")
+    y = 0.89
+    for titre, page in entrees:
+        titre = titre if len(titre) <= 88 else titre[:87] + "…"
+        fig.text(0.07, y, titre, fontsize=8.5, va="top")
+        fig.text(0.93, y, str(page), fontsize=8.5, va="top", ha="right")
+        y -= 0.0175
