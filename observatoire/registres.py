@@ -21,9 +21,7 @@ chaque écriture passe par :func:`observatoire.batches.ensure_mode`.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -267,37 +265,21 @@ def _type_index(types: pd.DataFrame) -> dict[str, str]:
 # --------------------------------------------------------------------------- lecture
 
 
-def _read_sheets(path: Path) -> dict[str, pd.DataFrame]:
-    """Toutes les feuilles du fichier, cellules en texte, sans en-tête interprété."""
-    suffix = path.suffix.lower()
-    if suffix in (".csv", ".txt"):
-        raw = path.read_bytes()
-        for encoding in ("utf-8-sig", "cp1252"):
-            try:
-                text = raw.decode(encoding)
-                break
-            except UnicodeDecodeError:
-                continue
-        first = next((line for line in text.splitlines() if line.strip()), "")
-        sep = max([";", ",", "\t"], key=first.count)
-        rows = list(csv.reader(io.StringIO(text), delimiter=sep))
-        width = max((len(r) for r in rows), default=0)
-        frame = pd.DataFrame([r + [""] * (width - len(r)) for r in rows], dtype=object)
-        return {path.stem: frame}
-    if suffix in (".xlsx", ".xlsm", ".xls", ".ods"):
-        try:
-            sheets = pd.read_excel(path, sheet_name=None, header=None, dtype=object,
-                                   engine="calamine")
-        except Exception as exc:  # le lecteur lève des types variés pour un fichier abîmé
-            raise RegistreInvalideError(
-                f"Le fichier {path.name} n'a pas pu être lu comme un classeur ({exc}). "
-                "Vérifiez qu'il s'ouvre dans un tableur et enregistrez-le en .xlsx ou .csv."
-            ) from exc
-        return sheets
-    raise RegistreInvalideError(
-        f"Le fichier {path.name} n'est ni un .csv ni un .xlsx : enregistrez-le dans l'un de "
-        "ces formats."
-    )
+def _read_sheets(path: Path) -> dict:
+    """Feuilles du fichier (lecteurs et contrôles de sécurité de :mod:`observatoire.ingest`).
+
+    Returns
+    -------
+    dict
+        Nom de feuille → :class:`observatoire.ingest.readers.Sheet` (cellules brutes et
+        numéros de ligne d'origine).
+    """
+    from observatoire.ingest.readers import read_any
+    from observatoire.ingest.safety import check_file
+
+    content = path.read_bytes()
+    kind = check_file(content, path.name)
+    return {sheet.name: sheet for sheet in read_any(content, kind, path.name).sheets}
 
 
 def _cell_text(value) -> str:
@@ -314,7 +296,7 @@ def _cell_text(value) -> str:
 
 
 def _locate_table(path: Path, synonyms: dict[str, list[str]], required: list[str],
-                  preferred_sheet: str) -> tuple[str, int, pd.DataFrame, dict[str, str]]:
+                  preferred_sheet: str) -> tuple[str, int, object, dict[str, str]]:
     """Feuille et ligne d'en-tête du tableau, et correspondance en-tête → champ."""
     lookup = {}
     for fieldname, names in synonyms.items():
@@ -322,13 +304,14 @@ def _locate_table(path: Path, synonyms: dict[str, list[str]], required: list[str
             lookup.setdefault(_norm(name), fieldname)
     sheets = _read_sheets(path)
     best = None
-    for sheet, frame in sheets.items():
+    for sheet, content in sheets.items():
+        frame = content.cells
         for i in range(min(len(frame), 25)):
             cells = [_cell_text(v) for v in frame.iloc[i].tolist()]
             found = {c: lookup[_norm(c)] for c in cells if c and _norm(c) in lookup}
             score = len(set(found.values())) + (0.5 if _norm(sheet) == preferred_sheet else 0)
             if len(found) >= 2 and (best is None or score > best[0]):
-                best = (score, sheet, i, frame, found)
+                best = (score, sheet, i, content, found)
     if best is None:
         raise RegistreInvalideError(
             f"Fichier {path.name} : aucune ligne d'en-tête reconnue dans les 25 premières lignes "
@@ -341,7 +324,8 @@ def _locate_table(path: Path, synonyms: dict[str, list[str]], required: list[str
 
 def _table(path: Path, synonyms, required, preferred_sheet):
     """Lignes de données sous forme de dicts champ → texte, avec leur numéro de ligne."""
-    sheet, header_row, frame, _ = _locate_table(path, synonyms, required, preferred_sheet)
+    sheet, header_row, content, _ = _locate_table(path, synonyms, required, preferred_sheet)
+    frame = content.cells
     lookup = {}
     for fieldname, names in synonyms.items():
         for name in [fieldname, *names]:
@@ -365,7 +349,7 @@ def _table(path: Path, synonyms, required, preferred_sheet):
         if not any(record.values()):
             continue
         # Numéro de ligne tel que le tableur l'affiche (1 = première ligne).
-        record["_ligne"] = i + 1
+        record["_ligne"] = content.rows[i]
         record["_colonnes"] = {f: h for h, f in columns.items()}
         rows.append(record)
     return sheet, rows, columns, ignored
@@ -375,56 +359,43 @@ def _table(path: Path, synonyms, required, preferred_sheet):
 
 
 class _CommuneIndex:
-    """Reconnaissance des communes par code INSEE puis par nom normalisé exact.
+    """Reconnaissance des communes d'un registre, par :mod:`observatoire.matching`.
 
-    Volontairement stricte : la reconnaissance tolérante (variantes, codes postaux,
-    anciennes communes par leur nom) est l'affaire de :mod:`observatoire.matching`.
+    Code INSEE (actuel ou ancien), « Nom (code) », code postal et nom, nom seul avec ses
+    variantes ; un nom ambigu est signalé avec ses candidates, jamais tranché.
     """
 
     def __init__(self) -> None:
+        from observatoire import matching
+
+        self._matching = matching
+        self.index = matching.get_index(settings().departement)
         allc = communes.load_communes(None)
         self.names = dict(zip(allc["code_insee"], allc["nom"], strict=True))
-        self.codes = communes.current_code_map()
-        dep = communes.load_communes("config")
-        self.by_name: dict[str, list[str]] = {}
-        for code, nom in zip(dep["code_insee"], dep["nom"], strict=True):
-            self.by_name.setdefault(self._key(nom), []).append(code)
-        self.by_postal: dict[tuple[str, str], str] = {}
-        for code, nom, cps in zip(dep["code_insee"], dep["nom"], dep["codes_postaux"],
-                                  strict=True):
-            for cp in str(cps).split("|"):
-                self.by_postal[(cp.strip(), self._key(nom))] = code
         self.territoire = set(communes.load_territoire()["code_insee"])
 
-    @staticmethod
-    def _key(name: str) -> str:
-        key = _norm(name).replace("_", " ")
-        return re.sub(r"\b(st|ste)\b", lambda m: "saint" if m.group(1) == "st" else "sainte",
-                      key)
+    def _candidates(self, codes) -> str:
+        return ", ".join(f"{self.names.get(c, '?')} ({c})" for c in list(codes)[:5])
 
     def match(self, code: str, name: str, postal: str = "") -> tuple[str | None, str]:
         """Code actuel et, à défaut, la raison de l'échec (message français)."""
-        code = re.sub(r"\s+", "", code or "")
+        postal = postal or None
         if code:
-            if re.fullmatch(r"\d{4}", code):
-                code = "0" + code
-            current = self.codes.get(code.upper())
-            if current:
-                return current, ""
+            found = self._matching.match_commune(code, postal, self.index)
+            if found.code_insee:
+                return found.code_insee, ""
             return None, f"code INSEE « {code} » inconnu du Code officiel géographique"
         if name:
-            candidates = self.by_name.get(self._key(name), [])
-            if postal:
-                hit = self.by_postal.get((postal.strip(), self._key(name)))
-                if hit:
-                    return hit, ""
-            if len(candidates) == 1:
-                return candidates[0], ""
-            if len(candidates) > 1:
-                return None, (f"nom « {name} » ambigu (codes {', '.join(candidates)}) : "
-                              "précisez le code INSEE")
+            found = self._matching.match_commune(name, postal, self.index)
+            if found.code_insee:
+                return found.code_insee, ""
+            if found.methode == "ambigu":
+                return None, (f"nom « {name} » ambigu (candidates : "
+                              f"{self._candidates(found.candidats)}) : précisez le code INSEE")
+            hint = (f" (proches : {self._candidates(found.candidats)})"
+                    if found.candidats else "")
             return None, (f"commune « {name} » introuvable dans le département "
-                          f"{settings().departement} : précisez le code INSEE")
+                          f"{settings().departement}{hint} : précisez le code INSEE")
         return None, "ni code INSEE ni nom de commune"
 
 
