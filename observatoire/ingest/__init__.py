@@ -22,9 +22,10 @@ from observatoire.ingest.personal import check_personal_data
 from observatoire.ingest.readers import Sheet, Workbook, read_any
 from observatoire.ingest.report import Issue, Report
 from observatoire.ingest.safety import check_file
+from observatoire.ingest.template import build_template, write_template
 
 __all__ = [
     "HeaderMapper", "Issue", "Parsed", "Report", "Sheet", "Workbook", "check_file",
     "check_personal_data", "forget_mapping", "import_contribution", "list_mappings",
-    "read_any", "read_contribution", "remember_mapping",
+    "read_any", "read_contribution", "remember_mapping", "build_template", "write_template",
 ]
