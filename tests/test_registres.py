@@ -333,3 +333,26 @@ def test_referents_template_round_trip(engine, tmp_path):
     assert row["code_insee"] == "62119" and bool(row["forme"])
     assert str(row["date_designation"]) == "2023-03-15"
     assert row["nom_referent"] == "Camille Exemple"
+
+
+def test_with_imported_referentiel_points_checked_and_placed(engine, tmp_path):
+    referentiel = pytest.importorskip("observatoire.referentiel")
+    referentiel.import_boundaries(shared_path("geo", "pas-de-calais",
+                                              "communes-62-pas-de-calais.geojson"))
+    report = registres.import_dispositifs(shared_path(*FRANCE_SERVICES), type="france_services",
+                                          engine=engine)
+    assert report.importes == 50 and report.avertissements == []
+    wrong = write_csv(tmp_path / "w.csv", "type;nom;code_insee;latitude;longitude\n"
+                                          "leao;LEAO mal placé;62041;50.5298;2.6412\n")
+    report = registres.import_dispositifs(wrong, engine=engine)
+    (warning,) = report.avertissements
+    assert "LEAO mal placé" in warning and "62041" in warning and "vérifiez" in warning
+    registres.load_initial_registry(engine=engine)
+    df = registres.list_dispositifs(engine)
+    plan = df[df["source"].str.startswith("Plan cadre")]
+    assert plan["latitude"].notna().all()  # placés au point représentatif de leur commune
+    assert set(plan["localisation"]) == {"commune", "territoire"}
+    layer = referentiel.load_layer("commune")
+    assert registres.check_points_in_communes(plan, layer).empty
+    points = registres.dispositifs_points(engine)
+    assert len(points) == 66 and points.crs.to_epsg() == 2154
