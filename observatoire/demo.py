@@ -504,10 +504,11 @@ def load_demo(annees: Iterable[int] = DEFAULT_YEARS, graine: int = DEFAULT_SEED,
                     values=batch[VALUE_COLUMNS], utilisateur=DEMO_USER,
                     rapport={"demo": True, "mention": DEMO_LABEL}, demo=True, engine=engine)
         n_lots += 1
-    try:
-        registres.place_at_communes(engine)
-    except ObservatoireError:
-        pass  # contours pas encore importés : placés plus tard (dispositifs placer)
+    # Sans contours, les dispositifs restent « placés à la commune » sans point : ils en
+    # reçoivent un plus tard (« observatoire dispositifs placer »).
+    layer = registres.commune_layer_or_none()
+    if layer is not None:
+        registres.place_at_communes(engine, layer)
     return {**info, "lots": n_lots, "valeurs": len(values), "dispositifs": len(dispositifs),
             "referents": len(referents)}
 

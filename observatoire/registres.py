@@ -566,8 +566,15 @@ def _errors_message(where: str, errors: list[str]) -> str:
             "puis relancez l'import.\n" + "\n".join(f"- {e}" for e in shown) + more)
 
 
-def _commune_layer():
-    """Contours des communes si le référentiel est importé, sinon None."""
+def commune_layer_or_none():
+    """Contours des communes (Lambert-93) si le référentiel est importé, sinon None.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame or None
+        :func:`observatoire.referentiel.load_layer` ``("commune")`` ; None tant que rien
+        n'est importé (ou si le module du référentiel est absent).
+    """
     try:
         from observatoire import referentiel
     except ImportError:
@@ -716,7 +723,7 @@ def import_dispositifs(path: str | Path, type: str | None = None, source: str | 
     """
     engine = engine or storage.get_engine()
     frame, report = read_dispositifs(path, type=type, source=source)
-    layer = _commune_layer()
+    layer = commune_layer_or_none()
     if layer is not None:
         for bad in check_points_in_communes(frame, layer).itertuples(index=False):
             where = (f"à {bad.distance_m:.0f} m de son contour" if bad.distance_m == bad.distance_m
@@ -810,7 +817,7 @@ def place_at_communes(engine: Engine | None = None, communes_layer=None) -> int:
         Si les contours ne sont ni fournis ni importés.
     """
     engine = engine or storage.get_engine()
-    layer = communes_layer if communes_layer is not None else _commune_layer()
+    layer = communes_layer if communes_layer is not None else commune_layer_or_none()
     if layer is None:
         raise ReferentielAbsentError()
     layer = layer.rename(columns={"code_insee": "code"})
@@ -861,7 +868,7 @@ def dispositifs_points(engine: Engine | None = None, types=None, communes_layer=
     geometry = gpd.GeoSeries(gpd.points_from_xy(df["longitude"], df["latitude"]), crs=4326,
                              index=df.index).to_crs(2154)
     if (~located).any():
-        layer = communes_layer if communes_layer is not None else _commune_layer()
+        layer = communes_layer if communes_layer is not None else commune_layer_or_none()
         if layer is None:
             raise ReferentielAbsentError()
         layer = layer.rename(columns={"code_insee": "code"}).to_crs(2154)

@@ -356,3 +356,15 @@ def test_with_imported_referentiel_points_checked_and_placed(engine, tmp_path):
     assert registres.check_points_in_communes(plan, layer).empty
     points = registres.dispositifs_points(engine)
     assert len(points) == 66 and points.crs.to_epsg() == 2154
+
+
+def test_dangerous_files_refused(engine, tmp_path):
+    macro = tmp_path / "registre.xlsm"
+    macro.write_bytes(b"PK\x03\x04 pas vraiment un classeur")
+    with pytest.raises(ObservatoireError, match="macros"):
+        registres.import_dispositifs(macro, type="leao", engine=engine)
+    broken = tmp_path / "registre.xlsx"
+    broken.write_bytes(b"PK\x03\x04 corrompu")
+    with pytest.raises(ObservatoireError, match="registre.xlsx"):
+        registres.import_referents(broken, engine=engine)
+    assert registres.list_dispositifs(engine).empty
