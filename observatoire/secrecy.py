@@ -320,6 +320,24 @@ def _masquer_lignes(out: pd.DataFrame, lignes: np.ndarray, colonnes: Iterable[st
             out.loc[lignes, col] = np.nan
 
 
+def _plan_lignes(t: pd.DataFrame, s: int, commune: bool, *, colonne: str, masque: str,
+                 protege: str) -> tuple[np.ndarray, np.ndarray]:
+    """Lignes à masquer (et motifs) d'une table d'une seule année."""
+    src = t[masque].to_numpy(bool) if masque in t else np.zeros(len(t), bool)
+    if commune:
+        plan = planifier(t.assign(_obs=t[colonne], masque=src), s, colonne="_obs")
+        return (plan.communes["secret"].to_numpy(bool),
+                plan.communes["motif_secret"].to_numpy(object))
+    if protege not in t:
+        raise ObservatoireError(
+            "Vue publique d'un niveau agrégé : le tableau ne dit pas quels totaux protéger "
+            f"(colonne {protege} absente). Produisez-le avec les fonctions de stats."
+        )
+    sec = t[protege].to_numpy(bool)
+    motif = np.where(sec, MOTIF_SECONDAIRE, np.where(src, MOTIF_SOURCE, None))
+    return sec | src, motif
+
+
 def _type_table(table: pd.DataFrame) -> str:
     t = table.attrs.get("type")
     if t:
@@ -378,28 +396,25 @@ def apply_public(table: pd.DataFrame, seuil: int | None = None, *, staff: bool =
     out = out.reset_index(drop=True)
     secret = np.zeros(len(out), dtype=bool)
     motif = np.full(len(out), None, dtype=object)
+    commune = "niveau" not in out or (out["niveau"] == "commune").all()
     if kind == "tendance":
         derivees = []
         for k in ("1", "2"):
-            plan = planifier(out.rename(columns={f"observe_{k}": "_obs"}).assign(
-                masque=out.get(f"masque_{k}", False)), s, colonne="_obs")
-            sk = plan.communes["secret"].to_numpy(bool)
+            sk, mk = _plan_lignes(out, s, commune, colonne=f"observe_{k}",
+                                  masque=f"masque_{k}", protege=f"total_protege_{k}")
             _masquer_lignes(out, sk, [f"{c}_{k}" for c in _COLS_ANNEE])
+            motif = np.where(sk & (motif == None), mk, motif)  # noqa: E711
             secret |= sk
-            motif = np.where(sk & (motif == None), plan.communes["motif_secret"], motif)  # noqa: E711
             derivees.append(sk)
         _masquer_lignes(out, derivees[0] | derivees[1], _COLS_TENDANCE)
     elif kind == "serie":
         for _annee, idx in out.groupby("annee").groups.items():
-            sous = out.loc[idx]
-            if (sous.get("niveau", pd.Series(["commune"])) == "commune").all():
-                plan = planifier(sous, s)
-                sk = np.zeros(len(out), dtype=bool)
-                sk[np.asarray(idx)] = plan.communes["secret"].to_numpy(bool)
-                motif[np.asarray(idx)] = plan.communes["motif_secret"].to_numpy()
-            else:
-                sk = np.zeros(len(out), dtype=bool)
-            secret |= sk
+            idx = np.asarray(idx)
+            sous = out.loc[idx].reset_index(drop=True)
+            sk, mk = _plan_lignes(sous, s, commune, colonne="observe", masque="masque",
+                                  protege="total_protege")
+            secret[idx] = sk
+            motif[idx] = mk
         _masquer_lignes(out, secret, COLONNES_DERIVEES)
     else:
         niveau = out["niveau"].iat[0] if "niveau" in out and len(out) else "commune"
@@ -427,8 +442,9 @@ def apply_public(table: pd.DataFrame, seuil: int | None = None, *, staff: bool =
         _masquer_lignes(out, secret, COLONNES_DERIVEES)
     out["secret"] = secret
     out["motif_secret"] = motif
-    out = out.drop(columns=[c for c in ("observe_min", "observe_max", "observe_connu",
-                                        "total_protege") if c in out])
+    internes = ("observe_min", "observe_max", "observe_connu", "total_protege",
+                "total_protege_1", "total_protege_2")
+    out = out.drop(columns=[c for c in internes if c in out])
     out.attrs["vue"] = "publique"
     out.attrs["seuil_secret"] = s
     return out

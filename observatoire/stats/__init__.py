@@ -21,6 +21,15 @@ from observatoire.stats.analyse import (
     analyser_regroupement,
     analyser_table,
 )
+from observatoire.stats.coverage import (
+    COMPOSANTES,
+    analyser_couverture,
+    couverture,
+    distances_dispositifs,
+    indice_priorite,
+    points_communes,
+    statut_referents,
+)
 from observatoire.stats.labels import (
     BLANCHE,
     LABELS,
@@ -37,8 +46,27 @@ from observatoire.stats.measures import (
     mesurer_communes,
     sources_croisees,
 )
+from observatoire.stats.trends import (
+    analyser_serie,
+    analyser_tendance,
+    serie,
+    tendance,
+    test_rapport_taux,
+)
 
 __all__ = [
+    "COMPOSANTES",
+    "analyser_couverture",
+    "analyser_serie",
+    "analyser_tendance",
+    "couverture",
+    "distances_dispositifs",
+    "indice_priorite",
+    "points_communes",
+    "serie",
+    "statut_referents",
+    "tendance",
+    "test_rapport_taux",
     "BLANCHE",
     "COLONNES",
     "LABELS",
