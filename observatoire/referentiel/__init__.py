@@ -136,7 +136,7 @@ def import_boundaries(path, layer: str | None = None, departement: str | None = 
                 f"Fichier de contours « {source.fichier} » : aucune commune du département "
                 f"{departement} (codes lus dans la colonne « {source.colonne_code} »). "
                 "Vérifiez le fichier ou le département (--departement).")
-    source.repares, source.vides = lecture.repair(frame)
+    frame, source.repares, source.vides = lecture.repair(frame)
     communes_geo, orphans, report = rapprochement.reconcile(frame, departement,
                                                             accept_proposals)
     timings["rapprochement"] = time.perf_counter() - tic
@@ -146,26 +146,8 @@ def import_boundaries(path, layer: str | None = None, departement: str | None = 
             f"« {source.colonne_code} » ne correspond à une commune du COG"
             + (f" du département {departement}" if departement else "") + ".")
 
-    tic = time.perf_counter()
     communes_gdf = niveaux.attach_attributes(communes_geo)
-    checks = {"source": niveaux.coverage_check(communes_gdf.geometry.values)}
-    layers = {"communes": communes_gdf}
-    for niveau, name in (("epci", "epci"), ("arrondissement", "arrondissements"),
-                         ("departement", "departements")):
-        layers[name] = niveaux.dissolve_level(communes_gdf, niveau, checks["source"]["valide"])
-    timings["dissolution"] = time.perf_counter() - tic
-
-    tic = time.perf_counter()
-    web = communes_gdf.copy()
-    web.geometry = gpd.GeoSeries(niveaux.simplify_coverage(communes_gdf.geometry.values,
-                                                           tolerance),
-                                 index=web.index, crs=web.crs)
-    checks["web"] = niveaux.coverage_check(web.geometry.values)
-    layers["communes_web"] = web
-    for niveau, name in (("epci", "epci"), ("arrondissement", "arrondissements"),
-                         ("departement", "departements")):
-        layers[f"{name}_web"] = niveaux.dissolve_level(web, niveau, checks["web"]["valide"])
-    timings["simplification"] = time.perf_counter() - tic
+    layers, checks = niveaux.build_levels(communes_gdf, tolerance, timings)
 
     millesime = millesime or detect_millesime(path)
     meta = {

@@ -254,16 +254,18 @@ def repair(frame: gpd.GeoDataFrame, code_column: str = "code_source"):
     Parameters
     ----------
     frame : geopandas.GeoDataFrame
-        Contours ; modifié sur place.
+        Contours (non modifiés).
     code_column : str
         Colonne du code, pour le rapport.
 
     Returns
     -------
+    frame : geopandas.GeoDataFrame
+        Contours réparés, sans les géométries vides.
     repares : list of dict
         ``code`` et ``raison`` (diagnostic GEOS) de chaque géométrie réparée.
     vides : list of str
-        Codes sans surface (géométrie absente, vide ou dégénérée) : retirés de ``frame``.
+        Codes sans surface (géométrie absente, vide ou dégénérée) : retirés.
     """
     geoms = frame.geometry.values
     invalid = np.flatnonzero(~shapely.is_valid(geoms) & ~shapely.is_missing(geoms))
@@ -273,11 +275,10 @@ def repair(frame: gpd.GeoDataFrame, code_column: str = "code_source"):
         raison = shapely.is_valid_reason(geoms[i])
         fixed[i] = polygonal(shapely.make_valid(geoms[i]))
         repares.append({"code": frame[code_column].iat[i], "raison": raison})
-    frame.geometry = gpd.GeoSeries(fixed, index=frame.index, crs=frame.crs)
+    frame = frame.set_geometry(gpd.GeoSeries(fixed, index=frame.index, crs=frame.crs))
     empty = frame.geometry.isna() | frame.geometry.is_empty | (frame.geometry.area <= 0)
     vides = [str(c) for c in frame.loc[empty, code_column]]
-    frame.drop(index=frame.index[empty], inplace=True)
-    return repares, vides
+    return frame[~empty].copy(), repares, vides
 
 
 def read_boundaries(path, layer: str | None = None, crs: str | None = None,

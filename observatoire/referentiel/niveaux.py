@@ -9,6 +9,8 @@ supérieurs sont dissous depuis les communes simplifiées.
 
 from __future__ import annotations
 
+import time
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -79,12 +81,14 @@ def dissolve_level(communes_gdf: gpd.GeoDataFrame, niveau: str,
     data = communes_gdf[communes_gdf[key].fillna("").astype(str) != ""]
     names = _level_names(niveau, data)
     geoms = data.geometry.values
+    pops = data["population"].to_numpy()
+    depts = data["departement"].to_numpy()
     rows = []
     for code, idx in data.groupby(key, sort=True).indices.items():
         geom = _union(geoms[idx], coverage)
-        deps = sorted(set(data["departement"].iloc[idx]))
+        deps = sorted(set(depts[idx]))
         rows.append({"code": code, "nom": names.get(code, code),
-                     "population": int(data["population"].iloc[idx].sum()),
+                     "population": int(pops[idx].sum()),
                      "n_communes": len(idx), "departement": "|".join(deps), "geometry": geom})
     out = gpd.GeoDataFrame(rows, geometry="geometry", crs=communes_gdf.crs,
                            columns=["code", "nom", "population", "n_communes", "departement",
@@ -144,14 +148,18 @@ def coverage_check(geoms) -> dict:
         polygones dont une arête ne coïncide pas avec celle du voisin).
     """
     geoms = np.asarray(geoms, dtype=object)
-    edges = shapely.coverage_invalid_edges(geoms)
-    n_edges = int((~shapely.is_empty(edges) & ~shapely.is_missing(edges)).sum())
+    n_edges = 0
+    # coverage_is_valid s'arrête au premier défaut : on ne cherche les arêtes qu'en cas d'échec.
+    if not shapely.coverage_is_valid(geoms):
+        edges = shapely.coverage_invalid_edges(geoms)
+        n_edges = int((~shapely.is_empty(edges) & ~shapely.is_missing(edges)).sum())
     n_invalid = int((~shapely.is_valid(geoms)).sum())
     return {"valide": bool(n_edges == 0 and n_invalid == 0), "polygones_invalides": n_invalid,
             "aretes_incoherentes": n_edges}
 
 
-def build_levels(communes_gdf: gpd.GeoDataFrame, tolerance: float = TOLERANCE_WEB):
+def build_levels(communes_gdf: gpd.GeoDataFrame, tolerance: float = TOLERANCE_WEB,
+                 timings: dict | None = None):
     """Toutes les couches du référentiel : communes, EPCI, arrondissements, départements.
 
     Parameters
@@ -160,6 +168,8 @@ def build_levels(communes_gdf: gpd.GeoDataFrame, tolerance: float = TOLERANCE_WE
         Communes avec leurs attributs (:func:`attach_attributes`), en Lambert-93.
     tolerance : float
         Tolérance de la simplification web, en mètres.
+    timings : dict, optional
+        Rempli avec la durée (s) des étapes ``dissolution`` et ``simplification``.
 
     Returns
     -------
@@ -169,14 +179,23 @@ def build_levels(communes_gdf: gpd.GeoDataFrame, tolerance: float = TOLERANCE_WE
     checks : dict
         :func:`coverage_check` de la couverture d'origine (``source``) et simplifiée (``web``).
     """
+    timings = {} if timings is None else timings
+    levels = (("epci", "epci"), ("arrondissement", "arrondissements"),
+              ("departement", "departements"))
+    tic = time.perf_counter()
     checks = {"source": coverage_check(communes_gdf.geometry.values)}
+    layers = {"communes": communes_gdf}
+    for niveau, name in levels:
+        layers[name] = dissolve_level(communes_gdf, niveau, checks["source"]["valide"])
+    timings["dissolution"] = time.perf_counter() - tic
+
+    tic = time.perf_counter()
     web = communes_gdf.copy()
     web.geometry = gpd.GeoSeries(simplify_coverage(communes_gdf.geometry.values, tolerance),
                                  index=web.index, crs=web.crs)
     checks["web"] = coverage_check(web.geometry.values)
-    layers = {"communes": communes_gdf, "communes_web": web}
-    for niveau, name in (("epci", "epci"), ("arrondissement", "arrondissements"),
-                         ("departement", "departements")):
-        layers[name] = dissolve_level(communes_gdf, niveau, checks["source"]["valide"])
+    layers["communes_web"] = web
+    for niveau, name in levels:
         layers[f"{name}_web"] = dissolve_level(web, niveau, checks["web"]["valide"])
+    timings["simplification"] = time.perf_counter() - tic
     return layers, checks

@@ -219,7 +219,11 @@ def reconcile(frame: gpd.GeoDataFrame, departement: str | None,
             detail = STATUTS[row.statut]
         rep.append((row.code_source, row.nom_source, None, None, row.statut,
                     row.proposition if proposed else None, detail))
-    expected = cog if departement is None else cog[cog["departement"] == departement]
+    # France entière : on n'attend que les départements présents dans le fichier (un
+    # fichier de métropole ne doit pas lister toutes les communes d'outre-mer).
+    deps = ({departement} if departement is not None
+            else set(cog["departement"].reindex(communes_geo["code"]).dropna()))
+    expected = cog[cog["departement"].isin(deps)]
     for code in sorted(set(expected.index) - set(communes_geo["code"])):
         rep.append((None, None, code, noms[code], "sans_contour", None,
                     "commune actuelle sans polygone dans le fichier : absente des cartes"))
