@@ -360,13 +360,18 @@ def test_couverture_des_contributeurs():
     assert pd.isna(t["observe"].iat[2])
     assert t["label"].iat[2] == NON_CONCLUANT
     assert "périmètre" in t["motif"].iat[2]
-    # Deux sources aux territoires différents : couverture partielle hors de 991.
+    # Deux sources aux territoires complémentaires (police / gendarmerie) : chaque commune
+    # couverte par l'une au moins est couverte ; la couverture partielle est signalée.
     v2 = pd.concat([v, _valeurs([1, 1, 1], contributeur="iscg_62")])
     t2 = analyser_table(v2, c, territoires_contributeurs={"police_62": "991"})
-    assert t2["observe"].tolist()[:2] == [6, 8]
-    assert t2["couvert"].tolist() == [True, True, False]
-    assert "partielle" in t2["motif"].iat[2]
+    assert t2["observe"].tolist() == [6, 8, 1]
+    assert t2["couvert"].tolist() == [True, True, True]
+    assert t2["couvert_partiel"].tolist() == [False, False, True]
     assert t2["nb_sources"].tolist() == [2, 2, 1]
+    # Niveau agrégé : une commune hors périmètre rend l'arrondissement 992 inconnu.
+    a = analyser_table(v, c, niveau="arrondissement",
+                       territoires_contributeurs={"police_62": "991"})
+    assert a["observe"].tolist()[0] == 12 and pd.isna(a["observe"].iat[1])
 
 
 def test_niveau_et_zone_invalides():

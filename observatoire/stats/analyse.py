@@ -209,8 +209,8 @@ def analyser_table(
         t[f"limite_{nom}_basse"], t[f"limite_{nom}_haute"] = lo, hi
     motif_inconnu = np.where(
         ~t["couvert"].to_numpy(bool),
-        np.where(t["couvert_partiel"].to_numpy(bool),
-                 "couverture partielle : une source ne couvre pas cette unité",
+        np.where(t["n_communes"].to_numpy() > 1 if "n_communes" in t else False,
+                 "une partie de l'unité est hors du périmètre des sources choisies",
                  "hors du périmètre des sources choisies"),
         np.where(pa > 0, "effectif inconnu", "population nulle"))
     lab, mot = _labels.etiqueter(e, p_exces, p_defaut, connu=exploitable, alpha=alpha,

@@ -110,9 +110,11 @@ def mesurer_communes(
         ``code``, ``nom``, ``niveau``, groupes (``epci``, ``arrondissement``,
         ``departement`` et leurs noms), ``population``, ``personnes_annees``,
         ``observe`` (Int64, ``<NA>`` si inconnu), ``observe_connu``, ``n_masques``,
-        ``masque``, ``observe_min``, ``observe_max``, ``nb_sources``, ``couvert``,
-        ``couvert_partiel``. ``attrs`` : ``non_localise``, ``non_localise_masques``,
-        ``hors_territoire``, ``annees``, ``n_annees``, ``contributeurs``.
+        ``masque``, ``observe_min``, ``observe_max``, ``nb_sources``, ``couvert`` (au
+        moins une source couvre la commune), ``couvert_partiel`` (certaines sources
+        seulement la couvrent : information, pas un défaut). ``attrs`` :
+        ``non_localise``, ``non_localise_masques``, ``hors_territoire``, ``annees``,
+        ``n_annees``, ``contributeurs``.
     """
     communes = communes.reset_index(drop=True)
     codes_communes = communes["code_insee"].astype(str)
@@ -148,8 +150,12 @@ def mesurer_communes(
     n_masq = codes_communes.map(agg["n_masques"]).fillna(0).astype(int).to_numpy()
     n_cov, n_lots = _couverture(valeurs, communes, territoires_contributeurs)
     n_cov = n_cov.to_numpy()
-    couvert = n_cov >= max(n_lots, 1) if n_lots else np.ones(len(out), bool)
+    # Les sources se partagent souvent le territoire (police en zone police, gendarmerie
+    # ailleurs ; ISCG de Béthune et ISCG du reste du département) : une commune est
+    # couverte dès qu'une source au moins la couvre. Hors de toute source, son effectif
+    # est inconnu, pas nul.
     aucun = n_cov == 0 if n_lots else np.zeros(len(out), bool)
+    couvert = ~aucun
     out["observe_connu"] = connu.astype(int)
     out["n_masques"] = n_masq
     out["masque"] = n_masq > 0
@@ -164,7 +170,7 @@ def mesurer_communes(
     out["observe_max"] = omax
     out["nb_sources"] = codes_communes.map(nb_sources).fillna(0).astype(int).to_numpy()
     out["couvert"] = couvert
-    out["couvert_partiel"] = ~couvert & ~aucun
+    out["couvert_partiel"] = ~aucun & (n_cov < max(n_lots, 1))
     nl_val = nl["valeur"].astype("Float64").fillna(0)
     out.attrs.update({
         "non_localise": int(nl_val.sum()),

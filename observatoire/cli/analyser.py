@@ -1,0 +1,185 @@
+"""Commande ``observatoire analyser`` : tableau d'analyse, tendances, couverture.
+
+La sortie est la vue publique (secret statistique appliqué) sauf avec ``--staff``, que
+l'on n'accepte que si la variable d'environnement ``OBSERVATOIRE_AGENT`` nomme un compte
+d'agent existant (``observatoire comptes lister``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+
+import click
+import numpy as np
+import pandas as pd
+
+from observatoire.errors import ObservatoireError
+
+NIVEAUX = ("commune", "epci", "arrondissement", "departement")
+
+_COLONNES_TEXTE = {
+    "analyse": ["code", "nom", "observe", "attendu", "ratio", "taux", "taux_lisse", "label"],
+    "tendance": ["code", "nom", "observe_1", "observe_2", "difference", "ratio_taux",
+                 "p_tendance", "sens"],
+    "serie": ["code", "nom", "annee", "observe", "taux"],
+    "couverture": ["code", "nom", "label", "referent", "composante_sous_revelation",
+                   "composante_distance", "composante_sans_referent", "indice_priorite",
+                   "rang_priorite"],
+}
+
+
+def verifier_agent() -> str:
+    """Identifiant de l'agent nommé par ``OBSERVATOIRE_AGENT`` (erreur française sinon)."""
+    ident = os.environ.get("OBSERVATOIRE_AGENT", "").strip()
+    if not ident:
+        raise click.UsageError(
+            "--staff montre les valeurs exactes, réservées aux agents : définissez "
+            "OBSERVATOIRE_AGENT avec votre identifiant d'agent (observatoire comptes lister)."
+        )
+    from observatoire import auth
+
+    connus = {c["identifiant"] for c in auth.list_accounts()}
+    if ident not in connus:
+        raise click.UsageError(
+            f"OBSERVATOIRE_AGENT=« {ident} » ne nomme aucun compte d'agent : créez-le "
+            f"(observatoire comptes ajouter) ou corrigez la variable."
+        )
+    return ident
+
+
+def _json_value(x):
+    if x is None or x is pd.NA:
+        return None
+    if isinstance(x, (np.bool_, bool)):
+        return bool(x)
+    if isinstance(x, (np.integer,)):
+        return int(x)
+    if isinstance(x, (float, np.floating)):
+        return None if math.isnan(x) else float(x)
+    return x
+
+
+def _fmt(x, col: str, secret: bool) -> str:
+    if secret and (x is None or x is pd.NA or (isinstance(x, float) and math.isnan(x))):
+        return "secret"
+    if x is None or x is pd.NA or (isinstance(x, float) and math.isnan(x)):
+        return "–"
+    if isinstance(x, (float, np.floating)):
+        if col.startswith("p_"):
+            return f"{x:.4f}".replace(".", ",")
+        return f"{x:.2f}".replace(".", ",")
+    if isinstance(x, (bool, np.bool_)):
+        return "oui" if x else "non"
+    return str(x)
+
+
+def _imprimer(table: pd.DataFrame, genre: str, as_json: bool, vue: str) -> None:
+    if as_json:
+        attrs = {k: v for k, v in table.attrs.items() if isinstance(
+            v, (str, int, float, bool, list, dict, type(None)))}
+        lignes = [{k: _json_value(v) for k, v in rec.items()}
+                  for rec in table.to_dict("records")]
+        click.echo(json.dumps({"vue": vue, "type": genre, "meta": attrs, "lignes": lignes},
+                              ensure_ascii=False, indent=1, default=str))
+        return
+    cols = [c for c in _COLONNES_TEXTE[genre] if c in table]
+    secret = table["secret"].to_numpy(bool) if "secret" in table else np.zeros(len(table), bool)
+    rows = [[_fmt(v, c, s) for c, v in zip(cols, r, strict=True)]
+            for r, s in zip(table[cols].itertuples(index=False), secret, strict=True)]
+    larg = [max([len(c)] + [len(r[i]) for r in rows]) for i, c in enumerate(cols)]
+    click.echo("  ".join(c.ljust(w) for c, w in zip(cols, larg, strict=True)))
+    for r in rows:
+        click.echo("  ".join(v.ljust(w) for v, w in zip(r, larg, strict=True)))
+    a = table.attrs
+    click.echo("")
+    detail = "valeurs exactes" if vue == "agents" else "secret statistique appliqué"
+    click.echo(f"Vue {vue} ({detail}).")
+    if "taux_reference" in a:
+        click.echo(f"Taux de référence ({a.get('zone_reference')}) : "
+                   f"{a['taux_reference']:.3f} pour 1 000 ; surdispersion φ = {a['phi']:.2f}"
+                   f"{' (appliquée)' if a.get('phi_applique') else ' (non appliquée)'}.")
+    if a.get("non_localise"):
+        click.echo(f"Non localisés : {a['non_localise']} cas (hors communes).")
+    for m in a.get("avertissements", []):
+        click.echo(f"Attention : {m}.")
+
+
+@click.group(invoke_without_command=True)
+@click.option("--annee", "annees", type=int, multiple=True,
+              help="Année analysée ; répétée, les années sont cumulées.")
+@click.option("--indicateur", help="Code de l'indicateur (catalogue).")
+@click.option("--niveau", type=click.Choice(NIVEAUX), default="commune", show_default=True,
+              help="Unité d'analyse.")
+@click.option("--contributeur", "contributeurs", multiple=True,
+              help="Source retenue (répétable) ; toutes par défaut.")
+@click.option("--denominateur", default="population", show_default=True,
+              help="population, ou une catégorie importée (femmes_15_64…).")
+@click.option("--tendance", nargs=2, type=int, metavar="N1 N2",
+              help="Évolution de l'année N1 à l'année N2 (test exact du rapport des taux).")
+@click.option("--serie", is_flag=True, help="Série sur toutes les années disponibles.")
+@click.option("--couverture", is_flag=True,
+              help="Distances aux dispositifs, référents et indice de priorité (communes).")
+@click.option("--fdr", is_flag=True, help="Contrôle Benjamini–Hochberg entre unités.")
+@click.option("--moran", is_flag=True, help="Moran local sur les taux (contours requis).")
+@click.option("--json", "as_json", is_flag=True, help="Sortie JSON.")
+@click.option("--staff", is_flag=True,
+              help="Valeurs exactes (agents : OBSERVATOIRE_AGENT doit nommer un compte).")
+@click.pass_context
+def analyser(ctx, annees, indicateur, niveau, contributeurs, denominateur, tendance, serie,
+             couverture, fdr, moran, as_json, staff) -> None:
+    """Analyse : taux, zones révélatrices et blanches présumées, tendances, couverture.
+
+    Exemples : observatoire analyser --annee 2024 --indicateur victimes_accueillies ;
+    observatoire analyser --tendance 2023 2024 --indicateur faits_constates --niveau epci.
+    Sortie publique (secret statistique) sauf --staff.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from observatoire import secrecy, stats
+
+    if not indicateur:
+        raise click.UsageError("Précisez l'indicateur : --indicateur CODE.")
+    if staff:
+        verifier_agent()
+    contributeurs = list(contributeurs) or None
+    vue = "agents" if staff else "publique"
+    if tendance:
+        t = stats.analyser_tendance(tendance[0], tendance[1], indicateur,
+                                    contributeurs=contributeurs, niveau=niveau)
+        genre = "tendance"
+    elif serie:
+        t = stats.analyser_serie(indicateur, contributeurs=contributeurs, niveau=niveau)
+        genre = "serie"
+    else:
+        if not annees:
+            raise click.UsageError("Précisez au moins une année : --annee N.")
+        if couverture:
+            if niveau != "commune":
+                raise click.UsageError("--couverture se calcule au niveau des communes.")
+            t = stats.analyser_couverture(list(annees), indicateur, contributeurs=contributeurs,
+                                          denominateur=denominateur, fdr=fdr, moran=moran)
+            genre = "couverture"
+        else:
+            t = stats.analyser(list(annees), indicateur, contributeurs=contributeurs,
+                               niveau=niveau, denominateur=denominateur, fdr=fdr, moran=moran)
+            genre = "analyse"
+    t = secrecy.apply_public(t, staff=staff)
+    _imprimer(t, genre, as_json, vue)
+
+
+@analyser.command("populations")
+@click.argument("fichier", type=click.Path(dir_okay=False))
+@click.option("--annee", type=int, required=True, help="Millésime des populations.")
+def populations(fichier, annee) -> None:
+    """Importe des populations par catégorie (CSV ou Excel : code commune + une colonne
+    par catégorie, par exemple femmes_15_64) pour servir de dénominateur.
+    """
+    from observatoire.stats.denominateurs import importer_populations
+
+    try:
+        n = importer_populations(fichier, annee)
+    except ObservatoireError:
+        raise
+    click.echo(f"{n} valeurs de population importées pour {annee}.")
