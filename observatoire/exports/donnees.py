@@ -157,3 +157,130 @@ def texte_valeur(x, decimales: int = 1, secret: bool = False) -> str:
     if x is None or (isinstance(x, float) and np.isnan(x)) or x is pd.NA:
         return ""
     return format_nombre(x, decimales)
+
+
+def _lots(engine, annee: int, indicateurs) -> list[dict]:
+    import sqlalchemy as sa
+
+    from observatoire import storage
+
+    v = storage.current_values(engine, [annee], list(indicateurs))
+    ids = sorted({int(i) for i in v["lot_id"].unique()})
+    if not ids:
+        return []
+    lt = storage.lots
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(lt.c.id, lt.c.contributeur, lt.c.annee, lt.c.fichier,
+                                      lt.c.sha256, lt.c.importe_le)
+                            .where(lt.c.id.in_(ids)).order_by(lt.c.id)).mappings().all()
+    return [{"id": int(r["id"]), "contributeur": r["contributeur"], "annee": int(r["annee"]),
+             "fichier": r["fichier"], "sha256": r["sha256"],
+             "importe_le": r["importe_le"].isoformat(timespec="seconds")} for r in rows]
+
+
+def _noms_contributeurs() -> dict[str, str]:
+    from observatoire import catalogues
+
+    return {c.identifiant: c.nom for c in catalogues.load_contributeurs()}
+
+
+def rassembler(annee: int, indicateurs=None, *, territoire: str | None = None,
+               dispositifs: bool = True, engine=None) -> Publication:
+    """Lit la base et le référentiel, analyse et applique le secret : la publication.
+
+    Parameters
+    ----------
+    annee : int
+        Année des données.
+    indicateurs : iterable of str, optional
+        Codes du catalogue ; par défaut tous ceux qui ont des valeurs cette année.
+    territoire : str, optional
+        Non utilisé ici (le choix des territoires se fait à l'export) ; gardé pour la
+        traçabilité des paramètres.
+    dispositifs : bool, default True
+        Lire les registres des dispositifs et des référents.
+    engine : sqlalchemy.engine.Engine, optional
+
+    Returns
+    -------
+    Publication
+
+    Raises
+    ------
+    ReferentielAbsentError
+        Contours non importés.
+    DonneesAbsentesError
+        Aucune valeur pour l'année.
+    """
+    from observatoire import catalogues, referentiel, registres, secrecy, stats, storage
+    from observatoire.config import ROOT, settings
+    from observatoire.demo import is_demo
+    from observatoire.stats.coverage import analyser_couverture
+    from observatoire.stats.trends import analyser_serie
+
+    s = settings()
+    engine = engine or storage.get_engine()
+    couches = {n: referentiel.load_layer(n) for n in ("commune", "epci", "arrondissement",
+                                                       "departement")}
+    for g in couches.values():
+        g["code"] = g["code"].astype(str)
+    valeurs = storage.current_values(engine, [annee])
+    presents = list(dict.fromkeys(valeurs["indicateur"]))
+    libelles = {i.code: i.libelle for i in catalogues.load_indicateurs()}
+    if indicateurs is None:
+        ordre = list(libelles) or presents
+        indicateurs = [i for i in ordre if i in presents]
+    indicateurs = list(indicateurs)
+    if not indicateurs:
+        raise stats.DonneesAbsentesError(
+            f"Aucune valeur pour {annee} : importez les tableaux des contributeurs ou lancez "
+            f"« observatoire demo ».")
+    noms_contrib = _noms_contributeurs()
+    tables, contributeurs, tendances = {}, {}, {}
+    for ind in indicateurs:
+        for niveau in ("commune", "epci", "arrondissement", "departement"):
+            t = stats.analyser(annee, ind, niveau=niveau, engine=engine)
+            tables[(ind, niveau)] = secrecy.apply_public(t, s.seuil_secret)
+            if niveau == "commune":
+                contributeurs[ind] = [noms_contrib.get(c, c)
+                                      for c in t.attrs.get("contributeurs", [])]
+        morceaux = []
+        for niveau in ("arrondissement", "departement"):
+            serie = analyser_serie(ind, niveau=niveau, engine=engine)
+            serie = serie[serie["annee"] <= annee]
+            morceaux.append(secrecy.apply_public(serie, s.seuil_secret))
+        tend = pd.concat(morceaux, ignore_index=True)
+        tendances[ind] = tend if tend["annee"].nunique() > 1 else tend.iloc[0:0]
+    couverture = points = refs = None
+    if dispositifs:
+        cov = analyser_couverture(annee, indicateurs[0], engine=engine)
+        couverture = secrecy.apply_public(cov, s.seuil_secret)
+        dist = [c for c in couverture.columns if c.startswith("distance_") and c.endswith("_km")]
+        couverture = couverture[["code", "nom", "arrondissement", "population", "referent",
+                                 "referent_forme"] + dist].rename(
+            columns={c: c.removesuffix("_km") for c in dist})
+        couverture["referent"] = couverture["referent"].fillna(False).astype(bool)
+        couverture["referent_forme"] = couverture["referent_forme"].fillna(False).astype(bool)
+        points = registres.dispositifs_points(engine, communes_layer=couches["commune"])
+        if not points.empty:
+            types = registres.load_types()
+            lib = dict(zip(types["code"], types["libelle"], strict=True))
+            points = points[["type", "nom", "code_insee", "commune", "geometry"]].copy()
+            points["type_libelle"] = points["type"].map(lambda t: lib.get(t, t))
+        r = registres.public_referents(engine)
+        refs = pd.DataFrame({"code": r["code_insee"].astype(str),
+                             "forme": r["forme"].fillna(False).astype(bool)})
+    lots = _lots(engine, annee, indicateurs)
+    date_donnees = (max(dt.datetime.fromisoformat(x["importe_le"]) for x in lots).date()
+                    if lots else None)
+    methode = ROOT / "docs" / "methodologie.md"
+    resume = referentiel.summary()
+    return Publication(
+        annee=int(annee), territoire_nom=s.territoire_nom, departement=s.departement,
+        indicateurs={i: libelles.get(i, i) for i in indicateurs}, couches=couches,
+        tables=tables, contributeurs=contributeurs, tendances=tendances,
+        couverture=couverture, dispositifs=points, referents=refs, lots=lots,
+        source_geo={"source": resume.get("source"), "millesime": resume.get("millesime"),
+                    "cog": resume.get("cog"), "fichier": resume.get("fichier")},
+        methodologie=methode.read_text(encoding="utf-8") if methode.exists() else "",
+        demo=is_demo(engine), seuil_secret=s.seuil_secret, date_donnees=date_donnees)

@@ -9,6 +9,7 @@ français, échelle, flèche du nord, ligne de sources et attribution des limite
 from __future__ import annotations
 
 import datetime as dt
+import textwrap
 from pathlib import Path
 
 import geopandas as gpd
@@ -46,6 +47,9 @@ MARQUEURS_DISPOSITIFS = {
     "iscg": ("P", "#e7298a"),
     "france_services": ("o", "#66a61e"),
 }
+
+_MARQUEURS_AUTRES = [("o", "#e6ab02"), ("p", "#a6761d"), ("h", "#1f78b4"), ("*", "#b15928"),
+                     ("X", "#6a3d9a"), ("<", "#33a02c"), (">", "#fb9a99")]
 
 RC = {
     "font.family": "DejaVu Sans",
@@ -280,13 +284,15 @@ def _dispositifs(ax, pub: Publication, g: gpd.GeoDataFrame) -> list:
     zone = g.union_all()
     d = d[d.geometry.within(zone.buffer(1))]
     out = []
-    for typ, grp in sorted(d.groupby("type"), key=lambda kv: str(kv[0])):
-        mk, col = MARQUEURS_DISPOSITIFS.get(str(typ), ("o", "#4d4d4d"))
+    for i, (typ, grp) in enumerate(sorted(d.groupby("type"), key=lambda kv: str(kv[0]))):
+        # Forme ET couleur distinctes par type : la forme suffit sans la couleur.
+        mk, col = MARQUEURS_DISPOSITIFS.get(str(typ), _MARQUEURS_AUTRES[i % len(_MARQUEURS_AUTRES)])
         ax.scatter(grp.geometry.x, grp.geometry.y, marker=mk, s=22, facecolor=col,
                    edgecolor="white", linewidth=0.6, zorder=10)
         lib = str(grp["type_libelle"].iloc[0]) if "type_libelle" in grp else str(typ)
+        lib = "\n".join(textwrap.wrap(f"{lib} ({len(grp)})", 34))
         out.append(Line2D([], [], marker=mk, linestyle="", markerfacecolor=col,
-                          markeredgecolor="white", markersize=6, label=f"{lib} ({len(grp)})"))
+                          markeredgecolor="white", markersize=6, label=lib))
     return out
 
 
@@ -329,8 +335,8 @@ def legende(ax, handles: list, classification: cl.Classification | None, mesure:
     """Légende dans un axe dédié, titrée avec l'unité."""
     ax.set_axis_off()
     if mesure == "taux" and classification is not None:
-        titre = (f"Taux {cl.UNITE_TAUX}\n({cl.METHODES[classification.methode]})\n"
-                 f"(nombre de communes)")
+        titre = (f"Taux {cl.UNITE_TAUX}\nclasses : {cl.METHODES[classification.methode]}\n"
+                 f"(entre parenthèses : nombre de communes)")
     else:
         titre = "Étiquette de la commune\n(nombre de communes)"
     leg = ax.legend(handles=handles, loc="upper left", title=titre, frameon=False,
