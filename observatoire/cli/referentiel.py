@@ -69,8 +69,15 @@ _IMPORT_OPTIONS = [
     click.option("--accepter-propositions", is_flag=True,
                  help="Dissoudre aussi les polygones aux codes inconnus dans la commune "
                       "actuelle proposée (sinon ils sont seulement listés)."),
+    click.option("--tolerance-web", type=click.FloatRange(min=0), default=None,
+                 help="Tolérance en mètres de la géométrie simplifiée pour l'affichage "
+                      "(100 par défaut)."),
     click.option("--json", "as_json", is_flag=True, help="Rapport en JSON."),
 ]
+
+
+def _tolerance(value):
+    return {} if value is None else {"tolerance": value}
 
 
 def _with_options(func):
@@ -91,7 +98,7 @@ def _with_options(func):
 @click.option("--colonne-code", help="Colonne du code INSEE si elle n'est pas reconnue.")
 @_with_options
 def importer(chemin, couche, departement, scr, colonne_code, millesime, attribution,
-             accepter_propositions, as_json) -> None:
+             accepter_propositions, tolerance_web, as_json) -> None:
     """Importe les contours des communes depuis CHEMIN (GeoJSON, GeoPackage, shapefile).
 
     Formats reconnus : IGN ADMIN EXPRESS (couche COMMUNE, INSEE_COM/NOM), contours Etalab
@@ -102,20 +109,22 @@ def importer(chemin, couche, departement, scr, colonne_code, millesime, attribut
                                                   ("tous", "france") else departement)
     report = geo.import_boundaries(chemin, layer=couche, departement=dep, millesime=millesime,
                                     attribution=attribution, crs=scr, code_column=colonne_code,
-                                    accept_proposals=accepter_propositions)
+                                    accept_proposals=accepter_propositions,
+                                    **_tolerance(tolerance_web))
     _print_report(report, as_json, "Contours importés.")
 
 
 @referentiel.command("telecharger")
 @click.option("--departement", help="Département (par défaut celui de la configuration).")
 @_with_options
-def telecharger(departement, millesime, attribution, accepter_propositions, as_json) -> None:
+def telecharger(departement, millesime, attribution, accepter_propositions, tolerance_web,
+                as_json) -> None:
     """Télécharge les contours officiels depuis geo.api.gouv.fr, puis les importe.
 
     Nécessite un accès à internet ; sinon, importez un fichier avec
     « observatoire referentiel importer CHEMIN ».
     """
-    kwargs = {"accept_proposals": accepter_propositions}
+    kwargs = {"accept_proposals": accepter_propositions, **_tolerance(tolerance_web)}
     if millesime:
         kwargs["millesime"] = millesime
     if attribution:

@@ -9,6 +9,8 @@ spatiale « à confirmer » (la commune actuelle qui recouvre ou entoure l'ancie
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -49,6 +51,7 @@ def departement_of(code: str) -> str:
     return code[:3] if code.startswith("97") else code[:2]
 
 
+@lru_cache(maxsize=1)
 def _kind_map() -> dict[str, tuple[str, str]]:
     """Code → (commune actuelle, statut), les codes actuels d'abord."""
     actuelles = communes.load_communes(None)["code_insee"]

@@ -63,6 +63,10 @@ def write(path: Path, layers: dict, orphans: gpd.GeoDataFrame, report: pd.DataFr
     fd, tmp = tempfile.mkstemp(prefix=".referentiel-", suffix=".gpkg", dir=path.parent)
     os.close(fd)
     os.unlink(tmp)  # GDAL crée le fichier lui-même
+    # SQLite synchronise le disque à chaque transaction (une dizaine par couche) : inutile
+    # pour un fichier temporaire, que l'on synchronise une seule fois avant de le substituer.
+    previous = pyogrio.get_gdal_config_option("OGR_SQLITE_SYNCHRONOUS")
+    pyogrio.set_gdal_config_options({"OGR_SQLITE_SYNCHRONOUS": "OFF"})
     try:
         for name in SPATIAL_LAYERS:
             pyogrio.write_dataframe(layers[name], tmp, layer=name, driver="GPKG",
@@ -78,8 +82,11 @@ def write(path: Path, layers: dict, orphans: gpd.GeoDataFrame, report: pd.DataFr
         pyogrio.write_dataframe(pd.DataFrame({"cle": list(meta), "valeur": [str(v) for v in
                                                                            meta.values()]}),
                                 tmp, layer=META_TABLE, driver="GPKG")
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
         os.replace(tmp, path)
     finally:
+        pyogrio.set_gdal_config_options({"OGR_SQLITE_SYNCHRONOUS": previous})
         if os.path.exists(tmp):
             os.unlink(tmp)
     _read.cache_clear()
