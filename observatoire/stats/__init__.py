@@ -49,9 +49,9 @@ from observatoire.stats.measures import (
 from observatoire.stats.trends import (
     analyser_serie,
     analyser_tendance,
+    rapport_taux_exact,
     serie,
     tendance,
-    test_rapport_taux,
 )
 
 __all__ = [
@@ -66,7 +66,7 @@ __all__ = [
     "serie",
     "statut_referents",
     "tendance",
-    "test_rapport_taux",
+    "rapport_taux_exact",
     "BLANCHE",
     "COLONNES",
     "LABELS",

@@ -20,14 +20,14 @@ from observatoire.stats.measures import (
     verifier_niveau,
 )
 
-__all__ = ["analyser_serie", "analyser_tendance", "serie", "test_rapport_taux", "tendance"]
+__all__ = ["analyser_serie", "analyser_tendance", "serie", "rapport_taux_exact", "tendance"]
 
 _GROUPES = ("epci", "epci_nom", "arrondissement", "arrondissement_nom", "departement")
 #: En dessous de ce total sur deux ans, aucun test binomial bilatéral ne peut conclure à 5 %.
 N_MIN_TENDANCE = 6
 
 
-def test_rapport_taux(o1, o2, pa1, pa2) -> np.ndarray:
+def rapport_taux_exact(o1, o2, pa1, pa2) -> np.ndarray:
     """Test exact conditionnel du rapport des taux entre deux années.
 
     Sachant ``n = O1 + O2``, sous l'hypothèse de taux égaux ``O2 ~ Binomiale(n,
@@ -151,7 +151,7 @@ def tendance(
             [pd.NA if np.isnan(a - b) else int(a - b) for a, b in zip(o2, o1, strict=True)],
             dtype="Int64")
         out["ratio_taux"] = np.where(out["taux_1"] > 0, out["taux_2"] / out["taux_1"], np.nan)
-    p = test_rapport_taux(o1, o2, pa1, pa2)
+    p = rapport_taux_exact(o1, o2, pa1, pa2)
     out["p_tendance"] = p
     n = o1 + o2
     sens = np.full(len(out), "pas d'évolution significative", dtype=object)
