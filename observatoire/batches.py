@@ -234,29 +234,41 @@ def _insert_values(conn: Connection, values: pd.DataFrame, lot_id: int) -> None:
     rows = _rows(values, lot_id)
     if not rows:
         return
+    cols = ["lot_id", *VALUE_COLUMNS]
     if conn.dialect.name == "postgresql":
-        # COPY : 5 à 10 fois plus rapide qu'un INSERT multiple pour les lots nationaux
+        # COPY : plusieurs fois plus rapide qu'un INSERT multiple pour les lots nationaux
         # (350 000 valeurs), dans la même transaction que le reste du lot.
-        cols = ["lot_id", *VALUE_COLUMNS]
         cur = conn.connection.driver_connection.cursor()
         with cur.copy(f"COPY {storage.valeurs.name} ({', '.join(cols)}) FROM STDIN") as copy:
             for row in rows:
-                copy.write_row([row[c] for c in cols])
+                copy.write_row(row)
         return
-    conn.execute(sa.insert(storage.valeurs), rows)
+    if conn.dialect.name == "sqlite":
+        # executemany du pilote : SQLAlchemy n'a rien à convertir ici (tuples déjà typés) et
+        # sa construction des paramètres, ligne par ligne, coûtait les deux tiers du temps.
+        marks = ", ".join("?" for _ in cols)
+        conn.exec_driver_sql(
+            f"INSERT INTO {storage.valeurs.name} ({', '.join(cols)}) VALUES ({marks})", rows)
+        return
+    conn.execute(sa.insert(storage.valeurs), [dict(zip(cols, r, strict=True)) for r in rows])
 
 
-def _rows(values: pd.DataFrame, lot_id: int) -> list[dict]:
-    df = values[VALUE_COLUMNS].astype(object).where(values[VALUE_COLUMNS].notna(), None)
-    rows = df.to_dict("records")
-    for row in rows:
-        row["lot_id"] = lot_id
-        row["masque"] = bool(row["masque"])
-        if row["valeur"] is not None:
-            row["valeur"] = int(row["valeur"])
-        if row["ligne"] is not None:
-            row["ligne"] = int(row["ligne"])
-    return rows
+def _column(series: pd.Series, kind) -> list:
+    """Colonne en liste Python (None pour les manquants), convertie en ``kind``."""
+    notna = series.notna().to_numpy()
+    if kind is bool:
+        return series.fillna(False).astype(bool).tolist()
+    if kind is int:
+        # int() refuse « pas un nombre » : ValueError, et rien n'est écrit.
+        return [int(v) if ok else None for v, ok in zip(series.tolist(), notna, strict=True)]
+    return series.astype(object).where(notna, None).tolist()
+
+
+def _rows(values: pd.DataFrame, lot_id: int) -> list[tuple]:
+    """Lignes ``(lot_id, *VALUE_COLUMNS)`` prêtes pour l'insertion."""
+    kinds = {"valeur": int, "ligne": int, "masque": bool}
+    cols = [_column(values[c], kinds.get(c)) for c in VALUE_COLUMNS]
+    return [(lot_id, *r) for r in zip(*cols, strict=True)]
 
 
 def list_batches(engine: Engine | None = None, contributeur: str | None = None,

@@ -370,9 +370,12 @@ def current_values(
     if contributeurs is not None:
         q = q.where(lt.c.contributeur.in_(list(contributeurs)))
     with engine.connect() as conn:
-        df = pd.DataFrame(conn.execute(q).mappings().all(),
-                          columns=["annee", "contributeur", "indicateur", "code_insee",
-                                   "valeur", "masque", "lot_id"])
+        # Lecture brute du curseur : à l'échelle nationale (des centaines de milliers de
+        # valeurs par indicateur et par année), les objets Row coûtaient plus que la
+        # requête. Les types sont rétablis ci-dessous (SQLite rend les booléens en 0/1).
+        rows = conn.execute(q).cursor.fetchall()
+        df = pd.DataFrame(rows, columns=["annee", "contributeur", "indicateur", "code_insee",
+                                         "valeur", "masque", "lot_id"])
     df["valeur"] = df["valeur"].astype("Int64")
     df["masque"] = df["masque"].astype(bool)
     df["annee"] = df["annee"].astype(int)
