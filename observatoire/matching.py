@@ -373,9 +373,11 @@ def match_communes(values: pd.Series, codes_postaux: pd.Series | None = None,
             if key not in table:
                 table[key] = match_commune(pair[0], pair[1], index)
             res.append(table[key])
-    return pd.DataFrame({"code_insee": [r.code_insee for r in res],
+    return pd.DataFrame({"code_insee": pd.Series([r.code_insee for r in res], dtype=object,
+                                                 index=values.index),
                          "methode": [r.methode for r in res],
-                         "candidats": [r.candidats for r in res]}, index=values.index)
+                         "candidats": pd.Series([r.candidats for r in res], dtype=object,
+                                                index=values.index)}, index=values.index)
 
 
 def _hashable(v):

@@ -33,7 +33,7 @@ _ITEM_HDR = re.compile(r"^(INDICATEUR|INDICATEURS|ITEM|ITEMS|LIBELLE INDICATEUR|
                        r"NATURE DES FAITS|TYPE|CATEGORIE|CLASSE|RUBRIQUE|VARIABLE|"
                        r"CODE INDICATEUR|LIBELLE)$")
 _VALUE_HDR = re.compile(r"^(VALEUR|VALEURS|NOMBRE|NB|NBRE|EFFECTIF|EFFECTIFS|QUANTITE|"
-                        r"COMPTE|NOMBRE DE FAITS|FAITS)$")
+                        r"COMPTE)$")
 _TOTAL_HDR = re.compile(r"^(TOTAL|TOTAUX|TOTAL GENERAL|ENSEMBLE|SOMME|TOTAL ANNUEL)$")
 SCAN_ROWS = 40
 SAMPLE_ROWS = 60
@@ -156,6 +156,19 @@ def _try_row(sheet: Sheet, i: int, mapper: HeaderMapper, index: CommuneIndex) ->
                 lay.item_cols[j] = match
             else:
                 pending.append(j)
+    if lay.long_value_col is not None and lay.long_item_col is None:
+        # « Nombre » sans colonne d'indicateur : une colonne comme une autre.
+        j, lay.long_value_col = lay.long_value_col, None
+        match = mapper.map(texts[j])
+        if match.indicateur is not None:
+            lay.item_cols[j] = match
+        else:
+            pending.append(j)
+    if lay.long_item_col is not None and lay.long_value_col is None:
+        # « Indicateur » sans colonne de valeurs : c'est l'en-tête de la colonne des
+        # communes d'un tableau transposé, ou une colonne de texte.
+        pending.insert(0, lay.long_item_col)
+        lay.long_item_col = None
     if lay.code_col is None and lay.name_col is None:
         # Colonne de communes sans en-tête reconnaissable (« » ou « Secteur ») : par son contenu.
         for j in [*pending, *[k for k in range(sheet.cells.shape[1]) if k not in texts]]:
@@ -168,8 +181,6 @@ def _try_row(sheet: Sheet, i: int, mapper: HeaderMapper, index: CommuneIndex) ->
                 break
     if lay.code_col is None and lay.name_col is None:
         return None
-    if lay.item_cols and lay.long_item_col is not None and lay.long_value_col is None:
-        lay.long_item_col = None
     if not lay.item_cols and lay.long_value_col is None:
         # Peut-être une colonne unique de valeurs pour un contributeur à un seul indicateur.
         if len(mapper.own_codes) == 1 and pending:

@@ -1,0 +1,78 @@
+import pandas as pd
+import pytest
+
+from observatoire import matching
+from observatoire.matching import match_commune, normalize_name
+
+
+@pytest.mark.parametrize(("text", "code", "methode"), [
+    ("62119", "62119", "code"),
+    (62119.0, "62119", "code"),
+    (" 62119 ", "62119", "code"),
+    (1001, "01001", "code"),
+    ("Béthune (62119)", "62119", "nom_code"),
+    ("62400 ESSARS", "62310", "code_postal_nom"),
+    ("Essars (62400)", "62310", "code_postal_nom"),
+    ("BETHUNE", "62119", "nom"),
+    ("bruay la buissiere", "62178", "nom"),
+    ("St-Omer", "62765", "nom"),
+    ("STE CATHERINE", "62744", "nom"),
+    ("Noeux-les-Mines", "62617", "nom"),
+    ("NŒUX LES MINES", "62617", "nom"),
+    ("TOUQUET-PARIS-PLAGE (LE)", "62826", "nom"),
+    ("Touquet Paris Plage", "62826", "nom"),
+    ("Marconne", "62447", "ancienne_commune"),
+])
+def test_match_forms(text, code, methode):
+    m = match_commune(text)
+    assert (m.code_insee, m.methode) == (code, methode)
+
+
+def test_old_code_goes_to_current_commune():
+    # 62210 a été absorbée par 62154 en 2019.
+    assert match_commune("62210").code_insee == "62154"
+    assert match_commune("62210").methode == "ancien_code"
+
+
+def test_ambiguous_never_guessed():
+    m = match_commune("Auchy")
+    assert m.code_insee is None and m.methode == "ambigu"
+    assert {"62049", "62050", "62051"} <= set(m.candidats)
+    national = matching.get_index(None)
+    m = match_commune("Saint-Martin", index=national)
+    assert m.code_insee is None and m.methode == "ambigu" and len(m.candidats) > 1
+
+
+def test_postal_code_disambiguates_national_homonyms():
+    national = matching.get_index(None)
+    codes = national.names[normalize_name("Beaumont")]
+    assert len(codes) > 1
+    target = codes[0]
+    cp = next(cp for cp, cs in national.postal.items() if target in cs)
+    m = match_commune("Beaumont", cp, index=national)
+    assert m.code_insee == target or (m.methode == "ambigu" and target in m.candidats)
+
+
+def test_unknown_gets_close_candidates():
+    m = match_commune("Bethunne")
+    assert m.code_insee is None and m.methode == "inconnue" and "62119" in m.candidats
+
+
+@pytest.mark.parametrize("text", ["NON RENSEIGNE", "Hors arrondissement", "inconnu",
+                                  "Non localisé", "Autres communes", "hors département"])
+def test_non_localised_labels(text):
+    assert matching.is_non_localise_label(text)
+    assert match_commune(text).methode == "non_localise"
+
+
+@pytest.mark.parametrize("text", ["TOTAL", "Sous-total", "Total général", "ENSEMBLE"])
+def test_total_labels(text):
+    assert matching.is_total_label(text)
+    assert not matching.is_total_label("Béthune")
+
+
+def test_match_series_vectorised_on_uniques():
+    s = pd.Series(["BETHUNE", "BETHUNE", None, "62126"] * 1000)
+    res = matching.match_communes(s)
+    assert res["code_insee"].iloc[:4].tolist() == ["62119", "62119", None, "62126"]
+    assert (res["methode"].iloc[:4] == ["nom", "nom", "vide", "code"]).all()
