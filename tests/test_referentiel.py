@@ -463,3 +463,40 @@ def test_line_geometry_is_not_commune(tmp_path):
                            crs="EPSG:2154")
     with pytest.raises(ReferentielInvalideError, match="LineString"):
         referentiel.import_boundaries(write(gdf, tmp_path / "lignes.gpkg"))
+
+
+def test_zip_archive_read_without_extraction(grid, tmp_path):
+    import zipfile
+
+    folder = tmp_path / "ae" / "ADECOG_3-1_SHP_LAMB93_FXX"
+    folder.mkdir(parents=True)
+    ae = grid.rename(columns={"code": "INSEE_COM", "nom": "NOM"})
+    write(ae, folder / "COMMUNE.shp")
+    write(ae.dissolve(), folder / "DEPARTEMENT.shp")
+    archive = tmp_path / "ADMIN-EXPRESS-COG_2021.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for f in folder.iterdir():
+            zf.write(f, f"ADECOG/{f.name}")
+    report = referentiel.import_boundaries(archive)
+    assert report["communes"] == 3 and report["millesime"] == "2021"
+    assert report["fichier"] == "ADMIN-EXPRESS-COG_2021.zip (COMMUNE.shp)"
+    bad = tmp_path / "casse.zip"
+    bad.write_bytes(b"PK\x03\x04 pas une archive")
+    with pytest.raises(ReferentielInvalideError, match="« casse.zip » : archive zip corrompue"):
+        referentiel.import_boundaries(bad)
+    seven = tmp_path / "ADMIN-EXPRESS.7z"
+    seven.write_bytes(b"7z")
+    with pytest.raises(ReferentielInvalideError, match="archive 7z.*extrayez-la"):
+        referentiel.import_boundaries(seven)
+
+
+def test_recent_admin_express_geopackage_layout(grid, tmp_path):
+    ae = grid.rename(columns={"code": "code_insee", "nom": "nom_officiel"}).assign(
+        code_insee_du_departement="62", code_siren="2000")
+    path = write(ae, tmp_path / "ADE-COG_4-0_GPKG_LAMB93_FXX-ED2025-01-01.gpkg",
+                 layer="commune")
+    write(ae.dissolve(), path, layer="departement")
+    report = referentiel.import_boundaries(path)
+    assert report["couche"] == "commune"
+    assert report["source"] == "IGN – ADMIN EXPRESS COG 2025"
+    assert report["communes"] == 3

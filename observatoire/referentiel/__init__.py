@@ -58,7 +58,11 @@ def detect_millesime(path: Path) -> str | None:
 
 def _attribution(source: lecture.Source, millesime: str | None) -> str:
     suffix = f" {millesime}" if millesime else ""
-    if source.colonne_code.lower() == "insee_com":
+    # ADMIN EXPRESS : INSEE_COM (éditions 1 à 3.1) ou couche « commune » avec code_insee et
+    # nom_officiel (éditions récentes en GeoPackage).
+    if source.colonne_code.lower() == "insee_com" or (
+            source.couche.lower() == "commune"
+            and (source.colonne_nom or "").lower() == "nom_officiel"):
         return f"IGN – ADMIN EXPRESS COG{suffix}"
     return f"Contours : {source.fichier}{suffix}"
 

@@ -9,8 +9,9 @@ le message nomme le fichier, la couche et ce qu'il faut faire.
 from __future__ import annotations
 
 import re
+import zipfile
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import geopandas as gpd
 import numpy as np
@@ -32,8 +33,8 @@ LAMBERT93 = "EPSG:2154"
 CODE_COLUMNS = ("insee_com", "code_insee", "codgeo", "code_commune", "codecommune",
                 "insee", "depcom", "com", "code", "cod_com", "inseecom")
 #: Noms de colonnes du nom de commune (comparés sans casse).
-NAME_COLUMNS = ("nom", "nom_com", "nom_commune", "libgeo", "libelle", "nom_m", "nomcom",
-                "name", "lib_com")
+NAME_COLUMNS = ("nom", "nom_officiel", "nom_com", "nom_commune", "libgeo", "libelle",
+                "nom_m", "nomcom", "name", "lib_com")
 #: Couches préférées quand un fichier en a plusieurs (ADMIN EXPRESS : « COMMUNE »).
 COMMUNE_LAYERS = ("commune", "communes")
 
@@ -84,20 +85,42 @@ def _dataset(path: Path) -> Path:
     """Le fichier à lire : le chemin donné, ou la couche COMMUNE d'un dossier ADMIN EXPRESS."""
     if not path.exists():
         raise _fail(path, f"introuvable ({path}). Vérifiez le chemin.")
+    if path.suffix.lower() == ".7z":
+        raise _fail(path, "archive 7z (format de diffusion d'ADMIN EXPRESS) : extrayez-la, "
+                          "puis importez le dossier obtenu ou son fichier COMMUNE.shp.")
+    if path.suffix.lower() == ".zip":
+        return _zip_member(path)
     if path.is_file():
         return path
     found = sorted(p for p in path.rglob("*") if p.suffix.lower() in _GEO_SUFFIXES)
+    return _choose(path, found, lambda p: str(p.relative_to(path)))
+
+
+def _zip_member(path: Path) -> Path:
+    """La couche des communes d'une archive zip, lue sans extraction (/vsizip/)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = [PurePosixPath(n) for n in archive.namelist()
+                       if PurePosixPath(n).suffix.lower() in _GEO_SUFFIXES]
+    except zipfile.BadZipFile as exc:
+        raise _fail(path, "archive zip corrompue. Téléchargez-la de nouveau.") from exc
+    member = _choose(path, sorted(members), str)
+    # Accolades : chemin de l'archive sans ambiguïté pour GDAL (Path fusionne les « // »).
+    return Path(f"/vsizip/{{{path.resolve()}}}/{member}")
+
+
+def _choose(path: Path, found: list, show) -> Path:
     preferred = [p for p in found if p.stem.lower() in COMMUNE_LAYERS]
     if len(preferred) == 1:
         return preferred[0]
     if len(found) == 1:
         return found[0]
     if not found:
-        raise _fail(path, "ce dossier ne contient aucun fichier géographique (shapefile, "
-                          "GeoPackage ou GeoJSON).")
-    noms = ", ".join(str(p.relative_to(path)) for p in (preferred or found)[:10])
-    raise _fail(path, f"ce dossier contient plusieurs fichiers géographiques ({noms}) : "
-                      "donnez directement le chemin de la couche des communes.")
+        raise _fail(path, "aucun fichier géographique (shapefile, GeoPackage ou GeoJSON) "
+                          "dans ce dossier ou cette archive.")
+    noms = ", ".join(show(p) for p in (preferred or found)[:10])
+    raise _fail(path, f"plusieurs fichiers géographiques ({noms}) : donnez directement le "
+                      "chemin de la couche des communes.")
 
 
 def _pick_layer(path: Path, layer: str | None) -> str:
@@ -309,6 +332,19 @@ def read_boundaries(path, layer: str | None = None, crs: str | None = None,
     """
     original = Path(path)
     path = _dataset(original)
+    try:
+        return _read(path, layer, crs, code_column, original)
+    except ReferentielInvalideError as exc:
+        if path == original:
+            raise
+        # Dossier ou archive : le message nomme ce que l'utilisateur a donné et la couche lue.
+        prefix = f"Fichier de contours « {path.name} »"
+        raise ReferentielInvalideError(str(exc).replace(
+            prefix, f"Fichier de contours « {original.name} » ({path.name})", 1)) from exc
+
+
+def _read(path: Path, layer: str | None, crs: str | None, code_column: str | None,
+          original: Path) -> Source:
     layer = _pick_layer(path, layer)
     try:
         info = pyogrio.read_info(path, layer=layer)
@@ -345,6 +381,7 @@ def read_boundaries(path, layer: str | None = None, crs: str | None = None,
         warnings.append(f"{int(missing.sum())} entité(s) sans code INSEE dans la colonne "
                         f"« {code} » : écartées.")
         out = out[~missing].copy()
-    return Source(frame=out, fichier=original.name if original.is_file() else str(path.name),
+    shown = original.name if path == original else f"{original.name} ({path.name})"
+    return Source(frame=out, fichier=shown,
                   couche=layer, colonne_code=code, colonne_nom=name, scr_source=scr,
                   avertissements=warnings)
