@@ -318,6 +318,8 @@ def test_referentiel_of_another_departement_is_reported(grid, tmp_path, monkeypa
     config.settings.cache_clear()
     with pytest.raises(ReferentielAbsentError, match="ne couvre pas le territoire"):
         referentiel.load_layer()
+    info = referentiel.summary()
+    assert info["charge"] is False and "département 62" in info["message"]
 
 
 def test_absent_referentiel():
@@ -500,3 +502,19 @@ def test_recent_admin_express_geopackage_layout(grid, tmp_path):
     assert report["couche"] == "commune"
     assert report["source"] == "IGN – ADMIN EXPRESS COG 2025"
     assert report["communes"] == 3
+
+
+def test_invalid_code_is_listed_with_proposal(grid, tmp_path):
+    gdf = grid.copy()
+    gdf.loc[gdf["code"] == "62999", "code"] = "Z-12"
+    lost = gpd.GeoDataFrame({"code": ["n/a"]}, geometry=[square(20, 20)], crs="EPSG:2154")
+    path = write(pd.concat([gdf, lost], ignore_index=True), tmp_path / "c.gpkg")
+    report = referentiel.import_boundaries(path)
+    rows = {r["code_source"]: r for r in report["non_rapproches"]}
+    assert set(rows) == {"Z-12", "N/A"}
+    assert rows["Z-12"]["statut"] == "code_invalide"
+    assert rows["Z-12"]["proposition"] in {"62001", "62447"}
+    assert rows["N/A"]["proposition"] is None
+    assert "pas un code INSEE" in rows["N/A"]["detail"]
+    table = referentiel.report_frame()
+    assert set(table.loc[table["statut"] == "code_invalide", "code_source"]) == {"Z-12", "N/A"}

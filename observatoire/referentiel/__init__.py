@@ -64,7 +64,7 @@ def _attribution(source: lecture.Source, millesime: str | None) -> str:
             source.couche.lower() == "commune"
             and (source.colonne_nom or "").lower() == "nom_officiel"):
         return f"IGN – ADMIN EXPRESS COG{suffix}"
-    return f"Contours : {source.fichier}{suffix}"
+    return f"fichier {source.fichier}"
 
 
 def import_boundaries(path, layer: str | None = None, departement: str | None = "config",
@@ -312,13 +312,18 @@ def summary() -> dict:
     -------
     dict
         Mêmes clés que le rapport de :func:`import_boundaries` ; les effectifs sont ceux
-        du territoire configuré ; ``charge`` vaut False (et rien d'autre) sans import.
+        du territoire configuré. Sans import, ou si l'import ne couvre pas le territoire
+        configuré, ``charge`` vaut False et ``message`` dit quoi faire.
     """
     path = settings().geo_path
     if not stockage.exists(path):
         return {"charge": False, "message": str(ReferentielAbsentError())}
     meta = stockage.read_meta(path)
-    counts = {_LAYER_OF[n]: len(load_layer(n)) for n in NIVEAUX}
+    try:
+        counts = {_LAYER_OF[n]: len(load_layer(n)) for n in NIVEAUX}
+    except ReferentielAbsentError as exc:  # importé, mais pour un autre territoire
+        return {"charge": False, "message": str(exc), "fichier": meta.get("fichier"),
+                "departement": meta.get("departement") or None}
     out = {"charge": True, **_report(meta, stockage.read_table(path, "rapprochement"),
                                      counts, None)}
     out["territoire"] = settings().territoire_nom

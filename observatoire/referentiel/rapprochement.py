@@ -29,7 +29,6 @@ STATUTS = {
     "non_rapproche": "code inconnu du COG, sans commune actuelle voisine",
     "code_invalide": "valeur qui n'est pas un code INSEE de commune",
     "sans_contour": "commune actuelle sans polygone dans le fichier",
-    "hors_territoire": "commune hors du département importé",
 }
 
 #: Écart (m) toléré entre deux contours voisins pour compter une frontière commune :
@@ -182,10 +181,6 @@ def reconcile(frame: gpd.GeoDataFrame, departement: str | None,
     proposals = propose(orphans, communes_geo) if len(orphans) else pd.DataFrame(
         columns=["proposition", "methode", "part"], index=orphans.index)
     orphans = orphans.join(proposals)
-    if departement is not None and len(orphans):
-        # Un code invalide n'appartient au département que si son polygone y touche.
-        orphans = orphans[(orphans["statut"] != "code_invalide")
-                          | orphans["proposition"].notna()]
     orphans.loc[orphans["proposition"].notna() & (orphans["statut"] == "non_rapproche"),
                 "statut"] = "proposition"
     if accept_proposals and orphans["proposition"].notna().any():
