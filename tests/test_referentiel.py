@@ -435,7 +435,7 @@ def test_cli_import_and_resume(grid, tmp_path, capsys):
                              "IGN – ADMIN EXPRESS COG 2024")
     assert code == 0, err
     assert "communes : 3" in out
-    assert "62210 C62210 → 62154 Bonnières (ancien_code)" in out
+    assert "62210 C62210 → 62154 Bonnières (ancien code absorbé)" in out
     assert "62999" in out and "à confirmer" in out
     code, out, err = run_cli(capsys, "referentiel", "resume", "--json")
     data = json.loads(out)

@@ -15,6 +15,12 @@ def referentiel() -> None:
     """Contours des communes, EPCI, arrondissements et département."""
 
 
+#: Libellés courts des statuts de rapprochement, pour la sortie texte.
+_LIBELLES = {"deleguee": "commune déléguée", "associee": "commune associée",
+             "ancien_code": "ancien code absorbé", "proposition": "proposition acceptée",
+             "code_invalide": "code invalide, proposition acceptée"}
+
+
 def _print_report(report: dict, as_json: bool, titre: str) -> None:
     if as_json:
         click.echo(json.dumps(report, ensure_ascii=False, indent=2))
@@ -36,7 +42,7 @@ def _print_report(report: dict, as_json: bool, titre: str) -> None:
         click.echo(f"  {len(moved)} ancien(s) code(s) rattaché(s) à leur commune actuelle :")
         for r in moved[:50]:
             click.echo(f"    {r['code_source']} {r['nom_source'] or ''} → {r['code_actuel']} "
-                       f"{r['nom_actuel'] or ''} ({r['statut']})")
+                       f"{r['nom_actuel'] or ''} ({_LIBELLES.get(r['statut'], r['statut'])})")
         if len(moved) > 50:
             click.echo(f"    … et {len(moved) - 50} autres (--json pour la liste complète)")
     for r in report["repares"]:
@@ -86,7 +92,7 @@ def _with_options(func):
     return func
 
 
-@referentiel.command("importer")
+@referentiel.command("importer", short_help="Importe un fichier de contours des communes.")
 @click.argument("chemin", type=click.Path(path_type=str))
 @click.option("--couche", help="Couche à lire (COMMUNE pour ADMIN EXPRESS) quand le fichier "
                                "en a plusieurs.")
@@ -114,7 +120,8 @@ def importer(chemin, couche, departement, scr, colonne_code, millesime, attribut
     _print_report(report, as_json, "Contours importés.")
 
 
-@referentiel.command("telecharger")
+@referentiel.command("telecharger",
+                     short_help="Télécharge les contours officiels (internet), puis les importe.")
 @click.option("--departement", help="Département (par défaut celui de la configuration).")
 @_with_options
 def telecharger(departement, millesime, attribution, accepter_propositions, tolerance_web,
@@ -133,7 +140,7 @@ def telecharger(departement, millesime, attribution, accepter_propositions, tole
     _print_report(report, as_json, "Contours téléchargés et importés.")
 
 
-@referentiel.command("resume")
+@referentiel.command("resume", short_help="Affiche le référentiel chargé.")
 @click.option("--json", "as_json", is_flag=True, help="Sortie JSON.")
 def resume(as_json: bool) -> None:
     """Affiche le référentiel chargé : effectifs par niveau, millésime, codes rapprochés."""

@@ -194,16 +194,16 @@ def reconcile(frame: gpd.GeoDataFrame, departement: str | None,
     rep = []
     noms = cog["nom"]
     for row in matched.itertuples(index=False):
-        statut = row.statut if row.statut in STATUTS else "proposition"
-        if row.code_source not in kinds:
+        accepted = row.code_source not in kinds
+        if accepted:
             detail = "proposition acceptée à l'import (--accepter-propositions)"
-        elif statut == "actuel":
+        elif row.statut == "actuel":
             detail = ""
         else:
-            detail = f"{STATUTS[statut]} {row.code_actuel} {noms.get(row.code_actuel, '')}"
+            detail = f"{STATUTS[row.statut]} {row.code_actuel} {noms.get(row.code_actuel, '')}"
         rep.append((row.code_source, row.nom_source, row.code_actuel,
-                    noms.get(row.code_actuel), statut,
-                    row.code_actuel if row.code_source not in kinds else None, detail.strip()))
+                    noms.get(row.code_actuel), row.statut,
+                    row.code_actuel if accepted else None, detail.strip()))
     for row in orphans.itertuples(index=False):
         proposed = isinstance(row.proposition, str)
         if accept_proposals and proposed:
@@ -227,9 +227,7 @@ def reconcile(frame: gpd.GeoDataFrame, departement: str | None,
                     "commune actuelle sans polygone dans le fichier : absente des cartes"))
     report = pd.DataFrame(rep, columns=["code_source", "nom_source", "code_actuel",
                                         "nom_actuel", "statut", "proposition", "detail"])
-    orphans = gpd.GeoDataFrame(orphans.drop(columns=[c for c in ("code_actuel",)
-                                                     if c in orphans]),
-                               geometry="geometry", crs=frame.crs)
+    orphans = gpd.GeoDataFrame(orphans, geometry="geometry", crs=frame.crs)
     if accept_proposals:
         orphans = orphans[orphans["proposition"].isna()]
     return communes_geo, orphans, report
