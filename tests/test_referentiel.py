@@ -518,3 +518,15 @@ def test_invalid_code_is_listed_with_proposal(grid, tmp_path):
     assert "pas un code INSEE" in rows["N/A"]["detail"]
     table = referentiel.report_frame()
     assert set(table.loc[table["statut"] == "code_invalide", "code_source"]) == {"Z-12", "N/A"}
+
+
+def test_cache_sees_import_from_another_process(grid, tmp_path):
+    import subprocess
+    import sys
+
+    referentiel.import_boundaries(write(grid, tmp_path / "c.gpkg"))
+    assert len(referentiel.load_layer()) == 3
+    other = write(grid[grid["code"] == "62001"], tmp_path / "d.gpkg")
+    subprocess.run([sys.executable, "-m", "observatoire", "referentiel", "importer",
+                    str(other)], check=True, capture_output=True)
+    assert list(referentiel.load_layer()["code"]) == ["62001"]

@@ -2,7 +2,7 @@
 
 Tout l'import est écrit dans un fichier temporaire du même dossier, puis substitué d'un
 coup (:func:`os.replace`) : un import qui échoue laisse le référentiel précédent intact.
-Les lectures sont mises en cache par (chemin, date de modification) : l'application
+Les lectures sont mises en cache par (chemin, inode, date de modification, taille) : l'application
 appelle :func:`observatoire.referentiel.load_layer` à chaque page.
 """
 
@@ -92,13 +92,15 @@ def write(path: Path, layers: dict, orphans: gpd.GeoDataFrame, report: pd.DataFr
     _read.cache_clear()
 
 
-def _key(path: Path) -> tuple[str, int]:
-    return str(path), Path(path).stat().st_mtime_ns
+def _key(path: Path) -> tuple[str, tuple[int, int, int]]:
+    # os.replace donne un nouvel inode : avec la date et la taille, un import fait par un
+    # autre processus (la CLI pendant que l'application tourne) invalide le cache.
+    st = Path(path).stat()
+    return str(path), (st.st_ino, st.st_mtime_ns, st.st_size)
 
 
 @lru_cache(maxsize=32)
-def _read(path: str, mtime_ns: int, layer: str) -> pd.DataFrame:
-    # mtime_ns fait partie de la clé : un nouvel import invalide le cache de lui-même.
+def _read(path: str, version: tuple[int, int, int], layer: str) -> pd.DataFrame:
     return pyogrio.read_dataframe(path, layer=layer, use_arrow=True)
 
 
