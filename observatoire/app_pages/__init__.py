@@ -1,0 +1,1 @@
+"""Pages de l'application Streamlit (une par module) et navigation selon le rôle."""

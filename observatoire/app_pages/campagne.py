@@ -1,0 +1,68 @@
+"""Page agents « Campagne N » : la collecte de l'année d'un coup d'œil."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import zipfile
+
+import pandas as pd
+import streamlit as st
+
+from observatoire import batches, catalogues, communes
+from observatoire.app_pages import common
+from observatoire.config import settings
+
+
+def expected_status(annee: int) -> pd.DataFrame:
+    """Contributeurs attendus par arrondissement et état de leur fichier pour ``annee``."""
+    lots = batches.list_batches(annee=annee)
+    courants = lots[lots["courant"]] if not lots.empty else lots
+    arr = communes.load_arrondissements()
+    s = settings()
+    arr = arr[arr["departement"] == s.departement]
+    if s.arrondissements:
+        arr = arr[arr["arrondissement"].isin(s.arrondissements)]
+    rows = []
+    for c in catalogues.load_contributeurs():
+        if c.territoire == s.departement:
+            where = "tout le département"
+        else:
+            hit = arr[arr["arrondissement"] == c.territoire]
+            where = hit["nom"].iloc[0] if not hit.empty else c.territoire
+        lot = courants[courants["contributeur"] == c.identifiant] if not lots.empty else lots
+        if lot.empty:
+            etat, quand = "manquant", ""
+        else:
+            etat, quand = "reçu et validé", str(lot["importe_le"].iloc[0])
+        rows.append({"Territoire": where, "Contributeur": c.nom, "identifiant": c.identifiant,
+                     "État": etat, "Importé le": quand, "Contact": c.contact})
+    return pd.DataFrame(rows)
+
+
+def page() -> None:
+    common.require_staff()
+    annee = st.number_input("Année des données (N)", 2000, dt.date.today().year,
+                            dt.date.today().year - 1, key="campagne_annee")
+    st.title(f"Campagne {int(annee)}")
+    table = expected_status(int(annee))
+    n_ok = int((table["État"] != "manquant").sum())
+    st.metric("Fichiers reçus et validés", f"{n_ok} sur {len(table)}")
+    st.dataframe(table.drop(columns="identifiant"), hide_index=True, key="campagne_table")
+    if (table["État"] == "manquant").any():
+        st.warning("Manquent : " + ", ".join(table.loc[table["État"] == "manquant",
+                                                        "Contributeur"]))
+    if st.button("Préparer les modèles de tous les contributeurs (zip)", key="campagne_zip"):
+        from observatoire.ingest import build_template
+
+        buf = io.BytesIO()
+        bar = st.progress(0, text="Modèles…")
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+            for i, ident in enumerate(table["identifiant"]):
+                zf.writestr(f"modele_{ident}_{int(annee)}.xlsx", build_template(ident, int(annee)))
+                bar.progress((i + 1) / len(table), text=f"Modèle {ident}")
+        st.session_state["campagne_zip_data"] = buf.getvalue()
+    if st.session_state.get("campagne_zip_data"):
+        st.download_button("Télécharger les modèles (zip)", st.session_state["campagne_zip_data"],
+                           file_name=f"modeles_{int(annee)}.zip", mime="application/zip",
+                           key="campagne_zip_dl")

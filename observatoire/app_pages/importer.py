@@ -1,0 +1,169 @@
+"""Page agents « Importer » : un fichier de contributeur, vérifié puis enregistré.
+
+Le chargeur est celui de la ligne de commande (:mod:`observatoire.ingest`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+
+import pandas as pd
+import streamlit as st
+
+from observatoire.app_pages import common
+from observatoire.errors import FichierRefuseError, ObservatoireError
+
+NON_LOCALISE = "__non_localise__"
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _read(digest: str, content: bytes, filename: str, contributeur: str, annee: int,
+          mapping: tuple, communes_: tuple):
+    from observatoire import storage
+    from observatoire.ingest import read_contribution
+
+    parsed = read_contribution(content, filename, contributeur, annee,
+                               mapping_overrides=dict(mapping) or None,
+                               commune_overrides=dict(communes_) or None,
+                               engine=storage.get_engine())
+    return parsed.values, parsed.report.to_dict(with_values=False), \
+        parsed.entetes_non_resolus, parsed.communes_non_reconnues
+
+
+def page() -> None:
+    account = common.require_staff()
+    st.title("Importer un fichier de contributeur")
+    noms = common.contributeurs()
+    c1, c2 = st.columns([2, 1])
+    contributeur = c1.selectbox("Contributeur", list(noms), format_func=noms.get,
+                                key="imp_contributeur")
+    annee = c2.number_input("Année des données (N)", 2000, dt.date.today().year,
+                            dt.date.today().year - 1, key="imp_annee")
+    up = st.file_uploader("Fichier reçu (.xlsx, .xls, .ods, .csv)",
+                          type=["xlsx", "xls", "ods", "csv"], key="imp_fichier")
+    if up is None:
+        st.caption("Le fichier est lu et vérifié avant tout enregistrement ; un fichier "
+                   "contenant des données personnelles est refusé en entier.")
+        return
+    content = up.getvalue()
+    digest = hashlib.sha256(content).hexdigest()
+    state_key = f"imp_choix_{digest}_{contributeur}_{annee}"
+    choix = st.session_state.setdefault(state_key, {"mapping": {}, "communes": {}})
+    progress = st.progress(0, text="Lecture du fichier…")
+    try:
+        values, rapport, entetes, communes_nr = _read(
+            digest, content, up.name, contributeur, int(annee),
+            tuple(sorted(choix["mapping"].items())),
+            tuple(sorted((k, v) for k, v in choix["communes"].items())))
+    except FichierRefuseError as exc:
+        progress.empty()
+        st.error(f"Fichier refusé : {exc}")
+        return
+    except ObservatoireError as exc:
+        progress.empty()
+        common.show_error(exc)
+        return
+    progress.progress(50, text="Fichier lu : vérifiez le rapport ci-dessous.")
+    libelles = common.indicateurs()
+
+    st.subheader("1. Colonnes et indicateurs")
+    corr = pd.DataFrame(rapport.get("correspondances", []))
+    rows = []
+    for c in rapport.get("correspondances", []):
+        rows.append({"En-tête du fichier": c.get("entete"), "Indicateur": c.get("indicateur"),
+                     "Méthode": c.get("methode", "")})
+    for e in entetes:
+        rows.append({"En-tête du fichier": e["entete"], "Indicateur": None,
+                     "Méthode": "à choisir : " + ", ".join(
+                         str(c.get("indicateur", c)) if isinstance(c, dict) else str(c)
+                         for c in e.get("candidats", [])[:3])})
+    if rows:
+        edited = st.data_editor(
+            pd.DataFrame(rows), hide_index=True, key=f"imp_map_{digest}",
+            disabled=["En-tête du fichier", "Méthode"],
+            column_config={"Indicateur": st.column_config.SelectboxColumn(
+                "Indicateur", options=list(libelles), help="Indicateur du catalogue")})
+        new_map = {r["En-tête du fichier"]: r["Indicateur"] for r in edited.to_dict("records")
+                   if r["Indicateur"]}
+        old = {r["En-tête du fichier"]: r["Indicateur"] for r in rows if r["Indicateur"]}
+        changed = {k: v for k, v in new_map.items() if old.get(k) != v}
+        if changed and st.button("Appliquer ces correspondances", key="imp_map_ok"):
+            choix["mapping"].update(changed)
+            st.rerun()
+    elif corr.empty:
+        st.warning("Aucune colonne chiffrée reconnue.")
+
+    if communes_nr:
+        st.subheader("2. Communes à préciser")
+        st.caption("Choisissez la commune voulue parmi les candidates, ou « non localisé ».")
+        with st.form(f"imp_communes_{digest}"):
+            picks = {}
+            for i, c in enumerate(communes_nr[:100]):
+                cands = c.get("candidats", [])
+                options = [NON_LOCALISE] + [x["code_insee"] for x in cands]
+                lib = {NON_LOCALISE: "non localisé"} | {
+                    x["code_insee"]: f"{x['nom']} ({x['code_insee']})" for x in cands}
+                picks[c["texte"]] = st.selectbox(
+                    f"« {c['texte']} » ({c.get('statut')}, feuille {c.get('feuille')}, "
+                    f"ligne {c.get('ligne')})", options, format_func=lib.get, key=f"imp_c_{i}")
+            if st.form_submit_button("Appliquer ces choix"):
+                choix["communes"].update({k: (None if v == NON_LOCALISE else v)
+                                          for k, v in picks.items()})
+                st.rerun()
+
+    st.subheader("3. Rapport de lecture")
+    c1, c2, c3, c4 = st.columns(4)
+    c1.metric("Lignes lues", common.fmt(rapport.get("lignes_lues"), 0))
+    c2.metric("Communes reconnues", common.fmt(rapport.get("communes_reconnues"), 0))
+    c3.metric("Non localisé (total)", common.fmt(rapport.get("total_non_localise"), 0))
+    c4.metric("Cellules masquées", common.fmt(rapport.get("cellules_masquees"), 0))
+    par_ind = rapport.get("valeurs_par_indicateur", {})
+    if par_ind:
+        st.dataframe(pd.DataFrame([{"Indicateur": libelles.get(k, k),
+                                    "Valeurs": v.get("valeurs"), "Total": v.get("total"),
+                                    "Masquées": v.get("masquees")}
+                                   for k, v in par_ind.items()]),
+                     hide_index=True, key="imp_par_ind")
+    for issue in rapport.get("erreurs", []):
+        st.error(_issue_text(issue))
+    for issue in rapport.get("avertissements", [])[:50]:
+        st.warning(_issue_text(issue))
+    with st.expander("Aperçu des valeurs lues"):
+        st.dataframe(values.head(200), hide_index=True, key="imp_apercu")
+
+    st.subheader("4. Enregistrer")
+    ok = rapport.get("ok", not rapport.get("erreurs"))
+    if not ok:
+        st.error("Le fichier a des erreurs : corrigez-les (ou demandez un nouveau fichier) "
+                 "avant de l'enregistrer.")
+        return
+    if st.button("Enregistrer ce lot", type="primary", key="imp_enregistrer"):
+        from observatoire.ingest import import_contribution
+
+        progress.progress(70, text="Enregistrement (une seule transaction)…")
+        try:
+            rep = import_contribution(
+                content, up.name, contributeur, int(annee), utilisateur=account.identifiant,
+                mapping_overrides=choix["mapping"] or None,
+                commune_overrides=choix["communes"] or None)
+        except ObservatoireError as exc:
+            progress.empty()
+            common.show_error(exc)
+            return
+        progress.progress(100, text="Terminé.")
+        st.cache_data.clear()
+        statut = {"nouveau": "nouveau lot enregistré",
+                  "remplace": "lot enregistré ; il remplace le précédent (gardé dans "
+                              "l'historique)",
+                  "inchange": "fichier identique au lot courant : rien n'a changé"}
+        st.success(f"Import terminé : {statut.get(rep.statut, rep.statut)} (lot {rep.lot_id}).")
+
+
+def _issue_text(issue) -> str:
+    if isinstance(issue, dict):
+        where = ", ".join(f"{k} {issue[k]}" for k in ("feuille", "ligne", "colonne")
+                          if issue.get(k) not in (None, ""))
+        msg = issue.get("message") or issue.get("texte") or str(issue)
+        return f"{msg}" + (f" ({where})" if where else "")
+    return str(issue)

@@ -1,0 +1,70 @@
+"""Navigation : construite à partir du seul rôle authentifié.
+
+Une session publique n'enregistre aucune page d'agent : les adresses de ces pages
+(``/importer``…) y mènent à la page de connexion, jamais aux données.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from observatoire.app_pages import (
+    campagne,
+    carte,
+    common,
+    comptes,
+    connexion,
+    contributions,
+    fiche,
+    importer,
+    methode,
+    publication,
+    referentiel,
+    registres,
+)
+
+#: url_path -> (titre, fonction, réservé aux administrateurs)
+STAFF_PAGES = {
+    "campagne": ("Campagne N", campagne.page, False),
+    "importer": ("Importer", importer.page, False),
+    "contributions": ("Contributions", contributions.page, False),
+    "registres": ("Dispositifs et référents", registres.page, True),
+    "publication": ("Publication", publication.page, False),
+    "referentiel": ("Référentiel", referentiel.page, False),
+    "comptes": ("Comptes", comptes.page, True),
+}
+
+
+def build() -> st.Page:
+    """Construit la navigation de la session et renvoie la page à exécuter."""
+    account = common.user()
+    public = [
+        st.Page(carte.page, title="Carte", url_path="carte", default=True),
+        st.Page(fiche.page, title="Fiche territoire", url_path="fiche"),
+        st.Page(methode.page, title="Méthode", url_path="methode"),
+    ]
+    pages = {"Observatoire": public}
+    if account is None:
+        staff = [st.Page(connexion.page, title="Connexion", url_path="connexion")]
+        # Adresses des pages d'agents : elles montrent la connexion, rien d'autre.
+        staff += [st.Page(connexion.gate(title), title=f"{title} (connexion requise)",
+                          url_path=url, visibility="hidden")
+                  for url, (title, _fn, _admin) in STAFF_PAGES.items()]
+    else:
+        staff = [st.Page(fn, title=title, url_path=url)
+                 for url, (title, fn, admin) in STAFF_PAGES.items()
+                 if account.is_admin or not admin]
+        staff += [st.Page(connexion.gate(title), title=f"{title} (administrateurs)",
+                          url_path=url, visibility="hidden")
+                  for url, (title, _fn, admin) in STAFF_PAGES.items()
+                  if admin and not account.is_admin]
+        staff.append(st.Page(connexion.page, title="Mon compte", url_path="connexion"))
+    pages["Espace agents"] = staff
+    st.session_state["_pages"] = {"fiche": public[1], "carte": public[0]}
+    nav = st.navigation(pages)
+    with st.sidebar:
+        if account is not None:
+            st.caption(f"Connecté : {account.label}")
+        if common.is_demo():
+            st.caption(f"⚠️ {common.DEMO_TEXT}")
+    return nav
