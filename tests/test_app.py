@@ -1,0 +1,137 @@
+"""Logique des pages Streamlit (AppTest, sans navigateur)."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+from streamlit.util import calc_hash
+
+from observatoire import auth, config, storage
+from tests.conftest import shared_path
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = str(ROOT / "app.py")
+
+
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory):
+    """Dossier de données avec les contours réels du Pas-de-Calais et la démonstration."""
+    communes = shared_path("geo", "pas-de-calais", "communes-62-pas-de-calais.geojson")
+    data = tmp_path_factory.mktemp("app") / "data"
+    data.mkdir()
+    env = dict(os.environ, OBSERVATOIRE_DATA_DIR=str(data),
+               OBSERVATOIRE_DB_URL=f"sqlite:///{data / 'observatoire.db'}")
+    for args in (["referentiel", "importer", str(communes)], ["demo"]):
+        out = subprocess.run([sys.executable, "-m", "observatoire", *args], env=env,
+                             capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr
+    return data
+
+
+@pytest.fixture
+def use_demo(demo_dir, monkeypatch, tmp_path):
+    monkeypatch.setenv("OBSERVATOIRE_DATA_DIR", str(demo_dir))
+    monkeypatch.setenv("OBSERVATOIRE_DB_URL", f"sqlite:///{demo_dir / 'observatoire.db'}")
+    monkeypatch.setenv("OBSERVATOIRE_COMPTES", str(tmp_path / "comptes.toml"))
+    config.settings.cache_clear()
+    storage.reset_engines()
+    return demo_dir
+
+
+def app(page: str | None = None, **state) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    for k, v in state.items():
+        at.session_state[k] = v
+    if page:
+        at._page_hash = calc_hash(page)
+    return at
+
+
+def titles(at):
+    return [t.value for t in at.title]
+
+
+def test_public_map_page_applies_secrecy(use_demo):
+    at = app().run()
+    assert not at.exception, at.exception
+    assert titles(at) == ["Carte des violences intrafamiliales"]
+    assert any("Données fictives de démonstration" in i.value for i in at.info)
+    table = at.dataframe[0].value
+    if hasattr(table, "data"):  # Styler
+        table = table.data
+    eff = pd.to_numeric(table["Effectif"], errors="coerce").dropna()
+    assert len(eff) > 100
+    assert not eff.between(1, 4).any()
+    assert (table["Secret"] == "secret").any()
+    # changer de mesure, de niveau, d'année ne casse rien
+    at.selectbox(key="carte_mesure").select("label").run()
+    assert not at.exception
+    at.selectbox(key="carte_niveau").select("epci").run()
+    assert not at.exception
+    assert len(at.dataframe[0].value) < 100
+
+
+def test_staff_urls_show_login_without_session(use_demo):
+    for page in ("importer", "contributions", "registres", "publication", "campagne",
+                 "comptes", "referentiel"):
+        at = app(page).run()
+        assert not at.exception, (page, at.exception)
+        assert titles(at) == ["Espace agents : connexion"], page
+        assert not at.dataframe and not at.get("file_uploader")
+
+
+def test_forged_session_state_is_not_a_login(use_demo):
+    forged = {"identifiant": "x", "role": "administrateur", "source": "local"}
+    at = app("importer", _observatoire_compte=forged).run()
+    assert titles(at) == ["Espace agents : connexion"]
+    ghost = auth.Account("fantome", "administrateur")  # compte absent du fichier
+    at = app("registres", _observatoire_compte=ghost).run()
+    assert titles(at) == ["Espace agents : connexion"]
+
+
+def test_login_opens_staff_pages(use_demo):
+    auth.add_account("agent1", "mot de passe solide", "agent", "Agent Un")
+    at = app("connexion").run()
+    at.text_input(key="connexion_identifiant").input("agent1")
+    at.text_input(key="connexion_mdp").input("mauvais mot de passe")
+    at.button[0].click().run()
+    assert any("incorrect" in e.value for e in at.error)
+    at.text_input(key="connexion_mdp").input("mot de passe solide")
+    at.button[0].click().run()
+    assert not at.exception
+    at._page_hash = calc_hash("contributions")
+    at.run()
+    assert titles(at) == ["Contributions reçues"]
+    lots = at.dataframe[0].value
+    assert len(lots) == 33
+    at._page_hash = calc_hash("campagne")
+    at.run()
+    assert not at.exception
+    assert titles(at)[0].startswith("Campagne")
+    # un agent n'est pas administrateur : les registres lui restent fermés
+    at._page_hash = calc_hash("registres")
+    at.run()
+    assert titles(at) == ["Espace agents : connexion"]
+
+
+def test_fiche_from_query_params(use_demo):
+    at = app("fiche")
+    at.query_params["niveau"] = "commune"
+    at.query_params["code"] = "62041"
+    at.run()
+    assert not at.exception, at.exception
+    assert [h.value for h in at.header] == ["Arras (62041)"]
+    serie = at.dataframe[0].value
+    assert list(serie["Année"]) == [2022, 2023, 2024]
+    assert any("Référent" in s.value for s in at.subheader)
+
+
+def test_empty_installation_explains_what_to_do():
+    at = app().run()
+    assert not at.exception
+    assert any("Aucune donnée" in w.value for w in at.warning)
+    assert any("observatoire referentiel importer" in m.value for m in at.markdown)
