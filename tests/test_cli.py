@@ -22,3 +22,12 @@ def test_base_etat_json():
 
 def test_unknown_command_fails():
     assert run("nexistepas").returncode != 0
+
+
+def test_generic_click_texts_are_french():
+    out = run("base", "--help")
+    assert "Affiche cette aide et quitte." in out.stdout
+    assert "Show this message" not in out.stdout
+    err = run("base", "etat", "--inconnue")
+    assert err.returncode != 0
+    assert "Option inconnue" in err.stderr

@@ -12,7 +12,10 @@ import sys
 
 import click
 
+from observatoire.cli import _francais
 from observatoire.errors import ObservatoireError
+
+_francais.install()
 
 #: nom de commande -> (module, attribut). L'ordre est celui de l'aide.
 COMMANDS: dict[str, tuple[str, str]] = {
