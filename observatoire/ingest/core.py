@@ -306,17 +306,21 @@ def _collect_errors(res: _SheetResult, report: Report) -> None:
                    sheet.name, ligne, col)
 
 
-def _finalise(results: list[_SheetResult], report: Report, index, contributeur: str
-              ) -> pd.DataFrame:
+def _finalise(results: list[_SheetResult], report: Report, index, contributeur: str,
+              national: bool = False) -> pd.DataFrame:
     keep = []
     for res in results:
         obs = res.obs
         obs = obs[(obs["methode"] != "total") & (obs["etat"].isin([V.OK, V.MASKED]))
                   & obs["indicateur"].notna()].copy()
         sheet = res.sheet
-        refs = [sheet.ref(int(i), int(j)) for i, j in zip(obs["pos"], obs["j"], strict=True)]
-        obs["ligne"] = [r[0] for r in refs]
-        obs["colonne"] = [r[1] for r in refs]
+        pos, jj = obs["pos"].to_numpy(dtype=int), obs["j"].to_numpy(dtype=int)
+        if sheet.transposed:
+            obs["ligne"] = np.asarray(sheet.cols_orig_rows)[jj]
+            obs["colonne"] = np.asarray(sheet.rows_orig_cols, dtype=object)[pos]
+        else:
+            obs["ligne"] = np.asarray(sheet.rows)[pos]
+            obs["colonne"] = np.asarray(sheet.cols, dtype=object)[jj]
         obs["feuille"] = sheet.name
         keep.append(obs)
     if not keep:
@@ -324,18 +328,23 @@ def _finalise(results: list[_SheetResult], report: Report, index, contributeur: 
     obs = pd.concat(keep, ignore_index=True)
     located = obs["code_insee"].notna()
     # Hors du territoire servi : gardé en non localisé, signalé.
-    inside = _territory_check(obs["code_insee"])
-    outside = located & ~inside
+    outside = located & ~_territory_check(obs["code_insee"]) if not national else \
+        pd.Series(False, index=obs.index)
     obs["libelle_non_localise"] = None
     if outside.any():
-        for code in pd.unique(obs.loc[outside, "code_insee"]):
-            first = obs[outside & (obs["code_insee"] == code)].iloc[0]
+        firsts = obs[outside].drop_duplicates("code_insee")
+        for _, first in firsts.head(MAX_LISTED).iterrows():
             report.add("avertissement", "hors_territoire",
-                       f"la commune {matching.describe(code, index)} est hors du territoire "
-                       f"servi ({settings().territoire_nom}) : ses valeurs sont comptées en "
-                       f"non localisé.", first["feuille"], first["ligne"])
-        obs.loc[outside, "libelle_non_localise"] = "hors territoire : " + \
-            obs.loc[outside, "code_insee"].map(lambda c: matching.describe(c, index))
+                       f"la commune {matching.describe(first['code_insee'], index)} est hors "
+                       f"du territoire servi ({settings().territoire_nom}) : ses valeurs sont "
+                       f"comptées en non localisé.", first["feuille"], first["ligne"])
+        if len(firsts) > MAX_LISTED:
+            report.add("avertissement", "hors_territoire",
+                       f"… et {len(firsts) - MAX_LISTED} autres communes hors du territoire "
+                       f"servi, comptées en non localisé.")
+        labels = {c: "hors territoire : " + matching.describe(c, index)
+                  for c in firsts["code_insee"]}
+        obs.loc[outside, "libelle_non_localise"] = obs.loc[outside, "code_insee"].map(labels)
         obs.loc[outside, "code_insee"] = None
     contrib = catalogues.get_contributeur(contributeur)
     try:
@@ -364,8 +373,14 @@ def _finalise(results: list[_SheetResult], report: Report, index, contributeur: 
     keys = ["key_code", "key_lib", "indicateur"]
     dup_in_sheet = obs.duplicated(keys + ["feuille"], keep=False) & obs["code_insee"].notna()
     if dup_in_sheet.any():
-        for (code, item, feuille), grp in obs[dup_in_sheet].groupby(
-                ["code_insee", "indicateur", "feuille"]):
+        groups = obs[dup_in_sheet].groupby(["code_insee", "indicateur", "feuille"])
+        if groups.ngroups > MAX_LISTED:
+            report.add("avertissement", "commune_en_double",
+                       f"{groups.ngroups} couples commune/indicateur figurent plusieurs fois : "
+                       f"leurs valeurs sont additionnées (les {MAX_LISTED} premiers suivent).")
+        for k, ((code, item, feuille), grp) in enumerate(groups):
+            if k >= MAX_LISTED:
+                break
             lines = ", ".join(str(x) for x in grp["ligne"].tolist()[:5])
             report.add("avertissement", "commune_en_double",
                        f"{matching.describe(code, index)} figure plusieurs fois pour "
@@ -582,7 +597,8 @@ def read_contribution(source, filename: str | None = None, contributeur: str = "
                    "de communes (code INSEE ou nom) et au moins une colonne d'indicateur. "
                    "Utilisez le modèle standard (« observatoire contributions modele »).")
     _year_hint(wb, name, annee, report)
-    values = _finalise(results, report, index, contrib.identifiant) if results else \
+    values = _finalise(results, report, index, contrib.identifiant,
+                       national=departement is None) if results else \
         pd.DataFrame(columns=batches.VALUE_COLUMNS)
     if results and values.empty and report.ok:
         report.add("erreur", "aucune_valeur",
