@@ -23,6 +23,8 @@ Règles (voir ``docs/methodologie.md``) :
 
 from __future__ import annotations
 
+import hashlib
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -175,13 +177,28 @@ def cellules_deductibles(systeme: _Systeme, inconnu: np.ndarray) -> np.ndarray:
         if rr.size == 0:
             continue
         sub = a[rr][:, cc].toarray()
-        ns = linalg.null_space(sub)
-        if ns.size == 0:
-            det = np.ones(cc.size, dtype=bool)
-        else:
-            det = np.abs(ns).max(axis=1) < 1e-9
-        out[cols[cc[det]]] = True
+        out[cols[cc[_dans_espace_lignes(sub)]]] = True
     return out
+
+
+def _dans_espace_lignes(a: np.ndarray) -> np.ndarray:
+    """Colonnes ``j`` telles que le vecteur unité ``e_j`` est dans l'espace des lignes de ``a``.
+
+    C'est dire que la variable ``j`` est nulle sur tout le noyau de ``a`` (elle est
+    déterminée par le système), sans calculer le noyau : la projection orthogonale sur
+    l'espace des lignes (SVD réduite, ``rang`` ≤ nombre de relations) garde ``e_j``
+    entier. Avec 400 inconnues et 30 relations, c'est cent fois moins de calcul que
+    ``scipy.linalg.null_space`` (SVD complète 400 × 400). Même tolérance de rang que
+    ``null_space`` ; le seuil de 1e-9 sur ``1 − P_jj`` classe un cas douteux comme
+    déterminé, donc protégé : l'erreur éventuelle va du côté du secret.
+    """
+    if a.size == 0:
+        return np.zeros(a.shape[1], dtype=bool)
+    _u, s, vt = linalg.svd(a, full_matrices=False)
+    tol = (s.max() if s.size else 0.0) * max(a.shape) * np.finfo(float).eps
+    base = vt[: int((s > tol).sum())]
+    reste = 1.0 - (base * base).sum(axis=0)
+    return reste < 1e-9
 
 
 def planifier(table: pd.DataFrame, seuil: int | None = None, *, colonne: str = "observe",
@@ -208,6 +225,44 @@ def planifier(table: pd.DataFrame, seuil: int | None = None, *, colonne: str = "
     codes = table["code"].astype(str).to_numpy()
     val = table[colonne].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
     groupes = {g: table[g].astype(str).to_numpy() for g in groupes if g in table}
+    src = table["masque"].to_numpy(bool) if "masque" in table else None
+    cle = _cle_plan(s, codes, val, groupes, src)
+    with _VERROU_PLANS:
+        plan = _PLANS.get(cle)
+    if plan is None:
+        plan = _planifier(s, codes, val, groupes, src)
+        with _VERROU_PLANS:
+            _PLANS[cle] = plan
+            while len(_PLANS) > _PLANS_MAX:
+                _PLANS.pop(next(iter(_PLANS)))
+    return _copie_plan(plan)
+
+
+#: Plans déjà calculés dans ce processus (contenu des entrées -> plan). Une publication
+#: demande le même plan communal pour chaque niveau agrégé, la couverture et les séries :
+#: il ne dépend que des codes, effectifs, regroupements et masques, pas de l'appelant.
+_PLANS: dict[str, PlanSecret] = {}
+_PLANS_MAX = 32
+_VERROU_PLANS = threading.Lock()  # l'application sert plusieurs sessions à la fois
+
+
+def _cle_plan(s: int, codes, val, groupes: dict, src) -> str:
+    h = hashlib.sha256(f"{s}|{len(codes)}".encode())
+    h.update("\x1f".join(codes).encode())
+    h.update(np.ascontiguousarray(val, dtype=float).tobytes())
+    for g in sorted(groupes):
+        h.update(f"|{g}|".encode())
+        h.update("\x1f".join(groupes[g]).encode())
+    h.update(b"-" if src is None else np.ascontiguousarray(src, dtype=bool).tobytes())
+    return h.hexdigest()
+
+
+def _copie_plan(plan: PlanSecret) -> PlanSecret:
+    return PlanSecret(communes=plan.communes.copy(),
+                      totaux={k: set(v) for k, v in plan.totaux.items()})
+
+
+def _planifier(s: int, codes, val, groupes: dict, src) -> PlanSecret:
     sys_ = _Systeme(codes, val, groupes)
     n_c = sys_.n_communes
     v = sys_.val
@@ -265,9 +320,8 @@ def planifier(table: pd.DataFrame, seuil: int | None = None, *, colonne: str = "
     motif = np.where(inconnu_source[:n_c], MOTIF_SOURCE,
                      np.where(primaire[:n_c], MOTIF_PRIMAIRE,
                               np.where(secondaire[:n_c], MOTIF_SECONDAIRE, None)))
-    if "masque" in table:
+    if src is not None:
         # Masquée à la source mais effectif connu par ailleurs : on le dit quand même.
-        src = table["masque"].to_numpy(bool)
         motif = np.where(src & secret[:n_c], MOTIF_SOURCE, motif)
     communes = pd.DataFrame({"code": codes, "secret": secret[:n_c], "motif_secret": motif})
     totaux: dict[str, set[str]] = {}

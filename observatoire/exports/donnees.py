@@ -236,14 +236,20 @@ def rassembler(annee: int, indicateurs=None, *, territoire: str | None = None,
             f"Aucune valeur pour {annee} : importez les tableaux des contributeurs ou lancez "
             f"« observatoire demo ».")
     noms_contrib = _noms_contributeurs()
-    tables, contributeurs, tendances = {}, {}, {}
+    tables, contributeurs, tendances, agents = {}, {}, {}, {}
+    # Contours lus une fois ; les communes mesurées une fois par indicateur et chaque
+    # niveau agrégé de cette même base (mêmes chiffres que stats.analyser niveau par niveau).
+    geometries = {"commune": couches["commune"], "epci": couches["epci"],
+                  "arrondissement": couches["arrondissement"],
+                  "departement": couches["departement"]}
     for ind in indicateurs:
-        for niveau in ("commune", "epci", "arrondissement", "departement"):
-            t = stats.analyser(annee, ind, niveau=niveau, engine=engine)
+        par_niveau = stats.analyser_niveaux(annee, ind, engine=engine, valeurs=valeurs,
+                                            geometries=geometries)
+        for niveau, t in par_niveau.items():
             tables[(ind, niveau)] = secrecy.apply_public(t, s.seuil_secret)
-            if niveau == "commune":
-                contributeurs[ind] = [noms_contrib.get(c, c)
-                                      for c in t.attrs.get("contributeurs", [])]
+        agents[ind] = par_niveau["commune"]
+        contributeurs[ind] = [noms_contrib.get(c, c)
+                              for c in agents[ind].attrs.get("contributeurs", [])]
         morceaux = []
         for niveau in ("arrondissement", "departement"):
             serie = analyser_serie(ind, niveau=niveau, engine=engine)
@@ -253,7 +259,8 @@ def rassembler(annee: int, indicateurs=None, *, territoire: str | None = None,
         tendances[ind] = tend if tend["annee"].nunique() > 1 else tend.iloc[0:0]
     couverture = points = refs = None
     if dispositifs:
-        cov = analyser_couverture(annee, indicateurs[0], engine=engine)
+        cov = analyser_couverture(annee, indicateurs[0], engine=engine,
+                                  table=agents[indicateurs[0]])
         couverture = secrecy.apply_public(cov, s.seuil_secret)
         dist = [c for c in couverture.columns if c.startswith("distance_") and c.endswith("_km")]
         couverture = couverture[["code", "nom", "arrondissement", "population", "referent",

@@ -4,6 +4,7 @@ tendances, couverture par les dispositifs, indice de priorité.
 API stable partagée par l'application, la ligne de commande et les exports :
 
 - :func:`analyser` : tableau par unité (commune, EPCI, arrondissement, département) ;
+- :func:`analyser_niveaux` : plusieurs niveaux d'un coup, communes mesurées une fois ;
 - :func:`analyser_table` : la même chose sans entrée-sortie (DataFrames fournis) ;
 - :data:`LABELS` : les quatre étiquettes et leur description française ;
 - :func:`tendance`, :func:`serie` : évolutions entre années ;
@@ -18,8 +19,11 @@ from observatoire.stats.analyse import (
     COLONNES,
     ZONES_REFERENCE,
     analyser,
+    analyser_niveaux,
     analyser_regroupement,
     analyser_table,
+    analyser_unites,
+    base_communale,
 )
 from observatoire.stats.coverage import (
     COMPOSANTES,
@@ -78,8 +82,11 @@ __all__ = [
     "DonneesAbsentesError",
     "agreger",
     "analyser",
+    "analyser_niveaux",
     "analyser_regroupement",
     "analyser_table",
+    "analyser_unites",
+    "base_communale",
     "etiqueter",
     "mesurer_communes",
     "sources_croisees",

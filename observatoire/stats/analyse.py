@@ -24,7 +24,8 @@ from observatoire.stats.measures import (
     verifier_niveau,
 )
 
-__all__ = ["COLONNES", "ZONES_REFERENCE", "analyser", "analyser_regroupement", "analyser_table"]
+__all__ = ["COLONNES", "ZONES_REFERENCE", "analyser", "analyser_niveaux", "analyser_regroupement",
+           "analyser_table", "analyser_unites", "base_communale"]
 
 #: Aires de référence du taux attendu.
 ZONES_REFERENCE = ("departement", "arrondissement", "territoire")
@@ -118,6 +119,46 @@ def analyser_table(
         ``non_localise``, ``annees``, ``n_annees``, ``niveau``, ``avertissements``.
     """
     verifier_niveau(niveau)
+    base = base_communale(valeurs, communes, territoire=territoire, population=population,
+                          code_map=code_map,
+                          territoires_contributeurs=territoires_contributeurs,
+                          zone_reference=zone_reference, seuil_secret=seuil_secret)
+    return analyser_unites(base, valeurs, niveau, code_map=code_map, alpha=alpha, fdr=fdr,
+                           surdispersion=surdispersion, geometrie=geometrie, moran=moran,
+                           noms=noms)
+
+
+def base_communale(
+    valeurs: pd.DataFrame,
+    communes: pd.DataFrame,
+    *,
+    territoire: Iterable[str] | None = None,
+    population: pd.Series | None = None,
+    code_map: Mapping[str, str] | None = None,
+    territoires_contributeurs: Mapping[str, str] | None = None,
+    zone_reference: str = "departement",
+    seuil_secret: int = 5,
+) -> pd.DataFrame:
+    """Effectifs et attendus des communes restituées : la base de tous les niveaux.
+
+    Première moitié de :func:`analyser_table`, à calculer une fois quand on veut
+    plusieurs niveaux (:func:`analyser_unites` ensuite pour chacun) : les niveaux
+    agrégés sont alors des sommes des mêmes communes, avec les mêmes attendus.
+
+    Parameters
+    ----------
+    valeurs, communes, territoire, population, code_map, territoires_contributeurs
+        Voir :func:`analyser_table`.
+    zone_reference : {"departement", "arrondissement", "territoire"}
+    seuil_secret : int, default 5
+
+    Returns
+    -------
+    pandas.DataFrame
+        Table de :func:`~observatoire.stats.measures.mesurer_communes` restreinte au
+        territoire, avec ``attendu`` ; ``attrs`` : ceux des mesures plus
+        ``_ref_zones``, ``_avertissements``, ``_borne`` et ``_seuil`` (internes).
+    """
     if zone_reference not in ZONES_REFERENCE:
         raise ObservatoireError(
             f"Aire de référence « {zone_reference} » inconnue : choisissez parmi "
@@ -139,7 +180,51 @@ def analyser_table(
     attrs = dict(base.attrs)
     base = base[dans_t].reset_index(drop=True)
     base.attrs = attrs
+    base.attrs.update({"_ref_zones": ref_zones, "_avertissements": avert, "_borne": borne,
+                       "_seuil": int(seuil_secret), "_zone_reference": zone_reference})
+    return base
+
+
+def analyser_unites(
+    base: pd.DataFrame,
+    valeurs: pd.DataFrame,
+    niveau: str = "commune",
+    *,
+    code_map: Mapping[str, str] | None = None,
+    alpha: float = 0.05,
+    fdr: bool = False,
+    surdispersion: bool = True,
+    geometrie=None,
+    moran: bool = False,
+    noms: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
+    """Tests, lissage et étiquettes d'un niveau, à partir de :func:`base_communale`.
+
+    Seconde moitié de :func:`analyser_table` : agrège la base au niveau demandé puis
+    estime φ, les probabilités, les taux lissés et les étiquettes de ses unités.
+
+    Parameters
+    ----------
+    base : pandas.DataFrame
+        Sortie de :func:`base_communale` (non modifiée).
+    valeurs : pandas.DataFrame
+        Les valeurs qui ont servi à la base (croisement des sources).
+    niveau, code_map, alpha, fdr, surdispersion, geometrie, moran, noms
+        Voir :func:`analyser_table`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Voir :func:`analyser_table`.
+    """
+    verifier_niveau(niveau)
+    ref_zones = base.attrs["_ref_zones"]
+    avert = list(base.attrs["_avertissements"])
+    borne = base.attrs["_borne"]
+    seuil_secret = base.attrs["_seuil"]
+    zone_reference = base.attrs["_zone_reference"]
     t = agreger(base, niveau, noms=noms)
+    t.attrs = {k: v for k, v in t.attrs.items() if not k.startswith("_")}
 
     # Sources croisées au niveau demandé (union des sources des communes).
     sc = sources_croisees(valeurs, base["code"], code_map)
@@ -217,7 +302,7 @@ def analyser_table(
                                  phi=phi_applique, q_valeurs=q if fdr else None,
                                  motif_inconnu=motif_inconnu)
     t["label"], t["motif"] = lab, mot
-    t.attrs.update(base.attrs)
+    t.attrs.update({k: v for k, v in base.attrs.items() if not k.startswith("_")})
     annees = t.attrs.get("annees") or []
     reg = _labels.suggerer_regroupement(t, alpha=alpha, phi=phi_applique,
                                         annee_max=max(annees) if annees else None)
@@ -338,13 +423,70 @@ def analyser(
     >>> from observatoire.stats import analyser  # doctest: +SKIP
     >>> t = analyser(2024, "victimes_accueillies", niveau="epci")  # doctest: +SKIP
     """
+    verifier_niveau(niveau)
+    geometries = "auto" if isinstance(geometrie, str) else {niveau: geometrie}
+    return analyser_niveaux(
+        annees, indicateur, niveaux=(niveau,), contributeurs=contributeurs,
+        denominateur=denominateur, engine=engine, zone_reference=zone_reference, alpha=alpha,
+        fdr=fdr, geometries=geometries, moran=moran, valeurs=valeurs)[niveau]
+
+
+def analyser_niveaux(
+    annees: int | Iterable[int],
+    indicateur: str,
+    *,
+    niveaux: Iterable[str] = tuple(NIVEAUX),
+    contributeurs: Iterable[str] | None = None,
+    denominateur: str = "population",
+    engine=None,
+    zone_reference: str | None = None,
+    alpha: float = 0.05,
+    fdr: bool = False,
+    geometries="auto",
+    moran: bool = False,
+    valeurs: pd.DataFrame | None = None,
+) -> dict[str, pd.DataFrame]:
+    """:func:`analyser` pour plusieurs niveaux à la fois, les communes mesurées une fois.
+
+    Les valeurs sont lues, les communes mesurées et le plan du secret secondaire établi
+    une seule fois ; chaque niveau est ensuite agrégé de cette même base
+    (:func:`analyser_unites`). Le résultat de chaque niveau est identique à celui de
+    :func:`analyser` pour ce niveau (c'est la même fonction).
+
+    Parameters
+    ----------
+    annees, indicateur, contributeurs, denominateur, engine, zone_reference, alpha, fdr,
+    moran, valeurs
+        Voir :func:`analyser`.
+    niveaux : iterable of str
+        Niveaux voulus, parmi ``commune``, ``epci``, ``arrondissement``, ``departement``.
+    geometries : dict, None or "auto"
+        Niveau -> contours (GeoDataFrame, ou None pour ne rien calculer de spatial) ;
+        ``"auto"`` : contours importés, s'il y en a, pour chaque niveau.
+
+    Returns
+    -------
+    dict
+        Niveau -> tableau d'analyse (vue agents, voir :func:`analyser`).
+
+    Raises
+    ------
+    DonneesAbsentesError
+        Aucune valeur pour la sélection.
+
+    Examples
+    --------
+    >>> from observatoire.stats import analyser_niveaux  # doctest: +SKIP
+    >>> t = analyser_niveaux(2024, "faits_constates", niveaux=["commune", "epci"])  # doctest: +SKIP
+    >>> t["epci"]  # doctest: +SKIP
+    """
     from observatoire import communes as _communes
     from observatoire import secrecy, storage
     from observatoire.config import settings
     from observatoire.stats.denominateurs import charger_population
 
     annees = [int(annees)] if isinstance(annees, (int, np.integer)) else [int(a) for a in annees]
-    verifier_niveau(niveau)
+    niveaux = [verifier_niveau(n) for n in dict.fromkeys(niveaux)]
     s = settings()
     if valeurs is None:
         valeurs = storage.current_values(engine, annees, [indicateur], contributeurs)
@@ -365,31 +507,33 @@ def analyser(
     population = None
     if denominateur != "population":
         population = charger_population(denominateur, max(annees), engine=engine)
-    if isinstance(geometrie, str) and geometrie == "auto":
-        geometrie, _raison = charger_geometrie(niveau)
+    code_map = _communes.current_code_map()
+    base = base_communale(
+        valeurs, univers, territoire=territoire, population=population, code_map=code_map,
+        territoires_contributeurs=_territoires_contributeurs(),
+        zone_reference=zone_reference or s.zone_reference, seuil_secret=s.seuil_secret)
     noms = None
-    if niveau == "departement":
+    if "departement" in niveaux:
         d = _communes.load_departements()
         noms = dict(zip(d["departement"], d["nom"], strict=True))
-    t = analyser_table(
-        valeurs, univers, territoire=territoire, niveau=niveau, population=population,
-        code_map=_communes.current_code_map(),
-        territoires_contributeurs=_territoires_contributeurs(),
-        zone_reference=zone_reference or s.zone_reference, alpha=alpha, fdr=fdr,
-        seuil_secret=s.seuil_secret, geometrie=geometrie, moran=moran, noms=noms)
-    if niveau != "commune":
-        # Le plan du secret secondaire se décide sur les communes : on le calcule ici
-        # pour que la vue publique d'un niveau agrégé n'ait pas besoin de les relire.
-        base = analyser_table(
-            valeurs, univers, territoire=territoire, niveau="commune",
-            population=population, code_map=_communes.current_code_map(),
-            territoires_contributeurs=_territoires_contributeurs(),
-            zone_reference=zone_reference or s.zone_reference, seuil_secret=s.seuil_secret)
-        t["total_protege"] = secrecy.totaux_proteges(base, niveau, seuil=s.seuil_secret).reindex(
-            t["code"]).fillna(False).to_numpy(bool)
-    t.attrs.update({"indicateur": indicateur, "denominateur": denominateur,
-                    "annees_demandees": annees})
-    return t
+    out = {}
+    for niveau in niveaux:
+        if isinstance(geometries, str) and geometries == "auto":
+            geo, _raison = charger_geometrie(niveau)
+        else:
+            geo = (geometries or {}).get(niveau)
+        t = analyser_unites(base, valeurs, niveau, code_map=code_map, alpha=alpha, fdr=fdr,
+                            geometrie=geo, moran=moran, noms=noms)
+        if niveau != "commune":
+            # Le plan du secret secondaire se décide sur les communes : on le calcule ici
+            # pour que la vue publique d'un niveau agrégé n'ait pas besoin de les relire.
+            t["total_protege"] = secrecy.totaux_proteges(
+                base, niveau, seuil=s.seuil_secret).reindex(t["code"]).fillna(
+                False).to_numpy(bool)
+        t.attrs.update({"indicateur": indicateur, "denominateur": denominateur,
+                        "annees_demandees": annees})
+        out[niveau] = t
+    return out
 
 
 def analyser_regroupement(table: pd.DataFrame, regroupement: str, **kwargs) -> pd.DataFrame:

@@ -291,7 +291,7 @@ def couverture(table: pd.DataFrame, *, geometrie=None, dispositifs: pd.DataFrame
 
 
 def analyser_couverture(annees, indicateur: str, *, engine=None, points=None,
-                        **kwargs) -> pd.DataFrame:
+                        table: pd.DataFrame | None = None, **kwargs) -> pd.DataFrame:
     """:func:`couverture` sur la base : analyse communale, contours, registres.
 
     Parameters
@@ -301,6 +301,9 @@ def analyser_couverture(annees, indicateur: str, *, engine=None, points=None,
     engine : sqlalchemy.engine.Engine, optional
     points : pandas.DataFrame, optional
         Points pondérés par la population.
+    table : pandas.DataFrame, optional
+        Analyse communale déjà calculée pour ces années et cet indicateur (vue agents) :
+        elle n'est pas recalculée.
 
     Returns
     -------
@@ -313,8 +316,8 @@ def analyser_couverture(annees, indicateur: str, *, engine=None, points=None,
     from observatoire.stats.analyse import analyser, charger_geometrie
 
     geometrie, _ = charger_geometrie("commune")
-    t = analyser(annees, indicateur, niveau="commune", engine=engine,
-                 geometrie=geometrie, **kwargs)
+    t = table if table is not None else analyser(annees, indicateur, niveau="commune",
+                                                 engine=engine, geometrie=geometrie, **kwargs)
     engine = engine or storage.get_engine()
     with engine.connect() as conn:
         disp = pd.DataFrame(conn.execute(sa.select(
