@@ -711,12 +711,15 @@ def values_from_table(table: pd.DataFrame, mesure: str, classification=None, *,
         label = None if label is None or (isinstance(label, float) and math.isnan(label)) \
             else str(label)
         lines = []
-        if secret.iloc[i]:
+        if mesure == "label":
+            # L'étiquette ne révèle pas l'effectif : elle reste visible même sous le secret.
+            k = label
+            if secret.iloc[i]:
+                lines.append("effectif : secret statistique")
+        elif secret.iloc[i]:
             k = "secret"
             lines.append(f"secret statistique (effectif de 1 à {seuil_secret - 1}, ou "
                          f"protégeant une autre cellule)")
-        elif mesure == "label":
-            k = label
         elif mesure == "ratio" and label == "non concluant":
             k = "non_concluant"
         else:

@@ -88,6 +88,8 @@ def test_values_from_table_never_shows_secret_counts():
     assert "<b>Taux : 10,0 pour 1 000 habitants</b>" in values["99004"][1]
     labels = maps.values_from_table(table, "label")
     assert labels["99004"][0] == "révélatrice"
+    assert labels["99002"][0] == "non concluant"  # l'étiquette reste sous le secret
+    assert "secret" in labels["99002"][1]
     ratio = maps.values_from_table(table, "ratio", cl.classer(table["ratio"], k=3))
     assert ratio["99003"][0] == "non_concluant"
     with pytest.raises(ValueError, match="Mesure « total » inconnue"):

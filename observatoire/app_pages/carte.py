@@ -98,7 +98,7 @@ def legend_for(sel: dict, classes, table: pd.DataFrame, titre: str) -> str:
     else:
         entries += [cl.STYLES_ETIQUETTES[k] for k in ("révélatrice", "dans la norme",
                                                       "blanche présumée", "non concluant")]
-    if table["secret"].any():
+    if table["secret"].any() and sel["mesure"] != "label":
         entries.append(cl.STYLE_SECRET)
     if sel["mesure"] == "ratio":
         entries.append(cl.STYLE_NON_CONCLUANT)
@@ -228,7 +228,7 @@ def page() -> None:
     libelle = common.indicateurs().get(sel["indicateur"], sel["indicateur"])
     titre = f"{libelle} — {sel['annee']}"
     st.subheader(f"{common.MESURES[sel['mesure']]} · {libelle} · {sel['annee']}")
-    col_map, col_table = st.columns([3, 2], gap="medium")
+    col_map, col_table = st.columns([5, 3], gap="medium")
     with col_map:
         try:
             m = map_for(sel, table, classes, titre)
@@ -256,7 +256,7 @@ def _show_map(m, sel: dict) -> None:
     from streamlit_folium import st_folium
 
     # Seul le clic sur un objet est renvoyé : déplacer ou zoomer ne relance pas le script.
-    state = st_folium(m, height=600, use_container_width=True,
+    state = st_folium(m, height=640, use_container_width=True,
                       returned_objects=["last_object_clicked_tooltip"],
                       key=f"carte_{sel['niveau']}")
     code = clicked_code(state)

@@ -69,7 +69,8 @@
       var v = cfg.values[unit] || null;
       var k = v ? v[0] : null;
       var style = L.extend({color: "#ffffff", weight: strokeCommunes ? 0.6 : 0,
-                            opacity: 1}, fillFor(cfg, k));
+                            opacity: 1, className: "obs-commune obs-c-" + g.id},
+                           fillFor(cfg, k));
       var ll = latlngsOf(arcs, g);
       if (!ll.length) { return; }
       var poly = L.polygon(ll, style);

@@ -1,0 +1,177 @@
+"""L'application dans un vrai navigateur : carte, fiche, secret, accès agents, import."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+import pandas as pd
+
+from tests.browser.conftest import PASSWORD, screenshot
+from tests.conftest import shared_path
+
+MAP = "iframe[title='streamlit_folium.st_folium']"
+N_COMMUNES = 887
+
+
+def map_frame(pg):
+    """Cadre de la carte, une fois ses 887 communes dessinées."""
+    for _ in range(240):
+        frames = [f for f in pg.frames if "st_folium" in f.url]
+        for f in frames:
+            try:
+                if f.locator("path.obs-commune").count() == N_COMMUNES:
+                    return f
+            except Exception:  # cadre remplacé pendant la lecture
+                pass
+        pg.wait_for_timeout(500)
+    raise AssertionError("la carte ne s'est pas affichée")
+
+
+def map_state(frame):
+    return frame.evaluate(
+        "() => [Array.from(document.querySelectorAll('path.obs-commune'))"
+        ".map(p => p.getAttribute('fill')).join('|'),"
+        " (document.querySelector('.obs-legende') || {innerText: ''}).innerText]")
+
+
+def choose(pg, label: str, option: str):
+    pg.locator("[data-testid='stSelectbox']").filter(has_text=label).first.click()
+    pg.get_by_role("option", name=option, exact=True).click()
+
+
+def wait_change(pg, before):
+    for _ in range(240):
+        pg.wait_for_timeout(500)
+        try:
+            state = map_state(map_frame(pg))
+        except Exception:
+            continue
+        if state[0] != before[0] and state[1] != before[1]:
+            return state
+    raise AssertionError("la carte n'a pas changé")
+
+
+def test_map_one_polygon_per_commune_and_offline(demo_server, page):
+    page.goto(demo_server.url)
+    frame = map_frame(page)
+    assert frame.locator("path.obs-commune").count() == N_COMMUNES
+    assert "Légende" in frame.locator(".obs-legende").inner_text()
+    for f in (page.main_frame, frame):
+        urls = f.evaluate("() => Array.from(document.querySelectorAll('script[src], "
+                          "link[href]')).map(e => e.src || e.href)")
+        external = [u for u in urls if u.startswith("http")
+                    and not u.startswith(demo_server.url)]
+        assert external == [], external
+    assert not [t for t in frame.evaluate("() => Array.from(document.images).map(i => i.src)")
+                if "tile" in t]
+    screenshot(page, "carte")
+
+
+def test_year_and_item_change_colours_and_legend(demo_server, page):
+    page.goto(demo_server.url)
+    before = map_state(map_frame(page))
+    choose(page, "Année", "2022")
+    after_year = wait_change(page, before)
+    assert after_year[0] != before[0]
+    assert after_year[1] != before[1] and "2022" in after_year[1]
+    choose(page, "Indicateur", "Faits de violences intrafamiliales constatés")
+    after_item = wait_change(page, after_year)
+    assert after_item[0] != after_year[0]
+    assert "Faits de violences intrafamiliales constatés" in after_item[1]
+    screenshot(page, "carte_faits_2022")
+    choose(page, "Mesure", "Étiquette (zone révélatrice, blanche présumée…)")
+    labels = wait_change(page, after_item)
+    assert "révélatrice" in labels[1] and "blanche présumée" in labels[1]
+    screenshot(page, "carte_etiquettes")
+
+
+_CLICKABLE = """() => {
+  // Une commune dont le centre n'est couvert ni par la légende ni par un marqueur.
+  for (const p of document.querySelectorAll('path.obs-commune')) {
+    const r = p.getBoundingClientRect();
+    if (r.width < 12 || r.height < 12) continue;
+    const x = r.left + r.width / 2, y = r.top + r.height / 2;
+    if (x < 60 || y < 60 || x > innerWidth - 60 || y > innerHeight - 60) continue;
+    if (document.elementFromPoint(x, y) === p) {
+      return [p.getAttribute('class').match(/obs-c-(\\w+)/)[1], x, y];
+    }
+  }
+  return null;
+}"""
+
+
+def test_click_commune_opens_its_fiche(demo_server, page):
+    page.goto(demo_server.url)
+    page.locator(MAP).scroll_into_view_if_needed()
+    frame = map_frame(page)
+    code, x, y = frame.evaluate(_CLICKABLE)
+    box = page.locator(MAP).bounding_box()
+    page.mouse.click(box["x"] + x, box["y"] + y)
+    page.get_by_text(f"({code})").first.wait_for()
+    assert re.search(rf"/fiche\\?.*code={code}", page.url), page.url
+    page.get_by_text("Les chiffres au fil des années").wait_for()
+    screenshot(page, "fiche")
+
+
+def test_public_page_never_shows_small_counts(demo_server, page):
+    page.goto(demo_server.url)
+    frame = map_frame(page)
+    script = frame.evaluate("() => Array.from(document.scripts).map(s => s.text).join('\\n')")
+    shown = [int(n.replace("\u202f", "")) for n in re.findall(r"Effectif : ([\d\u202f]+)", script)]
+    assert len(shown) > 100
+    assert not [n for n in shown if 1 <= n <= 4]
+    with page.expect_download() as dl:
+        page.get_by_text("Télécharger le tableau (CSV)").click()
+    text = open(dl.value.path(), encoding="utf-8-sig").read()
+    rows = list(csv.DictReader(io.StringIO(text), delimiter=";"))
+    assert len(rows) == N_COMMUNES
+    effectifs = [r["Effectif"] for r in rows]
+    assert "secret" in effectifs
+    numbers = [float(v.replace(",", ".")) for v in effectifs if v not in ("secret", "")]
+    assert numbers and not [v for v in numbers if 1 <= v <= 4]
+
+
+def test_staff_page_without_login_shows_login(demo_server, page):
+    for path in ("importer", "contributions", "registres"):
+        page.goto(f"{demo_server.url}/{path}")
+        page.get_by_text("Espace agents : connexion").wait_for()
+        assert page.locator("input[type=file]").count() == 0
+        assert page.locator("[data-testid='stDataFrame']").count() == 0
+    screenshot(page, "connexion")
+
+
+def _login(pg, server):
+    pg.goto(f"{server.url}/connexion")
+    pg.get_by_label("Identifiant").fill("agent")
+    pg.get_by_label("Mot de passe").fill(PASSWORD)
+    pg.get_by_role("button", name="Se connecter").click()
+    pg.get_by_text("Connecté : agent").first.wait_for()
+
+
+def test_import_flow_values_reach_the_map(real_server, page):
+    sample = shared_path("samples", "contributions", "gendarmerie_faits_vif_2023.xlsx")
+    expected = pd.read_csv(shared_path("samples", "contributions", "attendu",
+                                       "gendarmerie_faits_vif_2023.csv"),
+                           dtype={"code_insee": str})
+    top = expected.dropna(subset=["valeur"]).sort_values("valeur").iloc[-1]
+    _login(page, real_server)
+    page.get_by_role("link", name="Importer").click()
+    page.get_by_text("Importer un fichier de contributeur").wait_for()
+    choose(page, "Contributeur", "Gendarmerie nationale – groupement du Pas-de-Calais")
+    year = page.get_by_label("Année des données (N)")
+    year.fill("2023")
+    year.press("Enter")
+    page.locator("input[type=file]").set_input_files(str(sample))
+    page.get_by_text("3. Rapport de lecture").wait_for()
+    screenshot(page, "import_rapport")
+    page.get_by_role("button", name="Enregistrer ce lot").click()
+    page.get_by_text("Import terminé").wait_for()
+    screenshot(page, "import_termine")
+    page.get_by_role("link", name="Carte").click()
+    frame = map_frame(page)
+    script = frame.evaluate("() => Array.from(document.scripts).map(s => s.text).join('\\n')")
+    at = script.index(f'"{top.code_insee}":[')
+    assert f"Effectif : {int(top['valeur'])}" in script[at:at + 400]
+    screenshot(page, "carte_import")
