@@ -248,14 +248,14 @@ class Style:
 
 #: États qui ne sont pas une valeur : ils ont leur propre classe de légende.
 STYLE_SECRET = Style(
-    "secret statistique", "#bdbdbd", hachures="xxxx", motif="croisillons",
+    "secret statistique", "#bdbdbd", hachures="xxx", motif="croisillons",
     couleur_hachures="#525252",
     description="effectif de 1 à 4 (ou sous le seuil configuré) : valeur non publiée")
 STYLE_NON_CONCLUANT = Style(
-    "non concluant", "#f0f0f0", hachures="....", motif="points", couleur_hachures="#737373",
+    "non concluant", "#f0f0f0", hachures="..", motif="points", couleur_hachures="#737373",
     description="effectif attendu trop faible pour conclure : taux trop incertain pour être classé")
 STYLE_PAS_DE_DONNEE = Style(
-    "pas de donnée", "#ffffff", hachures="----", motif="horizontales",
+    "pas de donnée", "#ffffff", hachures="--", motif="horizontales",
     couleur_hachures="#969696",
     description="aucun contributeur ne couvre cette commune pour cet indicateur")
 
@@ -264,14 +264,14 @@ STYLE_PAS_DE_DONNEE = Style(
 #: et en sens de hachures.
 STYLES_ETIQUETTES: dict[str, Style] = {
     "révélatrice": Style(
-        "révélatrice", "#e66101", hachures="////", motif="diagonales",
+        "révélatrice", "#e66101", hachures="///", motif="diagonales",
         couleur_hachures="#7f2704",
         description="plus de cas que ne le laisse attendre la population, au-delà du hasard"),
     "dans la norme": Style(
         "dans la norme", "#f7f7f7",
         description="écart à l'attendu compatible avec le hasard"),
     "blanche présumée": Style(
-        "blanche présumée", "#5e3c99", hachures="\\\\\\\\", motif="contre-diagonales",
+        "blanche présumée", "#5e3c99", hachures="\\\\\\", motif="contre-diagonales",
         couleur_hachures="#ffffff",
         description="moins de cas qu'attendu au-delà du hasard : signal d'une possible "
                     "sous-révélation, pas d'une absence de violences"),
@@ -397,15 +397,22 @@ class Classification:
         return None if i < 0 else self.couleurs[i]
 
     def etiquettes(self) -> list[str]:
-        """Libellés des classes au format français (« de 0,5 à 1,7 », « plus de 1,7 à 4,7 »)."""
+        """Libellés des classes au format français (« de 0,5 à 1,7 », « plus de 1,7 à 4,7 »).
+
+        Une première classe réduite à zéro (voir ``zero_a_part`` de :func:`classer`) se
+        lit « 0 (aucun cas) ».
+        """
         d = self.decimales
         out = []
         bas = self.minimum
         for i, haut in enumerate(self.bornes):
-            if i == 0:
+            if i == 0 and bas == haut == 0 and self.k > 1:
+                out.append("0 (aucun cas)")
+            elif i == 0:
                 out.append(f"de {format_nombre(bas, d)} à {format_nombre(haut, d)}")
             else:
-                out.append(f"plus de {format_nombre(bas, d)} à {format_nombre(haut, d)}")
+                de = "0" if bas == 0 else format_nombre(bas, d)
+                out.append(f"plus de {de} à {format_nombre(haut, d)}")
             bas = haut
         return out
 
@@ -450,6 +457,7 @@ def classer(
     bornes: Sequence[float] | None = None,
     unite: str = UNITE_TAUX,
     decimales: int | None = None,
+    zero_a_part: bool = False,
 ) -> Classification:
     """Calcule les classes d'une carte à partir des valeurs *publiques*.
 
@@ -473,6 +481,11 @@ def classer(
         Unité affichée dans la légende.
     decimales : int, optional
         Précision d'affichage ; par défaut la plus petite qui distingue les bornes.
+    zero_a_part : bool, default False
+        Les zéros forment leur propre classe, « 0 (aucun cas) », et les ``k − 1``
+        autres classes se calculent sur les seules valeurs positives. Pour les taux
+        communaux, où la plupart des petites communes n'ont aucun cas : sans cela, les
+        quantiles s'effondrent sur zéro et la carte n'a plus que deux ou trois classes.
 
     Returns
     -------
@@ -516,6 +529,20 @@ def classer(
         # légende montre au moins les états non numériques.
         return Classification((0.0,), 0.0, palette(palette_nom, 1), methode, palette_nom,
                               decimales if decimales is not None else 1, unite, (0,))
+    if zero_a_part and (v == 0).any() and (v > 0).any():
+        pos = classer(v[v > 0], methode, max(k - 1, K_MIN), palette_nom, unite=unite,
+                      decimales=decimales) if k - 1 >= K_MIN else None
+        if pos is None:
+            # k = 3 : deux classes positives, que classer() refuse ; on coupe à la médiane.
+            med = float(np.median(v[v > 0]))
+            pos_bornes = np.unique([med, float(v.max())])
+            d = decimales if decimales is not None else decimales_utiles(
+                np.append(pos_bornes, v[v > 0].min()))
+            bornes_pos = _arrondir_bornes(pos_bornes, d, v.max())
+        else:
+            d, bornes_pos = pos.decimales, pos.bornes
+        bornes_pos = tuple(b for b in bornes_pos if b > 0)
+        return _build((0.0,) + bornes_pos, 0.0, methode, palette_nom, d, unite, v)
     n_distinct = np.unique(v).size
     kk = max(1, min(k, n_distinct))
     if kk == 1:

@@ -144,6 +144,26 @@ def test_bornes_fixes_conservees_d_une_annee_a_l_autre(tmp_path):
     assert cl.charger_bornes_fixes(chemin, "faits/taux").bornes == an1.bornes
 
 
+def test_zero_a_part_classe_aucun_cas():
+    """Beaucoup de zéros : ils ont leur classe, les autres se répartissent les positifs."""
+    v = np.r_[np.zeros(300), np.random.default_rng(2).gamma(2, 1, 120)]
+    sans = cl.classer(v, "quantiles", 5)
+    assert sans.k < 5  # les quantiles s'effondrent sur zéro
+    c = cl.classer(v, "quantiles", 5, zero_a_part=True)
+    assert c.k == 5 and c.bornes[0] == 0 and c.minimum == 0
+    assert c.effectifs[0] == 300 and sum(c.effectifs[1:]) == 120
+    assert max(c.effectifs[1:]) - min(c.effectifs[1:]) <= 3  # quantiles des positifs
+    lib = c.etiquettes()
+    assert lib[0] == "0 (aucun cas)" and lib[1].startswith("plus de 0 à ")
+    assert c.classes([0.0, 1e-6, v.max()]).tolist() == [0, 1, 4]
+    trois = cl.classer(v, "jenks", 3, zero_a_part=True)
+    assert trois.k == 3 and trois.effectifs[0] == 300
+    # Sans zéro, ou sans positif, rien ne change.
+    assert cl.classer(v[v > 0], "quantiles", 5, zero_a_part=True) == cl.classer(
+        v[v > 0], "quantiles", 5)
+    assert cl.Classification.from_dict(c.to_dict()).etiquettes() == lib
+
+
 def test_classification_aller_retour_dict():
     c = cl.classer([1, 2, 3, 4, 5, 6], "quantiles", 3, "PuBu")
     assert cl.Classification.from_dict(c.to_dict()) == c
@@ -165,7 +185,7 @@ def test_styles_non_numeriques_distincts_sans_la_couleur():
 
 def test_style_matplotlib_et_leaflet():
     kw = cl.STYLE_SECRET.matplotlib()
-    assert kw["hatch"] == "xxxx" and kw["facecolor"] == "#bdbdbd"
+    assert kw["hatch"] == "xxx" and kw["facecolor"] == "#bdbdbd"
     lf = cl.STYLE_CONTOUR_BLANCHE.leaflet()
     assert lf["fillOpacity"] == 0.0 and lf["dashArray"] == "4 2"
     assert cl.STYLE_SECRET.leaflet()["pattern"] == "croisillons"

@@ -20,7 +20,7 @@ from observatoire import classification as cl
 from observatoire.errors import ObservatoireError
 from observatoire.exports import atlas, excel, html, opendata, produire
 from observatoire.exports import print_maps as pm
-from observatoire.exports.donnees import Publication, statut
+from observatoire.exports.donnees import Publication, etiquette_carte, statut
 
 IND = "faits_constates"
 
@@ -55,6 +55,7 @@ def _publication(demo: bool = True) -> Publication:
     t["label"] = np.where(t["attendu"] < 4, "non concluant", "dans la norme").astype(object)
     t.loc[[6, 7], "label"] = "blanche présumée"
     t.loc[[8], "label"] = "révélatrice"
+    t.loc[[9, 10, 11], "label"] = "non concluant"  # effectifs publiés, étiquette prudente
     t.loc[5, "label"] = None
     t["secret"] = t["observe"].between(1, 4)
     for c in ("observe", "taux", "taux_lisse", "ratio", "attendu"):
@@ -109,13 +110,19 @@ def pub():
     return _publication()
 
 
-def test_statut_secret_prime_puis_absence_puis_non_concluant(pub):
+def test_statut_secret_puis_absence_non_concluant_colore(pub):
     t = pub.table(IND)
     s = statut(t)
     assert s[1] == s[2] == s[3] == "secret"
     assert s[5] == "pas_de_donnee"
-    assert (s[t["label"] == "non concluant"].isin(["non_concluant", "secret"])).all()
-    assert s[4] in ("valeur", "non_concluant")
+    # « Non concluant » est une propriété de l'étiquette, pas de la valeur : une commune
+    # non concluante dont le taux est publié est colorée selon ce taux.
+    nc = (t["label"] == "non concluant") & ~t["secret"]
+    assert nc.sum() >= 3 and (s[nc] == "valeur").all()
+    assert s[4] == "valeur"  # zéro : publié et coloré
+    lab = etiquette_carte(t)
+    assert lab[1] == t.loc[1, "label"]  # l'étiquette d'une commune secrète reste publiée
+    assert lab[5] is None
 
 
 def test_classes_calculees_sans_les_valeurs_secretes(pub):
@@ -137,17 +144,47 @@ def test_carte_svg_texte_titre_legende_echelle(pub, tmp_path):
     assert "taux pour 1\u202f000 habitants" in tout or "taux pour 1 000 habitants" in tout
     for lib in c.etiquettes():
         assert lib in tout
-    for etat in ("secret statistique", "non concluant", "pas de donnée",
+    for etat in ("secret statistique", "effectif de 1 à 4", "pas de donnée",
+                 "0 (aucun cas)", "zéro à part",
                  "zone blanche présumée", "limite d'EPCI", "limite d'arrondissement",
                  "référent VIF formé", "Accueil de jour", "km", "N",
                  "DONNÉES FICTIVES DE DÉMONSTRATION", "Sources : Police, Gendarmerie",
-                 "Lambert-93", "IGN ADMIN EXPRESS COG, millésime 2024"):
+                 "Lambert-93", "Contours : IGN ADMIN EXPRESS COG 2024"):
         assert etat in tout, etat
+    # Pas de classe « non concluant » sur une carte de valeurs.
+    assert "non concluant" not in tout
     from PIL import Image
 
     im = Image.open(tmp_path / "carte.png")
     assert im.size == (round(11.69 * 300), round(8.27 * 300))
     assert len(set(np.asarray(im.convert("L").resize((200, 140))).ravel())) > 20
+
+
+def test_carte_par_epci(pub, tmp_path):
+    c = pm.classification_pour(pub, IND, niveau="epci")
+    assert sum(c.effectifs) == 4  # les 4 EPCI, publiés
+    fig = pm.figure_carte(pub, IND, "departement", c, niveau="epci")
+    pm.enregistrer(fig, tmp_path / "e", 2024, formats=("svg",))
+    svg = (tmp_path / "e.svg").read_text(encoding="utf-8")
+    assert "taux par EPCI, 2024" in svg and "nombre d'EPCI" in svg
+    with pytest.raises(ValueError, match="EPCI débordent"):
+        pm.table_carte(pub, IND, "991", "epci")
+
+
+def test_hachures_une_surface_par_classe(pub):
+    """Les communes hachurées d'une classe (3 secrètes) sont dessinées en une seule surface."""
+    from matplotlib.figure import Figure
+
+    c = pm.classification_pour(pub, IND)
+    ax = Figure().add_subplot()
+    pm.dessiner_carte(ax, pub, IND, "departement", c, dispositifs=False, referents=False)
+    hachurees = [coll for coll in ax.collections if coll.get_hatch()]
+    assert [coll.get_hatch() for coll in hachurees] == [cl.STYLE_SECRET.hachures,
+                                                       cl.STYLE_PAS_DE_DONNEE.hachures]
+    assert [len(coll.get_paths()) for coll in hachurees] == [1, 1]
+    # L'échelle et le nord sont sous le territoire, pas dessus.
+    ymin = pub.couches["commune"].total_bounds[1]
+    assert all(p.get_y() + p.get_height() < ymin for p in ax.patches)
 
 
 def test_carte_des_etiquettes_et_arrondissement(pub, tmp_path):
@@ -157,7 +194,7 @@ def test_carte_des_etiquettes_et_arrondissement(pub, tmp_path):
     pm.enregistrer(fig, tmp_path / "e", 2024, formats=("svg",))
     svg = (tmp_path / "e.svg").read_text(encoding="utf-8")
     assert "Arrondissement 992 — Violences intrafamiliales : zones révélatrices" in svg
-    assert "révélatrice" in svg and "blanche présumée" in svg
+    assert "révélatrice" in svg and "blanche présumée" in svg and "non concluant" in svg
     assert "référent" not in svg  # couche désactivée
 
 
@@ -269,6 +306,35 @@ def test_atlas_pages_et_texte(pub, tmp_path):
         assert re.search(code + r"\s+[\d\u202f ]+\s+secret\s+secret", ligne), ligne
 
 
+def test_atlas_reprend_les_figures_des_cartes(pub, tmp_path, monkeypatch):
+    """Les pages de carte de l'atlas sont les figures déjà dessinées, pas de nouveau tracé."""
+    c = pm.classification_pour(pub, IND)
+    ce = pm.classification_pour(pub, IND, niveau="epci")
+    figures = {(IND, "departement", "taux", "commune"): pm.figure_carte(pub, IND, "departement", c),
+               (IND, "departement", "taux", "epci"): pm.figure_carte(
+                   pub, IND, "departement", ce, niveau="epci"),
+               (IND, "departement", "label", "commune"): pm.figure_carte(
+                   pub, IND, "departement", c, mesure="label")}
+    for code in ("991", "992"):
+        figures[(IND, code, "taux", "commune")] = pm.figure_carte(pub, IND, code, c)
+    textes_avant = {k: len(f.texts) for k, f in figures.items()}
+
+    def interdit(*a, **k):
+        raise AssertionError("carte redessinée")
+
+    monkeypatch.setattr(pm, "figure_carte", interdit)
+    chemin = atlas.produire_atlas(pub, tmp_path / "atlas.pdf", {IND: c},
+                                  classifications_epci={IND: ce}, figures=figures)
+    # Le pied de page ajouté pour l'atlas est retiré : la figure reste celle du fichier.
+    assert {k: len(f.texts) for k, f in figures.items()} == textes_avant
+    if shutil.which("pdfinfo"):
+        info = subprocess.run(["pdfinfo", "-f", "1", "-l", "40", str(chemin)],
+                              capture_output=True, text=True, check=True).stdout
+        tailles = re.findall(r"Page\s+\d+ size:\s+([\d.]+) x ([\d.]+)", info)
+        paysage = [t for t in tailles if float(t[0]) > float(t[1])]
+        assert len(paysage) == 5  # 3 cartes du département, 2 arrondissements
+
+
 def test_produire_verifie_les_territoires(pub, tmp_path):
     with pytest.raises(ObservatoireError, match="Territoire « 999 » inconnu"):
         produire(pub, tmp_path, territoires=["999"], artefacts=["csv"])
@@ -290,11 +356,16 @@ def test_bornes_fixes_reprises(pub, tmp_path):
 
 def test_manifeste(pub, tmp_path):
     etapes = []
-    man = produire(pub, tmp_path, territoires=["991"], artefacts=["cartes", "csv", "excel"],
+    man = produire(pub, tmp_path, territoires=["991", "departement"],
+                   artefacts=["cartes", "csv", "excel"],
                    progress=lambda f, m: etapes.append((f, m)))
     ecrit = json.loads((tmp_path / "manifeste.json").read_text(encoding="utf-8"))
     chemins = [f["chemin"] for f in ecrit["fichiers"]]
-    assert "cartes/faits_constates-arrondissement-991-taux.png" in chemins
+    for carte in ("arrondissement-991-taux", "departement-taux", "departement-taux-epci",
+                  "departement-etiquettes"):
+        for ext in ("pdf", "svg", "png"):
+            assert f"cartes/faits_constates-{carte}.{ext}" in chemins, (carte, ext)
+    assert set(ecrit["classes"]) == {IND, f"{IND}/epci"}
     assert "tableaux-2024.xlsx" in chemins and "donnees-2024.csv" in chemins
     import hashlib
 

@@ -20,8 +20,15 @@ __all__ = ["publier", "produire"]
 ARTEFACTS = ("cartes", "atlas", "excel", "csv", "html")
 
 
-def _cle_bornes(indicateur: str) -> str:
-    return f"{indicateur}/taux/commune"
+def _cle_bornes(indicateur: str, niveau: str = "commune") -> str:
+    return f"{indicateur}/taux/{niveau}"
+
+
+def _nom_carte(indicateur: str, territoire: str, mesure: str, niveau: str) -> str:
+    """Nom de fichier (sans extension) d'une carte."""
+    nom = "departement" if territoire == "departement" else f"arrondissement-{territoire}"
+    suffixe = "etiquettes" if mesure == "label" else "taux"
+    return f"{indicateur}-{nom}-{suffixe}" + ("-epci" if niveau == "epci" else "")
 
 
 def produire(pub, sortie: str | Path, *, territoires: Iterable[str] | None = None,
@@ -84,27 +91,32 @@ def produire(pub, sortie: str | Path, *, territoires: Iterable[str] | None = Non
         from observatoire.config import settings
 
         chemin_bornes = settings().data_dir / "publication" / "bornes_fixes.json"
-    classes, origine = {}, {}
+    classes, classes_epci, origine = {}, {}, {}
     for ind in pub.indicateurs:
-        c = cl.charger_bornes_fixes(chemin_bornes, _cle_bornes(ind)) if bornes_fixes else None
-        if c is not None:
-            classes[ind] = pm.classification_pour(pub, ind, bornes=c.bornes, palette=c.palette)
-            origine[ind] = "bornes fixes enregistrées"
-        else:
-            classes[ind] = pm.classification_pour(pub, ind, methode=methode, k=k,
-                                                  palette=palette)
-            origine[ind] = methode
+        for niveau, dest, cle_origine in (("commune", classes, ind),
+                                          ("epci", classes_epci, f"{ind} (EPCI)")):
+            cle = _cle_bornes(ind, niveau)
+            c = cl.charger_bornes_fixes(chemin_bornes, cle) if bornes_fixes else None
+            if c is not None:
+                dest[ind] = pm.classification_pour(pub, ind, niveau=niveau, bornes=c.bornes,
+                                                   palette=c.palette)
+                origine[cle_origine] = "bornes fixes enregistrées"
+                continue
+            dest[ind] = pm.classification_pour(pub, ind, niveau=niveau, methode=methode, k=k,
+                                               palette=palette)
+            origine[cle_origine] = methode
             if bornes_fixes:
-                cl.enregistrer_bornes_fixes(chemin_bornes, _cle_bornes(ind), classes[ind],
+                cl.enregistrer_bornes_fixes(chemin_bornes, cle, dest[ind],
                                             annee_origine=pub.annee)
-                origine[ind] = f"{methode}, enregistrées comme bornes fixes"
+                origine[cle_origine] = f"{methode}, enregistrées comme bornes fixes"
     etapes = []
     if "cartes" in artefacts:
         for ind in pub.indicateurs:
             for t in territoires:
-                etapes.append(("cartes", ind, t, "taux"))
+                etapes.append(("cartes", ind, t, ("taux", "commune")))
             if "departement" in territoires:
-                etapes.append(("cartes", ind, "departement", "label"))
+                etapes.append(("cartes", ind, "departement", ("taux", "epci")))
+                etapes.append(("cartes", ind, "departement", ("label", "commune")))
     for a in ("atlas", "excel", "csv"):
         if a in artefacts:
             etapes.append((a, None, None, None))
@@ -113,18 +125,32 @@ def produire(pub, sortie: str | Path, *, territoires: Iterable[str] | None = Non
     fichiers: list[Path] = []
     durees: dict[str, float] = {}
     options = {"dispositifs": dispositifs, "referents": dispositifs}
-    for n, (quoi, ind, terr, mesure) in enumerate(etapes, start=1):
+    # Chaque carte est dessinée une fois : la même figure donne le PDF, le SVG, le PNG
+    # et, gardée jusque-là, la page de l'atlas.
+    figures: dict = {}
+    garder = "atlas" in artefacts
+    for n, (quoi, ind, terr, carte) in enumerate(etapes, start=1):
         t0 = time.perf_counter()
         if quoi == "cartes":
-            nom = "departement" if terr == "departement" else f"arrondissement-{terr}"
-            base = sortie / "cartes" / f"{ind}-{nom}-{'taux' if mesure == 'taux' else 'etiquettes'}"
-            fig = pm.figure_carte(pub, ind, terr, classes[ind], mesure=mesure, **options)
-            fichiers += pm.enregistrer(fig, base, pub.annee,
-                                       titre=" — ".join(pm.titres(pub, ind, terr, mesure)))
-            cle, msg = f"carte {nom} {mesure} ({ind})", f"carte {pub.nom_territoire(terr)}"
+            mesure, niveau = carte
+            c = classes_epci[ind] if niveau == "epci" else classes[ind]
+            base = sortie / "cartes" / _nom_carte(ind, terr, mesure, niveau)
+            fig = pm.figure_carte(pub, ind, terr, c, mesure=mesure, niveau=niveau, **options)
+            fichiers += pm.enregistrer(
+                fig, base, pub.annee, fermer=not garder,
+                titre=" — ".join(pm.titres(pub, ind, terr, mesure, niveau)))
+            if garder:
+                figures[(ind, terr, mesure, niveau)] = fig
+            nom = base.name.removeprefix(f"{ind}-")
+            cle, msg = f"carte {nom} ({ind})", f"carte {pub.nom_territoire(terr)}"
         elif quoi == "atlas":
             fichiers.append(atlas.produire_atlas(pub, sortie / f"atlas-{pub.annee}.pdf",
-                                                 classes, options=options))
+                                                 classes, options=options,
+                                                 classifications_epci=classes_epci,
+                                                 figures=figures))
+            for fig in figures.values():
+                fig.clear()
+            figures.clear()
             cle = msg = "atlas"
         elif quoi == "excel":
             fichiers.append(excel.produire_excel(pub, sortie / f"tableaux-{pub.annee}.xlsx"))
@@ -139,12 +165,15 @@ def produire(pub, sortie: str | Path, *, territoires: Iterable[str] | None = Non
         durees[cle] = durees.get(cle, 0.0) + time.perf_counter() - t0
         if progress:
             progress(n / (len(etapes) + 1), msg)
+    for fig in figures.values():
+        fig.clear()
     parametres = {"annee": pub.annee, "territoires": territoires,
                   "indicateurs": list(pub.indicateurs), "methode": methode, "k": k,
                   "palette": palette, "bornes_fixes": bornes_fixes,
                   "origine_classes": origine, "dispositifs": dispositifs,
                   "artefacts": artefacts}
-    man = manifest.construire(pub, sortie, fichiers, parametres, classes)
+    toutes = {**classes, **{f"{ind}/epci": c for ind, c in classes_epci.items()}}
+    man = manifest.construire(pub, sortie, fichiers, parametres, toutes)
     manifest.ecrire(man, sortie)
     if progress:
         progress(1.0, "manifeste")

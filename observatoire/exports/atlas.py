@@ -37,25 +37,45 @@ LIGNES_TEXTE = 62
 
 @dataclass
 class Page:
-    """Une page du plan : section (pour le sommaire) et fonction qui la dessine."""
+    """Une page du plan : section (pour le sommaire) et ce qui la dessine.
+
+    Une page de texte ou de tableau se dessine sur une figure A4 portrait neuve
+    (``dessiner``) ; une page de carte reprend la figure A4 paysage de la carte isolée
+    (``figure``), déjà dessinée : ni nouveau calcul ni nouveau tracé.
+    """
 
     section: str | None
-    dessiner: Callable[[Figure], None]
+    dessiner: Callable[[Figure], None] | None = None
+    figure: Callable[[], Figure] | None = None
 
 
 def _figure() -> Figure:
     return Figure(figsize=pm.A4_PORTRAIT)
 
 
-def _cadre(fig: Figure, pub: Publication, numero: int, total: int) -> None:
-    fig.text(0.5, 0.025, f"page {numero} / {total}", ha="center", fontsize=7.5, color="#444")
-    fig.text(0.07, 0.025, f"Observatoire territorial des VIF — {pub.territoire_nom} — "
-             f"données {pub.annee}", fontsize=7, color="#444")
+def _cadre(fig: Figure, pub: Publication, numero: int, total: int, *,
+           filigrane: bool = True) -> list:
+    """Pied de page de l'atlas (numéro, territoire, mention de démonstration).
+
+    Returns
+    -------
+    list
+        Les textes ajoutés, pour les retirer d'une figure de carte reprise.
+    """
+    x0, x1 = (0.07, 0.93) if fig.get_figwidth() < fig.get_figheight() else (0.03, 0.97)
+    ajouts = [
+        fig.text(0.5, 0.018, f"page {numero} / {total}", ha="center", fontsize=7.5,
+                 color="#444"),
+        fig.text(x0, 0.018, f"Observatoire territorial des VIF — {pub.territoire_nom} — "
+                 f"données {pub.annee}", fontsize=7, color="#444")]
     if pub.demo:
-        fig.text(0.93, 0.025, MENTION_DEMO, ha="right", fontsize=7.5, color="#b2182b",
-                 fontweight="bold")
-        fig.text(0.5, 0.5, MENTION_DEMO, ha="center", va="center", fontsize=34,
-                 color="#b2182b", alpha=0.08, rotation=55, zorder=100)
+        ajouts.append(fig.text(x1, 0.018, MENTION_DEMO, ha="right", fontsize=7.5,
+                               color="#b2182b", fontweight="bold"))
+        if filigrane:
+            ajouts.append(fig.text(0.5, 0.5, MENTION_DEMO, ha="center", va="center",
+                                   fontsize=34, color="#b2182b", alpha=0.08, rotation=55,
+                                   zorder=100))
+    return ajouts
 
 
 def _titre(fig: Figure, titre: str, sous: str = "") -> None:
@@ -95,63 +115,78 @@ def _markdown_lignes(md: str) -> list[str]:
     return out
 
 
+#: Police des tableaux : à chasse fixe, une ligne de tableau = un seul texte.
+POLICE_TABLEAU = "DejaVu Sans Mono"
+_CHASSE = 0.602  # avance d'un caractère de DejaVu Sans Mono, en em
+
+
+def _cellule(texte: str, largeur: int, alignement: str) -> str:
+    texte = str(texte)
+    if len(texte) > largeur:
+        texte = texte[: largeur - 1] + "…"
+    return texte.ljust(largeur) if alignement == "left" else texte.rjust(largeur)
+
+
 def _tableau(fig: Figure, entetes: list[str], lignes: list[list[str]], y0: float = 0.90,
              largeurs: list[float] | None = None, taille: float = 7.0,
-             alignement: list[str] | None = None) -> None:
-    """Tableau en texte (plus rapide et plus net à l'impression qu'un ``ax.table``)."""
+             alignement: list[str] | None = None) -> float:
+    """Tableau en texte à chasse fixe, une ligne = un texte.
+
+    Un texte par cellule (400 par page) coûtait l'essentiel du temps de l'atlas : la
+    mise en page de chaque texte par matplotlib et son écriture dans le PDF. Avec une
+    police à chasse fixe, les colonnes s'alignent par des espaces, et ``pdftotext
+    -layout`` rend chaque ligne telle quelle.
+
+    Returns
+    -------
+    float
+        Ordonnée (fraction de page) sous la dernière ligne.
+    """
     n = len(entetes)
     largeurs = largeurs or [1 / n] * n
     alignement = alignement or ["left"] + ["right"] * (n - 1)
-    x, xs = 0.07, []
-    for w in largeurs:
-        xs.append(x)
-        x += w * 0.86
+    total = sum(largeurs)
+    nb = int(0.86 * fig.get_figwidth() * 72 / (_CHASSE * taille))
+    cols = [max(4, int(w / total * nb) - 1) for w in largeurs]
     pas = 0.0145 * taille / 7.0
     ax = fig.add_axes((0, 0, 1, 1))
     ax.set_axis_off()
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
-    ax.add_patch(plt.Rectangle((0.065, y0 - pas * 0.85), 0.87, pas * 1.5, facecolor="#e6e6e6",
-                               edgecolor="none"))
-    for j, h in enumerate(entetes):
-        xx = xs[j] + (largeurs[j] * 0.86 - 0.005 if alignement[j] == "right" else 0.004)
-        ax.text(xx, y0, h, fontsize=taille, fontweight="bold", ha=alignement[j], va="center")
+    # En-têtes repliés sur deux lignes au plus, dans la largeur de leur colonne.
+    morceaux = [textwrap.wrap(h, c) or [""] for h, c in zip(entetes, cols, strict=True)]
+    n_ent = max(len(m) for m in morceaux)
+    ax.add_patch(plt.Rectangle((0.065, y0 - pas * (n_ent - 0.5)), 0.87, pas * n_ent,
+                               facecolor="#e6e6e6", edgecolor="none"))
+    for k in range(n_ent):
+        texte = " ".join(_cellule(m[k] if k < len(m) else "", c, a)
+                         for m, c, a in zip(morceaux, cols, alignement, strict=True))
+        ax.text(0.07, y0 - k * pas, texte, fontsize=taille, fontweight="bold", va="center",
+                fontfamily=POLICE_TABLEAU)
+    y = y0 - (n_ent - 1) * pas
     for i, row in enumerate(lignes):
-        y = y0 - (i + 1) * pas
+        y -= pas
         if i % 2 == 1:
             ax.add_patch(plt.Rectangle((0.065, y - pas * 0.5), 0.87, pas, facecolor="#f5f5f5",
                                        edgecolor="none"))
-        for j, val in enumerate(row):
-            xx = xs[j] + (largeurs[j] * 0.86 - 0.005 if alignement[j] == "right" else 0.004)
-            ax.text(xx, y, val, fontsize=taille, ha=alignement[j], va="center",
-                    color="#6a51a3" if val == "secret" else "black")
+        # Sans les espaces de fin : chaque caractère dessiné coûte, même un blanc.
+        texte = " ".join(_cellule(v, c, a) for v, c, a in zip(row, cols, alignement,
+                                                               strict=True)).rstrip()
+        ax.text(0.07, y, texte, fontsize=taille, va="center", fontfamily=POLICE_TABLEAU)
+    return y - pas
 
 
 def _page_carte(pub: Publication, indicateur: str, territoire: str,
-                classification: cl.Classification, mesure: str, options: dict):
-    def dessiner(fig: Figure) -> None:
-        titre, sous = pm.titres(pub, indicateur, territoire, mesure)
-        lignes = textwrap.wrap(titre, 80)
-        fig.text(0.07, 0.96, "\n".join(lignes), fontsize=11.5, fontweight="bold", va="top")
-        fig.text(0.07, 0.96 - 0.021 * len(lignes) - 0.006, sous, fontsize=9, va="top",
-                 color="#333")
-        ax = fig.add_axes((0.05, 0.36, 0.90, 0.55))
-        handles = pm.dessiner_carte(ax, pub, indicateur, territoire, classification,
-                                    mesure=mesure, **options)
-        axl = fig.add_axes((0.07, 0.10, 0.86, 0.24))
-        axl.set_axis_off()
-        titre_leg = (f"Taux {cl.UNITE_TAUX} — {cl.METHODES[classification.methode]} "
-                     f"(nombre de communes)" if mesure == "taux"
-                     else "Étiquette de la commune (nombre de communes)")
-        axl.legend(handles=handles, loc="upper left", ncol=2, frameon=False, fontsize=7,
-                   title=titre_leg, title_fontsize=8, alignment="left", handlelength=2.2,
-                   handleheight=1.3, borderaxespad=0)
-        y = 0.085
-        for ligne in (pub.ligne_source(indicateur), pub.attribution()):
-            for morceau in textwrap.wrap(ligne, 135):
-                fig.text(0.07, y, morceau, fontsize=6, color="#333", va="top")
-                y -= 0.011
-    return dessiner
+                classification: cl.Classification, mesure: str, options: dict,
+                niveau: str = "commune", figures: dict | None = None):
+    """Fournisseur de la figure d'une carte : celle déjà dessinée, sinon une neuve."""
+    def figure() -> Figure:
+        fig = (figures or {}).get((indicateur, territoire, mesure, niveau))
+        if fig is None:
+            fig = pm.figure_carte(pub, indicateur, territoire, classification, mesure=mesure,
+                                  niveau=niveau, **options)
+        return fig
+    return figure
 
 
 def _lignes_communes(pub: Publication, indicateur: str, territoire: str) -> list[list[str]]:
@@ -265,8 +300,7 @@ def _couverture(pub: Publication) -> list[Page]:
                 for c in dist_cols[:2]]
         ent += ["Pop. couverte"]
         larg = [0.25, 0.10, 0.12, 0.10] + [0.16] * len(dist_cols[:2]) + [0.11]
-        _tableau(fig, ent, lignes, 0.88, larg, taille=7)
-        y = 0.88 - (len(lignes) + 3) * 0.0145
+        y = _tableau(fig, ent, lignes, 0.88, larg, taille=7) - 0.02
         notes = ["Distance moyenne pondérée par la population ; « pop. couverte » : part de la "
                  "population vivant dans une commune dotée d'un référent VIF.",
                  "Les noms et coordonnées des référents ne sont pas publiés."]
@@ -320,34 +354,49 @@ def _sources_lignes(pub: Publication) -> list[str]:
 
 
 def plan(pub: Publication, classifications: dict[str, cl.Classification],
-         options: dict | None = None) -> list[Page]:
+         options: dict | None = None, *,
+         classifications_epci: dict[str, cl.Classification] | None = None,
+         figures: dict | None = None) -> list[Page]:
     """Pages de l'atlas dans l'ordre (hors couverture et sommaire).
 
     Parameters
     ----------
     pub : Publication
     classifications : dict
-        Indicateur -> classes des cartes de taux.
+        Indicateur -> classes des cartes communales de taux.
     options : dict, optional
         ``dispositifs`` et ``referents`` (bool) pour les couches des cartes.
+    classifications_epci : dict, optional
+        Indicateur -> classes de la carte des taux par EPCI (calculées sinon).
+    figures : dict, optional
+        ``(indicateur, territoire, mesure, niveau)`` -> figure de carte déjà dessinée
+        (celle des fichiers isolés), reprise telle quelle comme page.
 
     Returns
     -------
     list of Page
     """
     options = options or {}
+    classifications_epci = dict(classifications_epci or {})
     pages: list[Page] = []
     for ind, c in classifications.items():
         lib = pub.indicateurs.get(ind, ind)
-        pages.append(Page(f"{pub.territoire_nom} — {lib} : taux",
-                          _page_carte(pub, ind, "departement", c, "taux", options)))
+        if ind not in classifications_epci:
+            classifications_epci[ind] = pm.classification_pour(pub, ind, niveau="epci",
+                                                               palette=c.palette)
+        pages.append(Page(f"{pub.territoire_nom} — {lib} : taux par commune", figure=_page_carte(
+            pub, ind, "departement", c, "taux", options, figures=figures)))
+        pages.append(Page(f"{pub.territoire_nom} — {lib} : taux par EPCI", figure=_page_carte(
+            pub, ind, "departement", classifications_epci[ind], "taux", options, "epci",
+            figures)))
         pages.append(Page(f"{pub.territoire_nom} — {lib} : zones révélatrices et blanches",
-                          _page_carte(pub, ind, "departement", c, "label", options)))
+                          figure=_page_carte(pub, ind, "departement", c, "label", options,
+                                             figures=figures)))
     for code, nom in pub.arrondissements():
         for ind, c in classifications.items():
             lib = pub.indicateurs.get(ind, ind)
-            pages.append(Page(f"Arrondissement de {nom} — {lib}",
-                              _page_carte(pub, ind, code, c, "taux", options)))
+            pages.append(Page(f"Arrondissement de {nom} — {lib}", figure=_page_carte(
+                pub, ind, code, c, "taux", options, figures=figures)))
             pages += _pages_tableau(
                 f"Arrondissement de {nom} — communes", f"{lib}, {pub.annee}",
                 ENTETES_COMMUNES, _lignes_communes(pub, ind, code), LARGEURS_COMMUNES, None,
@@ -362,8 +411,13 @@ def plan(pub: Publication, classifications: dict[str, cl.Classification],
 
 
 def produire_atlas(pub: Publication, chemin: Path, classifications: dict[str, cl.Classification],
-                   *, options: dict | None = None, progress=None) -> Path:
-    """Écrit l'atlas PDF A4 portrait.
+                   *, options: dict | None = None, progress=None,
+                   classifications_epci: dict[str, cl.Classification] | None = None,
+                   figures: dict | None = None) -> Path:
+    """Écrit l'atlas PDF A4 : pages de texte et tableaux en portrait, cartes en paysage.
+
+    Les pages de carte sont les figures des cartes isolées (mêmes classes, même
+    dessin) : passées par ``figures``, elles ne sont pas redessinées.
 
     Parameters
     ----------
@@ -371,17 +425,22 @@ def produire_atlas(pub: Publication, chemin: Path, classifications: dict[str, cl
     chemin : Path
         Fichier PDF à écrire.
     classifications : dict
-        Indicateur -> classes des cartes de taux (les mêmes que les cartes isolées).
+        Indicateur -> classes des cartes communales de taux (celles des cartes isolées).
     options : dict, optional
         Couches optionnelles des cartes (``dispositifs``, ``referents``).
     progress : callable, optional
         Appelée ``progress(fait, total)`` après chaque page.
+    classifications_epci : dict, optional
+        Indicateur -> classes de la carte des taux par EPCI.
+    figures : dict, optional
+        Figures de cartes déjà dessinées (voir :func:`plan`).
 
     Returns
     -------
     Path
     """
-    pages = plan(pub, classifications, options)
+    pages = plan(pub, classifications, options, classifications_epci=classifications_epci,
+                 figures=figures)
     entrees = []
     debut = 3  # couverture, sommaire
     for i, p in enumerate(pages):
@@ -392,15 +451,22 @@ def produire_atlas(pub: Publication, chemin: Path, classifications: dict[str, cl
                           f"Atlas des violences intrafamiliales — {pub.territoire_nom} — "
                           f"{pub.annee}")
     chemin.parent.mkdir(parents=True, exist_ok=True)
+    debut_pages = [Page(None, lambda f: _couverture_atlas(f, pub)),
+                   Page(None, lambda f: _sommaire(f, entrees))]
     with plt.rc_context(pm.RC), PdfPages(chemin, metadata=meta) as pdf:
-        for n, dessiner in enumerate([lambda f: _couverture_atlas(f, pub),
-                                      lambda f: _sommaire(f, entrees)]
-                                     + [p.dessiner for p in pages], start=1):
-            fig = _figure()
-            dessiner(fig)
-            _cadre(fig, pub, n, total)
-            pdf.savefig(fig)
-            fig.clear()
+        for n, page in enumerate(debut_pages + pages, start=1):
+            if page.figure is not None:
+                fig = page.figure()
+                ajouts = _cadre(fig, pub, n, total, filigrane=False)
+                pdf.savefig(fig)
+                for t in ajouts:
+                    t.remove()
+            else:
+                fig = _figure()
+                page.dessiner(fig)
+                _cadre(fig, pub, n, total)
+                pdf.savefig(fig)
+                fig.clear()
             if progress:
                 progress(n, total)
     return chemin

@@ -123,31 +123,61 @@ class Publication:
                 f"territorial des violences intrafamiliales, {self.date_traitement():%d/%m/%Y}.")
 
     def attribution(self) -> str:
-        """Projection et origine des limites (``referentiel.summary()``)."""
-        src = self.source_geo.get("source") or "IGN ADMIN EXPRESS"
+        """Origine des contours et projection (``referentiel.summary()``).
+
+        « Contours : IGN – ADMIN EXPRESS COG 2018 » quand l'import a dit sa source et
+        son millésime (``observatoire referentiel importer … --source … --millesime …``).
+        """
+        src = str(self.source_geo.get("source") or "IGN – ADMIN EXPRESS COG")
         mil = self.source_geo.get("millesime")
-        lim = f"{src}, millésime {mil}" if mil else src
-        return (f"Projection : RGF93 / Lambert-93 (EPSG:2154). Limites communales : {lim} ; "
-                f"EPCI et arrondissements : Code officiel géographique (INSEE).")
+        if mil and str(mil) not in src:
+            src = f"{src} {mil}"
+        cog = self.source_geo.get("cog") or "INSEE – Code officiel géographique"
+        return (f"Contours : {src} ; EPCI et arrondissements regroupés selon {cog}. "
+                f"Projection : RGF93 / Lambert-93 (EPSG:2154).")
 
 
-def statut(table: pd.DataFrame) -> pd.Series:
-    """Statut cartographique de chaque unité : valeur, secret, non concluant, pas de donnée.
+def statut(table: pd.DataFrame, colonne: str = "taux") -> pd.Series:
+    """Statut cartographique de chaque unité sur une carte de valeurs (effectif, taux…).
 
-    Le secret prime (la valeur n'est pas publiée) ; une unité sans effectif observé
-    (aucun contributeur ne la couvre) n'a « pas de donnée » ; une unité dont l'effectif
-    attendu est trop faible pour conclure est « non concluante » et n'est pas colorée
-    selon son taux, trop incertain.
+    Le secret prime (la valeur n'est pas publiée) ; une unité sans valeur (aucun
+    contributeur ne la couvre, population nulle) n'a « pas de donnée » ; toute autre
+    unité est colorée selon sa valeur. « Non concluant » n'est pas un statut de la
+    valeur mais de l'étiquette (le test de l'écart à l'attendu) : il ne se montre que
+    sur les cartes des étiquettes.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Table publique (``secret``, ``observe`` et ``colonne``).
+    colonne : str, default "taux"
+        Valeur cartographiée.
+
+    Returns
+    -------
+    pandas.Series
+        :data:`VALEUR`, :data:`SECRET` ou :data:`PAS_DE_DONNEE`.
     """
     secret = table["secret"].fillna(False).astype(bool) if "secret" in table else \
         pd.Series(False, index=table.index)
     observe = pd.to_numeric(table.get("observe"), errors="coerce")
-    label = (table["label"].astype("object") if "label" in table
-             else pd.Series(None, index=table.index, dtype="object"))
-    out = np.where(secret, SECRET,
-                   np.where(observe.isna(), PAS_DE_DONNEE,
-                            np.where(label == "non concluant", NON_CONCLUANT, VALEUR)))
+    valeur = pd.to_numeric(table[colonne], errors="coerce") if colonne in table else observe
+    absent = observe.isna() | valeur.isna()
+    out = np.where(secret, SECRET, np.where(absent, PAS_DE_DONNEE, VALEUR))
     return pd.Series(out, index=table.index, name="statut")
+
+
+def etiquette_carte(table: pd.DataFrame) -> pd.Series:
+    """Étiquette montrée sur la carte des étiquettes (``None`` : pas de donnée).
+
+    Les étiquettes se publient même quand l'effectif est secret : elles ne le révèlent
+    pas (voir ``docs/methodologie.md``). Une unité hors du périmètre des contributeurs
+    n'a « pas de donnée ».
+    """
+    st = statut(table, "observe")
+    lab = table["label"].astype("object") if "label" in table else \
+        pd.Series(None, index=table.index, dtype="object")
+    return lab.where(st != PAS_DE_DONNEE, None)
 
 
 def texte_valeur(x, decimales: int = 1, secret: bool = False) -> str:

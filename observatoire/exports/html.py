@@ -130,8 +130,7 @@ def _legende(pub: Publication, indicateur: str, classification: cl.Classificatio
         return (f'<svg width="22" height="14" aria-hidden="true"><defs>{svg}</defs>'
                 f'<rect width="22" height="14" fill="{fill}" stroke="#636363"/></svg>')
     lignes = [f'<div class="ligne">{case(s)} {html.escape(s.libelle)}</div>'
-              for s in classification.styles() + [cl.STYLE_SECRET, cl.STYLE_NON_CONCLUANT,
-                                                   cl.STYLE_PAS_DE_DONNEE]]
+              for s in classification.styles() + [cl.STYLE_SECRET, cl.STYLE_PAS_DE_DONNEE]]
     lignes.append('<div class="ligne"><svg width="22" height="14" aria-hidden="true">'
                   '<rect x="1" y="1" width="20" height="12" fill="none" stroke="#3f007d" '
                   'stroke-width="2.5" stroke-dasharray="4 2"/></svg> zone blanche présumée'

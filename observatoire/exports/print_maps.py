@@ -19,6 +19,7 @@ matplotlib.use("Agg")  # pas d'affichage : les cartes sont des fichiers
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+import shapely  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch, Rectangle  # noqa: E402
@@ -26,11 +27,11 @@ from matplotlib.patches import Patch, Rectangle  # noqa: E402
 from observatoire import classification as cl  # noqa: E402
 from observatoire.exports.donnees import (  # noqa: E402
     MENTION_DEMO,
-    NON_CONCLUANT,
     PAS_DE_DONNEE,
     SECRET,
     VALEUR,
     Publication,
+    etiquette_carte,
     statut,
 )
 
@@ -91,43 +92,95 @@ def communes_du_territoire(pub: Publication, territoire: str) -> gpd.GeoDataFram
     return com[com["arrondissement"].astype(str) == str(territoire)]
 
 
-def table_carte(pub: Publication, indicateur: str, territoire: str) -> gpd.GeoDataFrame:
-    """Communes du territoire jointes à leur table publique, avec leur statut."""
-    geo = communes_du_territoire(pub, territoire)[["code", "nom", "geometry"]]
-    t = pub.table(indicateur, "commune")
+#: Niveaux cartographiables : commune partout, EPCI pour le département seulement (les
+#: EPCI débordent des arrondissements).
+NIVEAUX_CARTE = ("commune", "epci")
+
+
+def unites_du_territoire(pub: Publication, territoire: str,
+                         niveau: str = "commune") -> gpd.GeoDataFrame:
+    """Couche des unités cartographiées d'un territoire.
+
+    Parameters
+    ----------
+    pub : Publication
+    territoire : str
+        ``"departement"`` ou code d'arrondissement.
+    niveau : {"commune", "epci"}
+        Les EPCI ne se cartographient qu'à l'échelle du département.
+
+    Raises
+    ------
+    ValueError
+        Niveau inconnu, ou EPCI demandés pour un arrondissement.
+    """
+    if niveau == "commune":
+        return communes_du_territoire(pub, territoire)
+    if niveau not in NIVEAUX_CARTE:
+        raise ValueError(f"Niveau de carte « {niveau} » inconnu : {', '.join(NIVEAUX_CARTE)}.")
+    if territoire != "departement":
+        raise ValueError("La carte par EPCI se fait pour le département : les EPCI débordent "
+                         "des arrondissements.")
+    return pub.couches[niveau]
+
+
+def table_carte(pub: Publication, indicateur: str, territoire: str,
+                niveau: str = "commune") -> gpd.GeoDataFrame:
+    """Unités du territoire jointes à leur table publique, avec statut et étiquette.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``code``, ``nom``, ``geometry``, les valeurs publiques, ``statut`` (voir
+        :func:`~observatoire.exports.donnees.statut`) et ``etiquette`` (celle de la carte
+        des étiquettes, None = pas de donnée).
+    """
+    geo = unites_du_territoire(pub, territoire, niveau)[["code", "nom", "geometry"]]
+    t = pub.table(indicateur, niveau)
     keep = [c for c in ("code", "observe", "secret", "taux", "taux_lisse", "label") if c in t]
     g = geo.merge(t[keep], on="code", how="left")
     if "secret" not in g:
         g["secret"] = False
     g["secret"] = g["secret"].astype("boolean").fillna(False).astype(bool)
-    g["statut"] = statut(g)
+    g["statut"] = statut(g, "taux")
+    g["etiquette"] = etiquette_carte(g)
     return gpd.GeoDataFrame(g, geometry="geometry", crs=geo.crs)
 
 
-def classification_pour(pub: Publication, indicateur: str, *, methode: str = "quantiles",
-                        k: int = 5, palette: str = "YlOrRd", bornes=None) -> cl.Classification:
-    """Classes de la carte des taux d'un indicateur, sur les communes publiées du département.
+def classification_pour(pub: Publication, indicateur: str, *, niveau: str = "commune",
+                        methode: str = "quantiles", k: int = 5, palette: str = "YlOrRd",
+                        bornes=None) -> cl.Classification:
+    """Classes de la carte des taux d'un indicateur, sur les unités publiées du département.
 
-    Les mêmes classes servent à la carte départementale et à celles des
-    arrondissements : une couleur a le même sens sur toutes les pages de l'atlas.
+    Les mêmes classes communales servent à la carte départementale et à celles des
+    arrondissements : une couleur a le même sens sur toutes les pages de l'atlas. Les
+    communes sans aucun cas ont leur classe, « 0 (aucun cas) » ; les autres classes se
+    calculent sur les taux positifs. Les EPCI ont leurs propres classes (leurs taux,
+    moyennes de plusieurs communes, varient beaucoup moins).
     """
-    g = table_carte(pub, indicateur, "departement")
+    g = table_carte(pub, indicateur, "departement", niveau)
     valeurs = g.loc[g["statut"] == VALEUR, "taux"]
     if bornes is not None:
         return cl.classer(valeurs, "bornes_fixes", palette_nom=palette, bornes=bornes)
-    return cl.classer(valeurs, methode, k, palette)
+    return cl.classer(valeurs, methode, k, palette, zero_a_part=True)
 
 
-def _plot(ax, geoms: gpd.GeoSeries, style: cl.Style, zorder: float = 1, **extra) -> None:
+def _remplir(ax, geoms: gpd.GeoSeries, style: cl.Style, zorder: float = 1) -> None:
+    """Remplit des unités d'un style, sans contour (les limites se tracent à part).
+
+    Les unités hachurées sont d'abord fusionnées : une seule surface à hachurer au lieu
+    de centaines (le rendu des hachures à 300 dpi coûte par polygone), et des hachures
+    continues d'une commune à sa voisine, plus lisibles.
+    """
     if geoms.empty:
         return
-    kw = style.matplotlib()
-    kw.update(extra)
-    hatch = kw.pop("hatch", None)
-    geoms.plot(ax=ax, zorder=zorder, **kw)
-    coll = ax.collections[-1]
-    if hatch:
-        coll.set_hatch(hatch)
+    if style.hachures:
+        geoms = gpd.GeoSeries([shapely.union_all(geoms.values)], crs=geoms.crs)
+    geoms.plot(ax=ax, zorder=zorder, facecolor=style.remplissage, edgecolor="none",
+               linewidth=0)
+    if style.hachures:
+        coll = ax.collections[-1]
+        coll.set_hatch(style.hachures)
         coll.set_hatchcolor(style.couleur_hachures)
 
 
@@ -138,40 +191,73 @@ def _contours(ax, geoms: gpd.GeoSeries, style: cl.Style, zorder: float, ls="-") 
                         linestyle=ls, zorder=zorder)
 
 
-def _echelle(ax) -> None:
-    """Barre d'échelle en kilomètres (le plan Lambert-93 est métrique)."""
+def _cadrer(ax, g: gpd.GeoDataFrame) -> None:
+    """Emprise du territoire, avec sous lui une bande libre pour l'échelle et le nord.
+
+    L'emprise est élargie (centrée) jusqu'aux proportions de l'axe : l'axe garde sa
+    place dans la page et une échelle de 1 m = 1 m dans les deux sens.
+    """
+    ax.set_axis_off()
+    xmin, ymin, xmax, ymax = g.total_bounds if len(g) else (0, 0, 1, 1)
+    mx, my = (xmax - xmin) * 0.02, (ymax - ymin) * 0.02
+    x0, x1 = xmin - mx, xmax + mx
+    y0, y1 = ymin - (ymax - ymin) * 0.11, ymax + my
+    pos = ax.get_position()
+    largeur, hauteur = ax.figure.get_size_inches()
+    rapport = (pos.height * hauteur) / (pos.width * largeur)
+    if (y1 - y0) / (x1 - x0) < rapport:
+        d = ((x1 - x0) * rapport - (y1 - y0)) / 2
+        y0, y1 = y0 - d, y1 + d
+    else:
+        d = ((y1 - y0) / rapport - (x1 - x0)) / 2
+        x0, x1 = x0 - d, x1 + d
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0, y1)
+    ax.set_aspect("equal", adjustable="box")
+
+
+def _echelle(ax, y_haut: float) -> None:
+    """Barre d'échelle en kilomètres (le plan Lambert-93 est métrique), sous le territoire."""
     x0, x1 = ax.get_xlim()
-    y0, y1 = ax.get_ylim()
+    y0, _y1 = ax.get_ylim()
     largeur = x1 - x0
     cible = largeur / 5 / 1000
     km = max(c for c in (1, 2, 5, 10, 20, 25, 50, 100, 200) if c <= max(cible, 1))
     L = km * 1000
-    bx, by = x0 + largeur * 0.04, y0 + (y1 - y0) * 0.04
-    h = (y1 - y0) * 0.008
+    bande = y_haut - y0
+    bx, by = x0 + largeur * 0.03, y0 + bande * 0.30
+    h = bande * 0.12
     for i in range(2):
         ax.add_patch(Rectangle((bx + i * L / 2, by), L / 2, h, facecolor="black" if i == 0 else
                                "white", edgecolor="black", linewidth=0.6, zorder=20))
     for frac, txt in ((0, "0"), (0.5, cl.format_nombre(km / 2, 0 if km % 2 == 0 else 1)),
                       (1, f"{km} km")):
-        ax.text(bx + frac * L, by + h * 1.8, txt, ha="center", va="bottom", fontsize=7,
+        ax.text(bx + frac * L, by + h * 1.6, txt, ha="center", va="bottom", fontsize=7.5,
                 zorder=20)
+    _nord(ax, bx + L + largeur * 0.06, by, bande * 0.55)
 
 
-def _nord(ax) -> None:
-    """Flèche du nord.
+def _nord(ax, x: float, y: float, hauteur: float) -> None:
+    """Flèche du nord, à droite de l'échelle.
 
     En Lambert-93, le nord du quadrillage s'écarte du nord géographique de moins d'un
     degré sur le département : invisible à l'impression.
     """
-    ax.annotate("N", xy=(0.95, 0.95), xytext=(0.95, 0.86), xycoords="axes fraction",
-                ha="center", va="center", fontsize=10, fontweight="bold",
-                arrowprops={"arrowstyle": "-|>,head_width=0.4,head_length=0.8",
-                            "color": "black", "lw": 1.5}, zorder=20)
+    ax.annotate("", xy=(x, y + hauteur), xytext=(x, y),
+                arrowprops={"arrowstyle": "-|>,head_width=0.35,head_length=0.7",
+                            "color": "black", "lw": 1.4}, zorder=20)
+    ax.text(x + hauteur * 0.18, y + hauteur * 0.5, "N", ha="left", va="center", fontsize=10,
+            fontweight="bold", zorder=20)
+
+
+def _enveloppe_texte(texte: str, largeur: int = 46) -> str:
+    return "\n".join(textwrap.wrap(texte, largeur))
 
 
 def dessiner_carte(ax, pub: Publication, indicateur: str, territoire: str,
                    classification: cl.Classification, *, mesure: str = "taux",
-                   dispositifs: bool = True, referents: bool = True) -> list:
+                   niveau: str = "commune", dispositifs: bool = True,
+                   referents: bool = True) -> list:
     """Dessine la carte d'un territoire dans ``ax`` et renvoie les entrées de légende.
 
     Parameters
@@ -184,7 +270,11 @@ def dessiner_carte(ax, pub: Publication, indicateur: str, territoire: str,
     classification : Classification
         Classes des taux (ignorées pour ``mesure="label"``).
     mesure : {"taux", "label"}
-        Taux pour 1 000 habitants par classes, ou étiquettes de l'analyse.
+        Taux pour 1 000 habitants par classes (toute unité publiée est colorée selon
+        son taux ; seules les unités secrètes sont hachurées), ou étiquettes de
+        l'analyse (où « non concluant » est une classe).
+    niveau : {"commune", "epci"}
+        Unités cartographiées (EPCI : département seulement).
     dispositifs, referents : bool
         Couches des dispositifs d'aide et des communes ayant un référent.
 
@@ -193,74 +283,91 @@ def dessiner_carte(ax, pub: Publication, indicateur: str, territoire: str,
     list
         Poignées de légende (``Patch``, ``Line2D``) dans l'ordre d'affichage.
     """
-    g = table_carte(pub, indicateur, territoire)
+    g = table_carte(pub, indicateur, territoire, niveau)
     handles: list = []
     if mesure == "taux":
         idx = np.full(len(g), -1)
         val = (g["statut"] == VALEUR).to_numpy()
         idx[val] = classification.classes(g.loc[val, "taux"])
         for i, style in enumerate(classification.styles()):
-            _plot(ax, g.geometry[idx == i], style, 1)
+            _remplir(ax, g.geometry[idx == i], style)
             n = int((idx == i).sum())
             handles.append(Patch(facecolor=style.remplissage, edgecolor="#636363",
                                  linewidth=0.4, label=f"{style.libelle}  ({n})"))
-        for code, style in ((SECRET, cl.STYLE_SECRET), (NON_CONCLUANT, cl.STYLE_NON_CONCLUANT),
-                            (PAS_DE_DONNEE, cl.STYLE_PAS_DE_DONNEE)):
+        secret_desc = (f"effectif de 1 à {pub.seuil_secret - 1} : ni l'effectif ni le taux "
+                       f"ne sont publiés" if niveau == "commune" else
+                       "total masqué pour qu'on ne puisse pas retrouver l'effectif d'une "
+                       "commune")
+        for code, style, desc in (
+                (SECRET, cl.STYLE_SECRET, secret_desc),
+                (PAS_DE_DONNEE, cl.STYLE_PAS_DE_DONNEE,
+                 "hors du périmètre des contributeurs (effectif inconnu, pas nul)")):
             m = (g["statut"] == code).to_numpy()
-            _plot(ax, g.geometry[m], style, 1)
+            _remplir(ax, g.geometry[m], style)
             # Les classes d'état restent dans la légende même vides : le lecteur sait
             # qu'elles existent et ce qu'elles veulent dire.
-            handles.append(_patch(style, int(m.sum())))
+            handles.append(_patch(style, int(m.sum()), desc))
     else:
-        # Les étiquettes se publient même quand l'effectif est secret : elles ne le
-        # révèlent pas (voir docs/methodologie.md).
-        lab = g["label"].astype("object").where(g["statut"] != PAS_DE_DONNEE)
+        lab = g["etiquette"]
         for nom, style in cl.STYLES_ETIQUETTES.items():
             m = (lab == nom).to_numpy()
-            _plot(ax, g.geometry[m], style, 1)
-            handles.append(_patch(style, int(m.sum())))
+            _remplir(ax, g.geometry[m], style)
+            handles.append(_patch(style, int(m.sum()), _DESCRIPTIONS_ETIQUETTES.get(nom)))
         m = ~lab.isin(list(cl.STYLES_ETIQUETTES)).to_numpy()
-        _plot(ax, g.geometry[m], cl.STYLE_PAS_DE_DONNEE, 1)
-        handles.append(_patch(cl.STYLE_PAS_DE_DONNEE, int(m.sum())))
+        _remplir(ax, g.geometry[m], cl.STYLE_PAS_DE_DONNEE)
+        handles.append(_patch(cl.STYLE_PAS_DE_DONNEE, int(m.sum()),
+                              "hors du périmètre des contributeurs"))
+    # Limites des unités en un seul trait fin, par-dessus les remplissages.
+    g.geometry.plot(ax=ax, facecolor="none", edgecolor="#737373",
+                    linewidth=0.15 if niveau == "commune" else 0.5, zorder=3)
 
-    _limites(ax, pub, g, handles)
+    _limites(ax, pub, g, handles, niveau)
     if mesure == "taux":
-        blanches = g[g["label"].astype("object") == "blanche présumée"]
+        blanches = g[g["etiquette"] == "blanche présumée"]
         if not blanches.empty:
             s = cl.STYLE_CONTOUR_BLANCHE
             blanches.geometry.boundary.plot(ax=ax, color=s.contour, linewidth=s.epaisseur,
                                             linestyle=(0, (4, 2)), zorder=6)
         handles.append(Line2D([], [], color=cl.STYLE_CONTOUR_BLANCHE.contour, linestyle="--",
                               linewidth=cl.STYLE_CONTOUR_BLANCHE.epaisseur,
-                              label=f"zone blanche présumée ({len(blanches)})"))
+                              label=f"zone blanche présumée ({len(blanches)}), contour\n"
+                                    + _enveloppe_texte("moins de cas qu'attendu au-delà du "
+                                                       "hasard : possible sous-révélation")))
     if dispositifs:
         handles += _dispositifs(ax, pub, g)
     if referents:
-        handles += _referents(ax, pub, g)
+        handles += _referents(ax, pub, communes_du_territoire(pub, territoire))
 
-    ax.set_axis_off()
-    ax.set_aspect("equal")
-    xmin, ymin, xmax, ymax = g.total_bounds if len(g) else (0, 0, 1, 1)
-    mx, my = (xmax - xmin) * 0.03, (ymax - ymin) * 0.03
-    ax.set_xlim(xmin - mx, xmax + mx)
-    ax.set_ylim(ymin - my * 3, ymax + my)
-    _echelle(ax)
-    _nord(ax)
+    _cadrer(ax, g)
+    _echelle(ax, g.total_bounds[1] if len(g) else ax.get_ylim()[0])
     return handles
 
 
-def _patch(style: cl.Style, n: int | None = None) -> Patch:
+#: Compléments de légende des étiquettes (la méthode complète est dans l'atlas).
+_DESCRIPTIONS_ETIQUETTES = {
+    "révélatrice": "plus de cas qu'attendu au-delà du hasard",
+    "dans la norme": "écart à l'attendu compatible avec le hasard",
+    "blanche présumée": "moins de cas qu'attendu au-delà du hasard : possible "
+                        "sous-révélation, pas absence de violences",
+    "non concluant": "trop peu de cas attendus pour conclure",
+}
+
+
+def _patch(style: cl.Style, n: int | None = None, description: str | None = None) -> Patch:
     label = style.libelle if n is None else f"{style.libelle}  ({n})"
+    if description:
+        label = f"{label}\n{_enveloppe_texte(description)}"
     return Patch(facecolor=style.remplissage, edgecolor="#636363", linewidth=0.4,
                  hatch=style.hachures or None, hatchcolor=style.couleur_hachures, label=label)
 
 
-def _limites(ax, pub: Publication, g: gpd.GeoDataFrame, handles: list) -> None:
-    codes = set(g["code"])
+def _limites(ax, pub: Publication, g: gpd.GeoDataFrame, handles: list,
+             niveau: str = "commune") -> None:
     com = pub.couches["commune"]
-    com = com[com["code"].isin(codes)]
+    if niveau == "commune":
+        com = com[com["code"].isin(set(g["code"]))]
     epci = pub.couches.get("epci")
-    if epci is not None and not epci.empty:
+    if niveau == "commune" and epci is not None and not epci.empty:
         e = epci[epci["code"].isin(set(com["epci"].astype(str)))]
         # Les EPCI débordent parfois de l'arrondissement : on coupe au territoire.
         if len(com) != len(pub.couches["commune"]):
@@ -282,26 +389,29 @@ def _dispositifs(ax, pub: Publication, g: gpd.GeoDataFrame) -> list:
     if d is None or d.empty:
         return []
     zone = g.union_all()
+    # Le symbole d'un type se décide sur tout le registre : le même sur toutes les cartes.
+    autres = [t for t in sorted(set(d["type"].astype(str))) if t not in MARQUEURS_DISPOSITIFS]
     d = d[d.geometry.within(zone.buffer(1))]
     out = []
-    for i, (typ, grp) in enumerate(sorted(d.groupby("type"), key=lambda kv: str(kv[0]))):
+    for typ, grp in sorted(d.groupby("type"), key=lambda kv: str(kv[0])):
         # Forme ET couleur distinctes par type : la forme suffit sans la couleur.
-        mk, col = MARQUEURS_DISPOSITIFS.get(str(typ), _MARQUEURS_AUTRES[i % len(_MARQUEURS_AUTRES)])
-        ax.scatter(grp.geometry.x, grp.geometry.y, marker=mk, s=22, facecolor=col,
-                   edgecolor="white", linewidth=0.6, zorder=10)
+        mk, col = MARQUEURS_DISPOSITIFS.get(str(typ)) or _MARQUEURS_AUTRES[
+            autres.index(str(typ)) % len(_MARQUEURS_AUTRES)]
+        ax.scatter(grp.geometry.x, grp.geometry.y, marker=mk, s=30, facecolor=col,
+                   edgecolor="black", linewidth=0.5, zorder=10)
         lib = str(grp["type_libelle"].iloc[0]) if "type_libelle" in grp else str(typ)
-        lib = "\n".join(textwrap.wrap(f"{lib} ({len(grp)})", 34))
         out.append(Line2D([], [], marker=mk, linestyle="", markerfacecolor=col,
-                          markeredgecolor="white", markersize=6, label=lib))
+                          markeredgecolor="black", markeredgewidth=0.5, markersize=6,
+                          label=_enveloppe_texte(f"{lib} ({len(grp)})")))
     return out
 
 
-def _referents(ax, pub: Publication, g: gpd.GeoDataFrame) -> list:
+def _referents(ax, pub: Publication, communes: gpd.GeoDataFrame) -> list:
     r = pub.referents
     if r is None or r.empty:
         return []
-    r = r[r["code"].isin(set(g["code"]))]
-    pts = g.set_index("code").loc[r["code"]].geometry.representative_point()
+    r = r[r["code"].isin(set(communes["code"]))]
+    pts = communes.set_index("code").loc[r["code"]].geometry.representative_point()
     forme = r["forme"].fillna(False).astype(bool).to_numpy()
     out = []
     for m, plein, lib in ((forme, True, "référent VIF formé"),
@@ -316,11 +426,12 @@ def _referents(ax, pub: Publication, g: gpd.GeoDataFrame) -> list:
     return out
 
 
-def titres(pub: Publication, indicateur: str, territoire: str, mesure: str = "taux"
-           ) -> tuple[str, str]:
+def titres(pub: Publication, indicateur: str, territoire: str, mesure: str = "taux",
+           niveau: str = "commune") -> tuple[str, str]:
     """Titre et sous-titre d'une carte."""
     lib = pub.indicateurs.get(indicateur, indicateur)
-    sujet = ("Violences intrafamiliales : taux par commune" if mesure == "taux"
+    par = "par EPCI" if niveau == "epci" else "par commune"
+    sujet = (f"Violences intrafamiliales : taux {par}" if mesure == "taux"
              else "Violences intrafamiliales : zones révélatrices et blanches présumées")
     nom = pub.nom_territoire(territoire)
     titre = f"{nom[:1].upper()}{nom[1:]} — {sujet}, {pub.annee}"
@@ -331,47 +442,64 @@ def titres(pub: Publication, indicateur: str, territoire: str, mesure: str = "ta
     return titre, sous
 
 
-def legende(ax, handles: list, classification: cl.Classification | None, mesure: str) -> None:
+def titre_legende(classification: cl.Classification | None, mesure: str,
+                  niveau: str = "commune", separateur: str = "\n") -> str:
+    """Titre de la légende : unité, méthode des classes, ce que comptent les parenthèses."""
+    compte = "nombre d'EPCI" if niveau == "epci" else "nombre de communes"
+    if mesure == "taux" and classification is not None:
+        methode = cl.METHODES[classification.methode]
+        if classification.k > 1 and classification.bornes[0] == 0 == classification.minimum:
+            methode += ", zéro à part"
+        lignes = [f"Taux {cl.UNITE_TAUX}", f"classes : {methode}",
+                  f"(entre parenthèses : {compte})"]
+        if separateur == "\n":
+            lignes = [x for li in lignes for x in textwrap.wrap(li, 44)]
+        return separateur.join(lignes)
+    unite = "de la commune" if niveau == "commune" else "de l'EPCI"
+    return separateur.join([f"Étiquette {unite}", f"({compte})"])
+
+
+def legende(ax, handles: list, classification: cl.Classification | None, mesure: str,
+            niveau: str = "commune") -> None:
     """Légende dans un axe dédié, titrée avec l'unité."""
     ax.set_axis_off()
-    if mesure == "taux" and classification is not None:
-        titre = (f"Taux {cl.UNITE_TAUX}\nclasses : {cl.METHODES[classification.methode]}\n"
-                 f"(entre parenthèses : nombre de communes)")
-    else:
-        titre = "Étiquette de la commune\n(nombre de communes)"
-    leg = ax.legend(handles=handles, loc="upper left", title=titre, frameon=False,
-                    fontsize=7.5, title_fontsize=8.5, alignment="left", handlelength=2.2,
-                    handleheight=1.3, borderaxespad=0)
+    leg = ax.legend(handles=handles, loc="upper left",
+                    title=titre_legende(classification, mesure, niveau), frameon=False,
+                    fontsize=7.5, title_fontsize=8.5, alignment="left", handlelength=2.4,
+                    handleheight=1.5, borderaxespad=0, labelspacing=0.55)
     leg._legend_box.align = "left"
 
 
 def figure_carte(pub: Publication, indicateur: str, territoire: str,
                  classification: cl.Classification, *, mesure: str = "taux",
-                 dispositifs: bool = True, referents: bool = True) -> Figure:
+                 niveau: str = "commune", dispositifs: bool = True,
+                 referents: bool = True) -> Figure:
     """Carte complète A4 paysage : titre, carte, légende, sources, attribution.
 
     Parameters
     ----------
-    pub, indicateur, territoire, classification, mesure, dispositifs, referents
+    pub, indicateur, territoire, classification, mesure, niveau, dispositifs, referents
         Voir :func:`dessiner_carte`.
 
     Returns
     -------
     matplotlib.figure.Figure
-        À enregistrer avec :func:`enregistrer` ; fermée par celui-ci.
+        À enregistrer avec :func:`enregistrer` (les trois formats depuis la même
+        figure), et à reprendre telle quelle comme page de l'atlas.
     """
     with plt.rc_context(RC):
         fig = Figure(figsize=A4_PAYSAGE)
-        titre, sous = titres(pub, indicateur, territoire, mesure)
+        titre, sous = titres(pub, indicateur, territoire, mesure, niveau)
         fig.text(0.03, 0.955, titre, fontsize=14, fontweight="bold", va="top")
         fig.text(0.03, 0.915, sous, fontsize=10.5, va="top", color="#333333")
         if pub.demo:
             marquer_demo(fig)
-        ax = fig.add_axes((0.02, 0.10, 0.68, 0.79))
+        ax = fig.add_axes((0.02, 0.115, 0.66, 0.775))
         handles = dessiner_carte(ax, pub, indicateur, territoire, classification,
-                                 mesure=mesure, dispositifs=dispositifs, referents=referents)
-        axl = fig.add_axes((0.72, 0.10, 0.26, 0.79))
-        legende(axl, handles, classification, mesure)
+                                 mesure=mesure, niveau=niveau, dispositifs=dispositifs,
+                                 referents=referents)
+        axl = fig.add_axes((0.70, 0.115, 0.28, 0.775))
+        legende(axl, handles, classification, mesure, niveau)
         pied(fig, pub, indicateur)
     return fig
 
@@ -384,8 +512,11 @@ def marquer_demo(fig: Figure) -> None:
              color="#b2182b", alpha=0.10, rotation=25, zorder=100)
 
 
-def pied(fig: Figure, pub: Publication, indicateur: str | None, y: float = 0.055) -> None:
-    """Lignes de source et d'attribution en bas de page."""
+def pied(fig: Figure, pub: Publication, indicateur: str | None, y: float = 0.088) -> None:
+    """Lignes de source, d'attribution et de secret en bas de page.
+
+    La bande sous ``y − 0,05`` reste libre : l'atlas y met son numéro de page.
+    """
     lignes = []
     if indicateur:
         lignes.append(pub.ligne_source(indicateur))
@@ -393,12 +524,11 @@ def pied(fig: Figure, pub: Publication, indicateur: str | None, y: float = 0.055
     lignes.append(f"Secret statistique : effectifs communaux de 1 à {pub.seuil_secret - 1} "
                   f"non publiés, ni les valeurs qui en dérivent.")
     for i, txt in enumerate(lignes):
-        fig.text(0.03, y - i * 0.016, txt, fontsize=6.5, color="#333333", va="top",
-                 wrap=True)
+        fig.text(0.03, y - i * 0.017, txt, fontsize=7, color="#333333", va="top")
 
 
 def enregistrer(fig: Figure, base: Path, annee: int, formats=("pdf", "svg", "png"),
-                titre: str = "") -> list[Path]:
+                titre: str = "", *, fermer: bool = True) -> list[Path]:
     """Enregistre une figure dans chaque format, métadonnées fixes, puis la ferme.
 
     Parameters
@@ -412,6 +542,9 @@ def enregistrer(fig: Figure, base: Path, annee: int, formats=("pdf", "svg", "png
         Parmi ``pdf``, ``svg``, ``png`` (300 dpi).
     titre : str
         Titre inscrit dans les métadonnées.
+    fermer : bool, default True
+        Vider la figure après l'enregistrement ; False pour la reprendre ensuite (page
+        de l'atlas).
 
     Returns
     -------
@@ -422,13 +555,17 @@ def enregistrer(fig: Figure, base: Path, annee: int, formats=("pdf", "svg", "png
         for fmt in formats:
             p = base.with_suffix(f".{fmt}")
             p.parent.mkdir(parents=True, exist_ok=True)
+            # Compression PNG 3 au lieu de 6 : 5 % plus gros, deux fois plus rapide.
+            extra = {"pil_kwargs": {"compress_level": 3}} if fmt == "png" else {}
             fig.savefig(p, format=fmt, dpi=DPI_PNG if fmt == "png" else 72,
-                        metadata=metadonnees(annee, fmt, titre), facecolor="white")
+                        metadata=metadonnees(annee, fmt, titre), facecolor="white", **extra)
             out.append(p)
-    fig.clear()
+    if fermer:
+        fig.clear()
     return out
 
 
 __all__ = ["figure_carte", "dessiner_carte", "enregistrer", "classification_pour",
-           "table_carte", "titres", "legende", "pied", "marquer_demo", "metadonnees"]
+           "table_carte", "unites_du_territoire", "titres", "titre_legende", "legende", "pied",
+           "marquer_demo", "metadonnees"]
 
