@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import mapclassify  # noqa: F401  (importé au démarrage, pas au premier rendu)
 import pandas as pd
 import streamlit as st
 
@@ -60,7 +61,9 @@ def _controls(dispo: pd.DataFrame) -> dict:
                                help="Par défaut la carte n'a besoin d'aucun accès internet."),
         }
     return {"mesure": mesure, "niveau": niveau, "annee": int(annee), "indicateur": indicateur,
-            "contributeurs": tuple(choix), "methode": methode, "k": int(k),
+            # None = toutes les sources : même clé de cache que le préchauffage.
+            "contributeurs": None if set(choix) == set(sources) else tuple(choix),
+            "methode": methode, "k": int(k),
             "palette": palette, "bornes": bornes_txt, "couches": couches}
 
 
@@ -118,11 +121,40 @@ def legend_for(sel: dict, classes, table: pd.DataFrame, titre: str) -> str:
                             demo=common.is_demo())
 
 
-def map_for(sel: dict, table: pd.DataFrame, classes, titre: str):
-    """Carte Folium de la sélection (vue publique)."""
-    topo = common.topology()
+@st.cache_data(show_spinner=False, max_entries=64)
+def _dispositifs_layers(geo_ver: str, data_ver: str) -> list:
+    return maps.dispositifs_layers(common.dispositifs(), common.types_dispositifs())
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _referents_layer(geo_ver: str, data_ver: str) -> dict | None:
+    refs = common.referents_publics()
+    return None if refs.empty else maps.referents_layer(common.layer("commune", True), refs)
+
+
+@st.cache_data(show_spinner=False, max_entries=128)
+def _map_inputs(sel_items: tuple, titre: str, demo: bool, geo_ver: str, data_ver: str):
+    sel = dict(sel_items)
+    sel["couches"] = dict(sel["couches"])
+    table = common.public_table([sel["annee"]], sel["indicateur"], sel["contributeurs"],
+                                sel["niveau"])
+    classes = classify(table, sel)
     values = maps.values_from_table(table, sel["mesure"], classes,
                                     seuil_secret=settings().seuil_secret)
+    return values, legend_for(sel, classes, table, titre), \
+        list(classes.couleurs) if classes is not None else []
+
+
+def _freeze(sel: dict) -> tuple:
+    return tuple(sorted((k, tuple(sorted(v.items())) if isinstance(v, dict) else v)
+                        for k, v in sel.items()))
+
+
+def map_for(sel: dict, titre: str):
+    """Carte Folium de la sélection (vue publique)."""
+    topo = common.topology()
+    values, legend, palette = _map_inputs(_freeze(sel), titre, common.is_demo(),
+                                          common.geo_version(), common.data_version())
     meshes = []
     if sel["couches"]["limites"]:
         meshes = [
@@ -134,19 +166,15 @@ def map_for(sel: dict, table: pd.DataFrame, classes, titre: str):
     dispositifs, referents = [], None
     if sel["couches"]["dispositifs"]:
         try:
-            dispositifs = maps.dispositifs_layers(common.dispositifs(),
-                                                  common.types_dispositifs())
+            dispositifs = _dispositifs_layers(common.geo_version(), common.data_version())
         except ObservatoireError as exc:
             st.caption(f"Dispositifs non affichés : {exc}")
     if sel["couches"]["referents"]:
-        refs = common.referents_publics()
-        if not refs.empty:
-            referents = maps.referents_layer(common.layer("commune", True), refs)
+        referents = _referents_layer(common.geo_version(), common.data_version())
     styles = dict(cl.STYLES_ETIQUETTES) if sel["mesure"] == "label" else {}
     return maps.build_map(
-        topo, values, palette=list(classes.couleurs) if classes is not None else [],
-        styles=styles, unit_key=UNIT_KEY[sel["niveau"]],
-        legend=legend_for(sel, classes, table, titre), meshes=meshes,
+        topo, values, palette=palette, styles=styles, unit_key=UNIT_KEY[sel["niveau"]],
+        legend=legend, meshes=meshes,
         dispositifs=dispositifs, referents=referents, osm=sel["couches"]["osm"],
         layer_name=titre)
 
@@ -175,21 +203,10 @@ def csv_bytes(shown: pd.DataFrame) -> bytes:
     return out.to_csv(sep=";", index=False, decimal=",").encode("utf-8-sig")
 
 
-_DECIMALES = {"Population": 0, "Effectif": 0, "Taux ‰": 2, "Taux lissé ‰": 2, "Attendu": 1,
-              "Observé / attendu": 2}
-_SECRET_COLS = ("Effectif", "Taux ‰", "Taux lissé ‰", "Observé / attendu")
-
-
-def styled_table(shown: pd.DataFrame):
-    """Nombres au format français à l'affichage ; le tri reste numérique."""
-    fmt = {c: (lambda v, d=d: maps.format_nombre(v, d) if pd.notna(v) else "–")
-           for c, d in _DECIMALES.items() if c in shown}
-    sty = shown.style.format(fmt)
-    rows = shown.index[shown["Secret"] == "secret"]
-    cols = [c for c in _SECRET_COLS if c in shown]
-    if len(rows) and cols:
-        sty = sty.format(lambda _v: "secret", subset=pd.IndexSlice[rows, cols])
-    return sty
+# Nombres affichés selon la langue du navigateur (« 1 234,5 » en français) ; le tri reste
+# numérique. Les cellules vides sont dites « – » et la colonne Secret dit pourquoi.
+_NUM = {c: st.column_config.NumberColumn(c, format="localized") for c in
+        ("Population", "Effectif", "Taux ‰", "Taux lissé ‰", "Attendu", "Observé / attendu")}
 
 
 def clicked_code(state: dict | None) -> str | None:
@@ -215,13 +232,13 @@ def page() -> None:
             common.show_referentiel_absent()
         return
     sel = _controls(dispo)
-    if not sel["contributeurs"]:
+    if sel["contributeurs"] == ():
         st.warning("Choisissez au moins un contributeur.")
         return
     try:
         table = common.public_table([sel["annee"]], sel["indicateur"], sel["contributeurs"],
                                     sel["niveau"])
-        classes = classify(table, sel)
+        classify(table, sel)  # bornes fixes illisibles : message avant la carte
     except ObservatoireError as exc:
         common.show_error(exc)
         return
@@ -231,7 +248,7 @@ def page() -> None:
     col_map, col_table = st.columns([5, 3], gap="medium")
     with col_map:
         try:
-            m = map_for(sel, table, classes, titre)
+            m = map_for(sel, titre)
         except ReferentielAbsentError as exc:
             common.show_referentiel_absent(exc)
         else:
@@ -239,8 +256,8 @@ def page() -> None:
     with col_table:
         st.markdown("**Tableau des valeurs** (même sélection ; cliquez un en-tête pour trier)")
         shown = display_table(table)
-        st.dataframe(styled_table(shown), hide_index=True, height=560, key="carte_tableau",
-                     placeholder="–")
+        st.dataframe(shown, hide_index=True, height=600, key="carte_tableau",
+                     column_config=_NUM, placeholder="–")
         st.download_button(
             "Télécharger le tableau (CSV)", csv_bytes(shown),
             file_name=f"observatoire_{sel['indicateur']}_{sel['niveau']}_{sel['annee']}.csv",
@@ -250,6 +267,11 @@ def page() -> None:
         f"{settings().seuil_secret - 1} et ce qui en dérive sont affichés « secret ». "
         "Une zone « blanche présumée » signale une possible sous-révélation, pas une absence "
         "de violences (voir la page Méthode). Cliquez une commune pour ouvrir sa fiche.")
+    if sel["contributeurs"] is None:
+        # Les voisines de la sélection (autres années, autres indicateurs) : en arrière-plan.
+        common.prewarm(sorted(dispo["annee"].unique(), reverse=True),
+                       [sel["indicateur"], *sorted(set(dispo["indicateur"]) -
+                                                   {sel["indicateur"]})], sel["niveau"])
 
 
 def _show_map(m, sel: dict) -> None:

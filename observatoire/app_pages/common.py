@@ -8,6 +8,7 @@ qui ne sont enregistrées dans la navigation que pour une session authentifiée.
 from __future__ import annotations
 
 import html
+import threading
 
 import pandas as pd
 import sqlalchemy as sa
@@ -169,7 +170,8 @@ def _analyser(annees, indicateur, contributeurs_, niveau, geo_ver):
     geometrie = None
     if geo_ver != "absent":
         try:
-            geometrie = _layer(niveau, False, geo_ver) if niveau != "departement" else None
+            # Couverture simplifiée : mêmes voisinages (contiguïté), lecture déjà en cache.
+            geometrie = _layer(niveau, True, geo_ver) if niveau != "departement" else None
         except ReferentielAbsentError:
             geometrie = None
     return analyser(list(annees), indicateur,
@@ -205,6 +207,34 @@ def exact_table(annees, indicateur, contributeurs_=None, niveau="commune") -> pd
     return _exact_table(tuple(sorted(annees)), indicateur,
                         tuple(sorted(contributeurs_)) if contributeurs_ else None, niveau,
                         geo_version(), data_version())
+
+
+_PREWARMED: set = set()
+_PREWARM_LOCK = threading.Lock()
+
+
+def prewarm(annees, indicateurs_, niveau: str = "commune") -> None:
+    """Calcule d'avance, en arrière-plan, les vues publiques voisines de la sélection.
+
+    Changer d'année ou d'indicateur trouve alors l'analyse déjà en cache. Une seule
+    fois par version des données et par niveau ; le fil est un démon de faible coût.
+    """
+    geo_ver, data_ver = geo_version(), data_version()
+    key = (geo_ver, data_ver, niveau)
+    with _PREWARM_LOCK:
+        if key in _PREWARMED:
+            return
+        _PREWARMED.add(key)
+    combos = [(int(a), str(i)) for i in indicateurs_ for a in annees]
+
+    def _run() -> None:
+        for annee, ind in combos:
+            try:
+                _public_table((annee,), ind, None, niveau, geo_ver, data_ver)
+            except Exception:  # noqa: BLE001  (préchauffage : l'erreur réapparaîtra à l'affichage)
+                continue
+
+    threading.Thread(target=_run, name="observatoire-prechauffage", daemon=True).start()
 
 
 # --- registres ----------------------------------------------------------------------
