@@ -1,7 +1,8 @@
 """Application lancée pour de vrai sur 127.0.0.1 et pilotée par Chromium (playwright).
 
 Ignorés avec leur raison sans ``/usr/bin/chromium`` (paquet Debian ``chromium``), sans
-le paquet python ``playwright`` ou sans ``../shared``. ``OBSERVATOIRE_CHROMIUM`` désigne
+le paquet python ``playwright`` ou sans ``../shared`` ; ``OBSERVATOIRE_EXIGER_NAVIGATEUR=1``
+(posé par ``.ci/run``) change l'absence du navigateur en échec. ``OBSERVATOIRE_CHROMIUM`` désigne
 un autre exécutable. Les captures d'écran vont dans ``build/screenshots/``.
 """
 
@@ -95,10 +96,18 @@ class Server:
 
 @pytest.fixture(scope="session")
 def browser():
+    required = os.environ.get("OBSERVATOIRE_EXIGER_NAVIGATEUR") == "1"
     if not Path(CHROMIUM).exists() and not shutil.which(CHROMIUM):
-        pytest.skip(f"{CHROMIUM} absent : installez le paquet Debian chromium")
-    sync_api = pytest.importorskip("playwright.sync_api",
-                                   reason="paquet python playwright absent")
+        reason = f"{CHROMIUM} absent : installez le paquet Debian chromium"
+        if required:
+            pytest.fail(reason)
+        pytest.skip(reason)
+    try:
+        from playwright import sync_api
+    except ImportError:
+        if required:
+            pytest.fail("paquet python playwright absent")
+        pytest.skip("paquet python playwright absent")
     with sync_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield b
