@@ -204,3 +204,12 @@ def communes_du_territoire(territoire: str) -> pd.DataFrame:
             f"dans la colonne « territoire » de data/catalogues/contributeurs.csv."
         )
     return df.sort_values(["nom", "code_insee"]).reset_index(drop=True)
+
+
+@lru_cache(maxsize=32)
+def codes_du_territoire(territoire: str) -> frozenset[str]:
+    """Codes INSEE des communes d'un territoire de contributeur (mis en cache).
+
+    Voir :func:`communes_du_territoire` ; lève la même erreur pour un territoire inconnu.
+    """
+    return frozenset(communes_du_territoire(territoire)["code_insee"])

@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+import numpy as np
 import pandas as pd
 
 from observatoire import communes
@@ -306,6 +307,9 @@ def match_commune(value, code_postal=None, index: CommuneIndex | None = None) ->
     index = index or get_index(settings().departement)
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return CommuneMatch(None, "vide")
+    if type(value) is str and value in index.current_codes:
+        # Cas le plus fréquent (code INSEE actuel écrit tel quel) : une recherche suffit.
+        return CommuneMatch(value, "code")
     code = clean_code(value)
     if code is not None:
         if code in index.current_codes:
@@ -339,6 +343,76 @@ def match_commune(value, code_postal=None, index: CommuneIndex | None = None) ->
     return _by_name(index, norm, cp)
 
 
+def _distinct(values: np.ndarray) -> tuple[np.ndarray, list]:
+    """Indice de la valeur distincte de chaque cellule, et les valeurs distinctes.
+
+    Les booléens sont tenus à part : ``True == 1`` pour une table de hachage, mais une
+    cellule VRAI n'est pas le code 1.
+    """
+    if any(type(v) is bool for v in values.tolist()):
+        keys = np.empty(len(values), dtype=object)
+        keys[:] = [(type(v) is bool, v) for v in values.tolist()]
+        codes, uniq = pd.factorize(keys, use_na_sentinel=False)
+        return codes, [k[1] for k in uniq.tolist()]
+    codes, uniq = pd.factorize(values, use_na_sentinel=False)
+    return codes, list(uniq.tolist())
+
+
+def match_values(values, codes_postaux=None, index: CommuneIndex | None = None
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Reconnaît un tableau de cellules de communes, une fois par valeur distincte.
+
+    Parameters
+    ----------
+    values : array-like
+        Cellules (codes, noms, « Nom (code) »…), None pour une cellule vide.
+    codes_postaux : array-like, optional
+        Codes postaux alignés sur ``values``.
+    index : CommuneIndex, optional
+        Par défaut celui du département configuré.
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray, numpy.ndarray)
+        Tableaux d'objets alignés sur ``values`` : code INSEE (None si non reconnu),
+        méthode (une des :data:`METHODES`) et candidats (tuple de codes).
+    """
+    index = index or get_index(settings().departement)
+    values = np.asarray(values, dtype=object)
+    if len(values) == 0:
+        return (np.empty(0, dtype=object), np.empty(0, dtype=object),
+                np.empty(0, dtype=object))
+    if codes_postaux is None:
+        codes, uniq = _distinct(values)
+        current = index.current_codes
+        found = [_CODE_HIT if type(u) is str and u in current else match_commune(u, None, index)
+                 for u in uniq]
+        # Un code actuel trouvé tel quel est son propre résultat : on garde la valeur.
+        code_u = np.array([u if m is _CODE_HIT else m.code_insee
+                           for u, m in zip(uniq, found, strict=True)], dtype=object)
+    else:
+        cps = np.empty(len(values), dtype=object)
+        cps[:] = [_hashable(v) for v in np.asarray(codes_postaux, dtype=object).tolist()]
+        vcodes, vuniq = _distinct(values)
+        pcodes, puniq = _distinct(cps)
+        width = len(puniq)
+        codes, upairs = pd.factorize(vcodes.astype(np.int64) * width + pcodes)
+        found = [match_commune(vuniq[int(p) // width], puniq[int(p) % width], index)
+                 for p in upairs.tolist()]
+        code_u = np.array([m.code_insee for m in found], dtype=object)
+    meth_u = np.array([m.methode for m in found], dtype=object)
+    cand_u = np.empty(len(found), dtype=object)
+    cand_u.fill(())
+    for k, m in enumerate(found):
+        if m.candidats:
+            cand_u[k] = m.candidats
+    return code_u[codes], meth_u[codes], cand_u[codes]
+
+
+#: Marqueur interne : valeur distincte qui est un code actuel écrit tel quel.
+_CODE_HIT = CommuneMatch(None, "code")
+
+
 def match_communes(values: pd.Series, codes_postaux: pd.Series | None = None,
                    index: CommuneIndex | None = None) -> pd.DataFrame:
     """Reconnaît une colonne entière de communes (travail sur les valeurs distinctes).
@@ -358,26 +432,65 @@ def match_communes(values: pd.Series, codes_postaux: pd.Series | None = None,
         Même index que ``values`` ; colonnes ``code_insee`` (None si non reconnu),
         ``methode`` et ``candidats`` (tuple de codes).
     """
-    index = index or get_index(settings().departement)
-    if codes_postaux is None:
-        keys = values.astype(object)
-        uniq = pd.unique(keys)
-        table = {u: match_commune(u, None, index) for u in uniq}
-        res = [table[k] for k in keys]
+    cells = values.astype(object).to_numpy(dtype=object)
+    cps = None if codes_postaux is None else codes_postaux.astype(object).to_numpy(dtype=object)
+    code, methode, cands = match_values(cells, cps, index)
+    return pd.DataFrame({"code_insee": pd.Series(code, dtype=object, index=values.index),
+                         "methode": pd.Series(methode, dtype=object, index=values.index),
+                         "candidats": pd.Series(cands, dtype=object, index=values.index)},
+                        index=values.index)
+
+
+# Un libellé de total, une fois normalisé, commence par l'un de ces mots : un texte dont
+# les lettres (capitales, sans accents, sans rien d'autre) ne les contiennent pas ne peut
+# pas en être un. Sert de tamis avant la normalisation complète, texte par texte.
+_TOTAL_WORDS = re.compile("TOTA|ENSEMBLE|SOMME")
+_NOT_LETTER = re.compile(r"[^A-Z\x00]+")
+
+
+def total_label_flags(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Libellés de total et de sous-total parmi des textes (distincts, de préférence).
+
+    Équivaut à :func:`is_total_label` texte par texte ; seuls les textes qui contiennent
+    un des mots d'un total passent par la normalisation complète.
+
+    Parameters
+    ----------
+    texts : list of str
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray)
+        Booléens alignés sur ``texts`` : total (sous-totaux compris), sous-total.
+    """
+    n = len(texts)
+    total = np.zeros(n, dtype=bool)
+    sous = np.zeros(n, dtype=bool)
+    if not n:
+        return total, sous
+    # Même passage en capitales et décomposition que normalize_name, sur tous les textes
+    # d'un coup (séparés par NUL, que ni la décomposition ni les mots cherchés ne
+    # franchissent), puis tout ce qui n'est pas une lettre est retiré : ce tamis laisse
+    # passer au moins tous les totaux, jamais moins. Le rang d'un mot trouvé est le
+    # nombre de séparateurs qui le précèdent.
+    joined = "\x00".join(texts)
+    if joined.count("\x00") != n - 1:
+        hits = range(n)  # un texte contient lui-même un NUL : pas de tamis
     else:
-        pairs = list(zip(values.astype(object), codes_postaux.astype(object), strict=True))
-        table = {}
-        res = []
-        for pair in pairs:
-            key = (_hashable(pair[0]), _hashable(pair[1]))
-            if key not in table:
-                table[key] = match_commune(pair[0], pair[1], index)
-            res.append(table[key])
-    return pd.DataFrame({"code_insee": pd.Series([r.code_insee for r in res], dtype=object,
-                                                 index=values.index),
-                         "methode": [r.methode for r in res],
-                         "candidats": pd.Series([r.candidats for r in res], dtype=object,
-                                                index=values.index)}, index=values.index)
+        joined = joined.upper().replace("Œ", "OE").replace("Æ", "AE")
+        letters = _NOT_LETTER.sub("", unicodedata.normalize("NFKD", joined))
+        starts = [m.start() for m in _TOTAL_WORDS.finditer(letters)]
+        if starts:
+            seps = np.flatnonzero(np.frombuffer(letters.encode("ascii"), dtype=np.uint8) == 0)
+            hits = sorted(set(np.searchsorted(seps, starts).tolist()))
+        else:
+            hits = []
+    for k in hits:
+        norm = normalize_name(texts[k])
+        if norm and _TOTAL_RE.match(norm):
+            total[k] = True
+            sous[k] = norm.startswith(("SOUS", "S TOTAL"))
+    return total, sous
 
 
 def _hashable(v):

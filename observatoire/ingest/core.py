@@ -94,11 +94,12 @@ def _load_source(source, filename: str | None) -> tuple[bytes, str]:
     return path.read_bytes(), filename or path.name
 
 
-def _territory_check(codes: pd.Series) -> pd.Series:
-    """Vrai pour les codes de communes dans le territoire servi."""
+def _territory_codes() -> frozenset[str] | None:
+    """Codes des communes du territoire servi ; None quand aucun département n'est configuré."""
     s = settings()
-    terr = matching.communes.load_territoire()
-    return codes.isin(set(terr["code_insee"])) if s.departement else codes.notna()
+    if not s.departement:
+        return None
+    return frozenset(matching.communes.load_territoire()["code_insee"])
 
 
 def _template_layout(wb: Workbook, mapper: HeaderMapper) -> tuple[list[Sheet], dict]:
@@ -111,76 +112,111 @@ def _template_layout(wb: Workbook, mapper: HeaderMapper) -> tuple[list[Sheet], d
     lay = Layout(header=stamp.get("ligne_entete", 1) - 1, code_col=0, name_col=1)
     for k, code in enumerate(stamp["indicateurs"]):
         lay.item_cols[2 + k] = HeaderMatch(code, "modele", 1.0)
-        lay.headers[2 + k] = str(sheet.cells.iat[lay.header, 2 + k])
+        lay.headers[2 + k] = str(sheet.array[lay.header, 2 + k])
     return [sheet], {sheet.name: lay}
 
 
-def _match_rows(sheet: Sheet, lay: Layout, body: pd.DataFrame, index, overrides: dict
-                ) -> pd.DataFrame:
+_OBS_FIELDS = ("pos", "j", "indicateur", "valeur", "etat", "code_insee", "methode",
+               "candidats", "texte", "sous_total")
+
+
+def _take(obs: dict, sel) -> dict:
+    """Lignes ``sel`` (masque ou indices) de chaque tableau d'un relevé."""
+    return {k: v[sel] for k, v in obs.items()}
+
+
+def _not_na(cells: np.ndarray) -> np.ndarray:
+    return ~pd.isna(cells) if len(cells) else np.zeros(0, dtype=bool)
+
+
+def _cell_text(v) -> str:
+    return str(int(v)) if isinstance(v, float) and v.is_integer() else str(v).strip()
+
+
+def _texts(cells: np.ndarray) -> np.ndarray:
+    """Texte de chaque cellule (une fois par valeur distincte), None pour une cellule vide."""
+    out = np.full(len(cells), None, dtype=object)
+    filled = np.flatnonzero(_not_na(cells))
+    if len(filled):
+        codes, uniq = matching._distinct(cells[filled])
+        out[filled] = np.array([_cell_text(u) for u in uniq], dtype=object)[codes]
+    return out
+
+
+def _match_rows(lay: Layout, body: np.ndarray, index, overrides: dict) -> dict:
     """Commune de chaque ligne : code, libellé, nature (commune, total, non localisé…)."""
     n = len(body)
     code = np.full(n, None, dtype=object)
     methode = np.full(n, "vide", dtype=object)
     cands = np.empty(n, dtype=object)
-    cands[:] = [()] * n
-    raw = pd.Series([None] * n, index=body.index, dtype=object)
-    cp = body[lay.cp_col] if lay.cp_col is not None else None
+    cands.fill(())
+    source = np.full(n, None, dtype=object)  # cellule d'où vient le texte de la ligne
+    cp = body[:, lay.cp_col] if lay.cp_col is not None else None
     for col in (lay.code_col, lay.name_col):
         if col is None:
             continue
-        cells = body[col]
+        cells = body[:, col]
         todo = (methode == "vide") | (methode == "inconnue")
-        todo &= cells.notna().to_numpy()
+        todo &= _not_na(cells)
         if not todo.any():
             continue
         sub = cells[todo]
-        res = matching.match_communes(sub, None if cp is None else cp[todo], index=index)
-        got = res["methode"].to_numpy()
         # Un code inconnu n'écrase pas ce que le nom pourrait donner ; un nom reconnu, si.
-        code[todo] = res["code_insee"].to_numpy()
-        methode[todo] = got
-        cands[todo] = res["candidats"].to_numpy()
-        raw[todo] = sub.map(lambda v: str(int(v)) if isinstance(v, float) and v.is_integer()
-                            else str(v).strip())
-    # Libellés de total : dans la colonne de nom ou de code.
+        code[todo], methode[todo], cands[todo] = matching.match_values(
+            sub, None if cp is None else cp[todo], index)
+        source[todo] = sub
+    # Libellés de total : dans la colonne de nom ou de code (textes distincts seulement).
     total = np.zeros(n, dtype=bool)
     sous_total = np.zeros(n, dtype=bool)
     for col in (lay.code_col, lay.name_col):
-        if col is None:
+        if col is None or not n:
             continue
-        texts = body[col]
-        mask = texts.map(lambda v: isinstance(v, str)).to_numpy()
-        if mask.any():
-            uniq = {u: matching.normalize_name(u) for u in pd.unique(texts[mask])}
-            norm = texts[mask].map(uniq)
-            is_tot = norm.map(lambda s: bool(matching._TOTAL_RE.match(s))).to_numpy()
-            is_sous = norm.map(lambda s: s.startswith(("SOUS", "S TOTAL"))).to_numpy()
-            total[np.flatnonzero(mask)[is_tot]] = True
-            sous_total[np.flatnonzero(mask)[is_tot & is_sous]] = True
+        codes, uniq = matching._distinct(body[:, col])
+        strs = [k for k, u in enumerate(uniq) if isinstance(u, str)]
+        if not strs:
+            continue
+        is_tot, is_sous = matching.total_label_flags([uniq[k] for k in strs])
+        tot_u = np.zeros(len(uniq), dtype=bool)
+        sous_u = np.zeros(len(uniq), dtype=bool)
+        tot_u[strs], sous_u[strs] = is_tot, is_tot & is_sous
+        total |= tot_u[codes]
+        sous_total |= sous_u[codes]
     methode[total] = "total"
+    # Le texte ne sert qu'aux lignes sans commune (rapport, libellé non localisé) et aux
+    # choix de l'agent : on ne le calcule que pour elles.
+    texte = np.full(n, None, dtype=object)
+    need = np.ones(n, dtype=bool) if overrides else (code == None)  # noqa: E711
+    need &= source != None  # noqa: E711
+    if need.any():
+        texte[need] = _texts(source[need])
     if overrides:
-        keys = raw.map(lambda s: s if s is None else str(s).strip())
-        for i in np.flatnonzero(keys.isin(list(overrides)).to_numpy()):
-            target = overrides[keys.iat[i]]
-            code[i] = target or None
-            methode[i] = "confirmee" if target else "non_localise"
-    return pd.DataFrame({"code_insee": code, "methode": methode, "candidats": cands,
-                         "texte": raw.to_numpy(), "sous_total": sous_total}, index=body.index)
+        for i in np.flatnonzero(need).tolist():
+            if texte[i] in overrides:
+                target = overrides[texte[i]]
+                code[i] = target or None
+                methode[i] = "confirmee" if target else "non_localise"
+    return {"code_insee": code, "methode": methode, "candidats": cands, "texte": texte,
+            "sous_total": sous_total}
 
 
 def _observations(sheet: Sheet, lay: Layout, mapper: HeaderMapper, annee: int,
                   index, overrides: dict, report: Report) -> _SheetResult:
-    body = sheet.cells.iloc[lay.header + 1:]
-    rows = _match_rows(sheet, lay, body, index, overrides)
-    positions = np.arange(lay.header + 1, lay.header + 1 + len(body))
-    frames = []
+    body = sheet.array[lay.header + 1:]
+    n = len(body)
+    rows = _match_rows(lay, body, index, overrides)
+    positions = np.arange(lay.header + 1, lay.header + 1 + n)
+    parts = []
     if lay.is_long:
-        vals, state = V.parse_counts(body[lay.long_value_col])
+        vals, state = V.parse_array(body[:, lay.long_value_col])
         if lay.long_item_col is not None:
-            item_cells = body[lay.long_item_col]
-            uniq = {u: mapper.map(u) for u in pd.unique(item_cells.dropna())}
-            items = item_cells.map(lambda v: uniq[v].indicateur if v in uniq else None)
-            for text, m in uniq.items():
+            codes, uniq = matching._distinct(body[:, lay.long_item_col])
+            found = []
+            for text in uniq:
+                if text is None or (isinstance(text, float) and text != text):
+                    found.append(None)
+                    continue
+                m = mapper.map(text)
+                found.append(m.indicateur)
                 if m.indicateur is None:
                     report.entetes_non_resolus.append(
                         {"entete": str(text), "feuille": sheet.name,
@@ -193,28 +229,31 @@ def _observations(sheet: Sheet, lay: Layout, mapper: HeaderMapper, annee: int,
                                sheet.name, None, sheet.ref(lay.header, lay.long_item_col)[1])
                 else:
                     _note_mapping(report, str(text), m)
+            items = np.array(found or [None], dtype=object)[codes] if n else \
+                np.empty(0, dtype=object)
         else:
             only = next(iter(mapper.own_codes)) if len(mapper.own_codes) == 1 else None
-            items = pd.Series(only, index=body.index, dtype=object)
-        frames.append(pd.DataFrame({"pos": positions, "indicateur": items.to_numpy(),
-                                    "valeur": vals.to_numpy(), "etat": state.to_numpy(),
-                                    "j": lay.long_value_col}))
+            items = np.full(n, only, dtype=object)
+        parts.append((lay.long_value_col, items, vals, state))
     else:
         for j, m in lay.item_cols.items():
-            vals, state = V.parse_counts(body[j])
-            frames.append(pd.DataFrame({"pos": positions, "indicateur": m.indicateur,
-                                        "valeur": vals.to_numpy(), "etat": state.to_numpy(),
-                                        "j": j}))
+            vals, state = V.parse_array(body[:, j])
+            parts.append((j, np.full(n, m.indicateur, dtype=object), vals, state))
             _note_mapping(report, lay.headers.get(j, ""), m)
-    obs = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
-        columns=["pos", "indicateur", "valeur", "etat", "j"])
-    rinfo = rows.reset_index(drop=True)
-    idx = obs["pos"].to_numpy() - (lay.header + 1)
+    k = len(parts)
+    idx = np.tile(np.arange(n), k)
+    obs = {"pos": np.tile(positions, k),
+           "j": np.repeat(np.array([p[0] for p in parts], dtype=np.int64), n),
+           "indicateur": np.concatenate([p[1] for p in parts]) if parts
+           else np.empty(0, dtype=object),
+           "valeur": np.concatenate([p[2] for p in parts]) if parts else np.empty(0),
+           "etat": np.concatenate([p[3] for p in parts]) if parts
+           else np.empty(0, dtype=np.int8)}
     for col in ("code_insee", "methode", "candidats", "texte", "sous_total"):
-        obs[col] = rinfo[col].to_numpy()[idx]
+        obs[col] = rows[col][idx]
     if lay.year_col is not None:
-        years = body[lay.year_col].map(lambda v: matching.clean_code(v) and None or v)
-        ycol = pd.to_numeric(years.astype(object), errors="coerce").to_numpy()[idx]
+        years = pd.to_numeric(pd.Series(body[:, lay.year_col], dtype=object), errors="coerce")
+        ycol = years.to_numpy(dtype=float, na_value=np.nan)[idx]
         other = ~np.isnan(ycol) & (ycol != annee)
         if other.any():
             found = sorted({int(y) for y in ycol[other]})
@@ -222,7 +261,7 @@ def _observations(sheet: Sheet, lay: Layout, mapper: HeaderMapper, annee: int,
                        f"{int(other.sum())} valeurs portent sur une autre année "
                        f"({', '.join(map(str, found))}) que {annee} : elles sont ignorées.",
                        sheet.name, None, sheet.ref(lay.header, lay.year_col)[1])
-            obs = obs[~other]
+            obs = _take(obs, ~other)
     lignes = int(((rows["methode"] != "vide") & (rows["methode"] != "total")).sum())
     return _SheetResult(sheet=sheet, layout=lay, obs=obs, lignes=lignes)
 
@@ -244,22 +283,24 @@ def _note_mapping(report: Report, entete: str, m: HeaderMatch) -> None:
 
 def _check_totals(res: _SheetResult, report: Report) -> None:
     obs, sheet = res.obs, res.sheet
-    tot = obs[(obs["methode"] == "total") & ~obs["sous_total"]]
-    if tot.empty:
+    meth, etat, ind = obs["methode"], obs["etat"], obs["indicateur"]
+    tot = np.flatnonzero((meth == "total") & ~obs["sous_total"] & (ind != None))  # noqa: E711
+    if not len(tot):
         return
-    data = obs[~obs["methode"].isin(["total", "vide"]) | (
-        (obs["methode"] == "vide") & (obs["etat"] != V.EMPTY))]
-    for (item, j), grp in tot.groupby(["indicateur", "j"]):
-        stated = grp[grp["etat"] == V.OK]
-        if stated.empty:
+    data = ~np.isin(meth, ["total", "vide"]) | ((meth == "vide") & (etat != V.EMPTY))
+    # Un total par (indicateur, colonne), dans l'ordre des indicateurs puis des colonnes.
+    for item, j in sorted({(ind[i], int(obs["j"][i])) for i in tot.tolist()}):
+        stated = [i for i in tot.tolist() if ind[i] == item and obs["j"][i] == j
+                  and etat[i] == V.OK]
+        if not stated:
             continue
-        first = stated.iloc[0]
-        rows_item = data[data["indicateur"] == item]
-        computed = int(rows_item.loc[rows_item["etat"] == V.OK, "valeur"].sum())
-        masked = bool((rows_item["etat"] == V.MASKED).any())
-        value = int(first["valeur"])
+        first = stated[0]
+        rows_item = data & (ind == item)
+        computed = int(obs["valeur"][rows_item & (etat == V.OK)].sum())
+        masked = bool((etat[rows_item] == V.MASKED).any())
+        value = int(obs["valeur"][first])
         if value != computed and not (masked and value > computed):
-            ligne, col = sheet.ref(int(first["pos"]), int(j))
+            ligne, col = sheet.ref(int(obs["pos"][first]), j)
             report.add("avertissement", "total_incoherent",
                        f"le total indiqué ({value}) pour « {item} » ne correspond pas à la "
                        f"somme des lignes ({computed}) : les valeurs par commune sont "
@@ -289,148 +330,222 @@ def _safe_repr(v) -> str:
 
 def _collect_errors(res: _SheetResult, report: Report) -> None:
     obs, sheet = res.obs, res.sheet
-    bad = obs[obs["etat"].isin(list(_ERROR_TEXT)) & (obs["methode"] != "total")]
-    if bad.empty:
-        return
-    cells = sheet.cells
-    for k, (_, row) in enumerate(bad.iterrows()):
+    bad = np.flatnonzero(np.isin(obs["etat"], list(_ERROR_TEXT)) & (obs["methode"] != "total"))
+    for k, r in enumerate(bad.tolist()):
         if k >= MAX_LISTED:
             report.add("erreur", "trop_d_erreurs",
                        f"… et {len(bad) - MAX_LISTED} autres valeurs invalides dans cette "
                        f"feuille.", sheet.name)
             break
-        i, j = int(row["pos"]), int(row["j"])
-        code, text = _ERROR_TEXT[int(row["etat"])]
+        i, j = int(obs["pos"][r]), int(obs["j"][r])
+        code, text = _ERROR_TEXT[int(obs["etat"][r])]
         ligne, col = sheet.ref(i, j)
-        report.add("erreur", code, text.format(v=_safe_repr(cells.iat[i, j])),
+        report.add("erreur", code, text.format(v=_safe_repr(sheet.array[i, j])),
                    sheet.name, ligne, col)
+
+
+def _str_column(labels: list, codes: np.ndarray) -> pd.Series:
+    """Colonne de type « str » de pandas : ``labels[codes]``, sans passer par des objets.
+
+    Les libellés distincts (quelques indicateurs, feuilles, colonnes) sont convertis une
+    fois, puis répartis par Arrow, au lieu de convertir une à une 100 000 chaînes.
+    """
+    dtype = pd.Series([], dtype="str").dtype
+    if getattr(dtype, "storage", None) == "pyarrow":
+        import pyarrow as pa
+
+        arr = pa.array([str(x) for x in labels], type=pa.large_string()).take(
+            pa.array(np.asarray(codes, dtype=np.int64)))
+        return pd.Series(arr, dtype=dtype)
+    return pd.Series(np.asarray([str(x) for x in labels], dtype=object)[codes], dtype=dtype)
 
 
 def _finalise(results: list[_SheetResult], report: Report, index, contributeur: str,
               national: bool = False) -> pd.DataFrame:
-    keep = []
-    for res in results:
-        obs = res.obs
-        obs = obs[(obs["methode"] != "total") & (obs["etat"].isin([V.OK, V.MASKED]))
-                  & obs["indicateur"].notna()].copy()
+    parts, col_labels, offset = [], [], 0
+    for n_sheet, res in enumerate(results):
+        o = res.obs
+        keep = (o["methode"] != "total") & np.isin(o["etat"], [V.OK, V.MASKED]) \
+            & (o["indicateur"] != None)  # noqa: E711
+        o = _take(o, keep)
         sheet = res.sheet
-        pos, jj = obs["pos"].to_numpy(dtype=int), obs["j"].to_numpy(dtype=int)
+        pos, jj = o["pos"].astype(np.int64), o["j"].astype(np.int64)
         if sheet.transposed:
-            obs["ligne"] = np.asarray(sheet.cols_orig_rows)[jj]
-            obs["colonne"] = np.asarray(sheet.rows_orig_cols, dtype=object)[pos]
+            o["ligne"] = np.asarray(sheet.cols_orig_rows, dtype=np.int64)[jj]
+            labels, which = list(sheet.rows_orig_cols), pos
         else:
-            obs["ligne"] = np.asarray(sheet.rows)[pos]
-            obs["colonne"] = np.asarray(sheet.cols, dtype=object)[jj]
-        obs["feuille"] = sheet.name
-        keep.append(obs)
-    if not keep:
-        return pd.DataFrame(columns=batches.VALUE_COLUMNS)
-    obs = pd.concat(keep, ignore_index=True)
-    located = obs["code_insee"].notna()
-    # Hors du territoire servi : gardé en non localisé, signalé.
-    outside = located & ~_territory_check(obs["code_insee"]) if not national else \
-        pd.Series(False, index=obs.index)
-    obs["libelle_non_localise"] = None
+            o["ligne"] = np.asarray(sheet.rows, dtype=np.int64)[pos]
+            labels, which = list(sheet.cols), jj
+        # Colonne d'origine : un code dans la liste de toutes les lettres de toutes les feuilles.
+        o["colonne"] = which + offset
+        col_labels += labels
+        offset += len(labels)
+        o["feuille"] = np.full(len(pos), n_sheet, dtype=np.int64)
+        parts.append(o)
+    names = [r.sheet.name for r in results]
+    obs = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    code = obs["code_insee"].copy()
+    ligne, feuille = obs["ligne"], obs["feuille"]
+    n = len(code)
+    lib = np.full(n, None, dtype=object)
+    ccode, cuniq = pd.factorize(code)  # -1 : sans commune
+    cuniq = cuniq.tolist()
+    if not national:
+        # Hors du territoire servi : gardé en non localisé, signalé.
+        terr = _territory_codes()
+        out_u = np.array([terr is not None and c not in terr for c in cuniq] + [False])
+        outside = out_u[ccode]
+    else:
+        outside = np.zeros(n, dtype=bool)
     if outside.any():
-        firsts = obs[outside].drop_duplicates("code_insee")
-        for _, first in firsts.head(MAX_LISTED).iterrows():
+        rows_out = np.flatnonzero(outside)
+        _, first_k = np.unique(ccode[rows_out], return_index=True)
+        firsts = rows_out[np.sort(first_k)]  # première ligne de chaque commune, dans l'ordre
+        for r in firsts[:MAX_LISTED].tolist():
             report.add("avertissement", "hors_territoire",
-                       f"la commune {matching.describe(first['code_insee'], index)} est hors "
+                       f"la commune {matching.describe(code[r], index)} est hors "
                        f"du territoire servi ({settings().territoire_nom}) : ses valeurs sont "
-                       f"comptées en non localisé.", first["feuille"], first["ligne"])
+                       f"comptées en non localisé.", names[feuille[r]], int(ligne[r]))
         if len(firsts) > MAX_LISTED:
             report.add("avertissement", "hors_territoire",
                        f"… et {len(firsts) - MAX_LISTED} autres communes hors du territoire "
                        f"servi, comptées en non localisé.")
-        labels = {c: "hors territoire : " + matching.describe(c, index)
-                  for c in firsts["code_insee"]}
-        obs.loc[outside, "libelle_non_localise"] = obs.loc[outside, "code_insee"].map(labels)
-        obs.loc[outside, "code_insee"] = None
+        labels_u = np.array(["hors territoire : " + matching.describe(c, index)
+                             if out_u[k] else None for k, c in enumerate(cuniq)] + [None],
+                            dtype=object)
+        lib[outside] = labels_u[ccode[outside]]
+        code[outside] = None
+        ccode = np.where(outside, -1, ccode)
     contrib = catalogues.get_contributeur(contributeur)
     try:
-        own = set(catalogues.communes_du_territoire(contrib.territoire)["code_insee"])
+        own = catalogues.codes_du_territoire(contrib.territoire)
     except ObservatoireError:
         own = None
     if own is not None:
-        out_c = obs["code_insee"].notna() & ~obs["code_insee"].isin(own)
-        n_out = obs.loc[out_c, "code_insee"].nunique()
+        present = np.zeros(len(cuniq) + 1, dtype=bool)
+        present[ccode] = True
+        n_out = sum(1 for k, c in enumerate(cuniq) if present[k] and c not in own)
         if n_out:
             report.add("avertissement", "hors_territoire_contributeur",
                        f"{n_out} communes sont hors du territoire déclaré du contributeur "
                        f"({contrib.territoire}) : elles sont chargées ; vérifiez le registre "
                        f"des contributeurs si c'est normal.")
-    unloc = obs["code_insee"].isna() & obs["libelle_non_localise"].isna()
-    meth = obs["methode"]
-    obs.loc[unloc, "libelle_non_localise"] = np.where(
-        meth[unloc] == "vide", "commune non renseignée",
-        obs.loc[unloc, "texte"].astype(object).fillna("commune non renseignée").map(
-            lambda s: str(s)[:255]))
-    _report_unmatched(obs, report, index)
-    obs["masque"] = obs["etat"] == V.MASKED
-    obs["valeur"] = obs["valeur"].astype("Int64")
-    obs["key_code"] = obs["code_insee"].fillna("")
-    obs["key_lib"] = obs["libelle_non_localise"].fillna("")
-    keys = ["key_code", "key_lib", "indicateur"]
-    dup_in_sheet = obs.duplicated(keys + ["feuille"], keep=False) & obs["code_insee"].notna()
-    if dup_in_sheet.any():
-        groups = obs[dup_in_sheet].groupby(["code_insee", "indicateur", "feuille"])
-        if groups.ngroups > MAX_LISTED:
-            report.add("avertissement", "commune_en_double",
-                       f"{groups.ngroups} couples commune/indicateur figurent plusieurs fois : "
-                       f"leurs valeurs sont additionnées (les {MAX_LISTED} premiers suivent).")
-        for k, ((code, item, feuille), grp) in enumerate(groups):
-            if k >= MAX_LISTED:
-                break
-            lines = ", ".join(str(x) for x in grp["ligne"].tolist()[:5])
-            report.add("avertissement", "commune_en_double",
-                       f"{matching.describe(code, index)} figure plusieurs fois pour "
-                       f"« {item} » (lignes {lines}) : les valeurs sont additionnées.",
-                       feuille, int(grp["ligne"].iloc[0]))
-    if obs.duplicated(keys).any():
-        agg = obs.groupby(keys, sort=False, dropna=False).agg(
-            code_insee=("code_insee", "first"),
-            libelle_non_localise=("libelle_non_localise", "first"),
-            valeur=("valeur", lambda s: s.sum(min_count=1)),
-            masque=("masque", "any"),
-            feuille=("feuille", lambda s: ", ".join(dict.fromkeys(s))[:128]),
-            ligne=("ligne", "first"), colonne=("colonne", "first"),
-        ).reset_index()
-        # Somme avec une part masquée : inconnue, donc masquée (jamais un nombre partiel).
-        agg.loc[agg["masque"], "valeur"] = pd.NA
-        obs = agg
-    out = obs[batches.VALUE_COLUMNS].reset_index(drop=True)
-    out["valeur"] = out["valeur"].astype("Int64")
-    out["masque"] = out["masque"].astype(bool)
-    out["ligne"] = out["ligne"].astype("Int64")
-    out["code_insee"] = out["code_insee"].astype(object).where(out["code_insee"].notna(), None)
-    out["libelle_non_localise"] = out["libelle_non_localise"].astype(object).where(
-        out["libelle_non_localise"].notna(), None)
-    return out
+    unloc = np.flatnonzero((ccode < 0) & (lib == None))  # noqa: E711
+    if len(unloc):
+        meth_u, texte_u = obs["methode"][unloc], obs["texte"][unloc]
+        lib[unloc] = [
+            "commune non renseignée" if m == "vide" or t is None else str(t)[:255]
+            for m, t in zip(meth_u.tolist(), texte_u.tolist(), strict=True)]
+    _report_unmatched(obs, names, report, index)
+    etat = obs["etat"]
+    masque = etat == V.MASKED
+    valeur = obs["valeur"]
+    icode, iuniq = pd.factorize(obs["indicateur"])
+    lcode, luniq = pd.factorize(lib)
+    # Clé (commune ou libellé non localisé, indicateur) en un entier.
+    key = ((ccode.astype(np.int64) + 1) * (len(luniq) + 1) + lcode + 1) * len(iuniq) + icode
+    kcode, kuniq = pd.factorize(key)
+    located = ccode >= 0
+    if len(kuniq) < n:
+        _warn_duplicates(kcode, located, feuille, names, code, iuniq, icode, ligne, report,
+                         index)
+        return _aggregate(kcode, len(kuniq), code, lib, iuniq, icode, valeur, masque, feuille,
+                          names, ligne, obs["colonne"], col_labels)
+    ok = etat == V.OK
+    return _values_frame(code, lib, _str_column(iuniq.tolist(), icode), valeur, ok, masque,
+                         _str_column(names, feuille), ligne,
+                         _str_column(col_labels, obs["colonne"]))
 
 
-def _report_unmatched(obs: pd.DataFrame, report: Report, index) -> None:
-    bad = obs[obs["methode"].isin(["ambigu", "inconnue"])]
-    if bad.empty:
+def _values_frame(code, lib, indicateur: pd.Series, valeur, ok, masque, feuille: pd.Series,
+                  ligne, colonne: pd.Series) -> pd.DataFrame:
+    """Tableau des valeurs aux colonnes et types de :data:`batches.VALUE_COLUMNS`."""
+    n = len(code)
+    if not n:
+        colonne = pd.Series([], dtype=object)  # comme un tableau vide de pandas
+    values = pd.arrays.IntegerArray(np.where(ok, valeur, 0).astype(np.int64), ~ok)
+    lines = pd.arrays.IntegerArray(np.asarray(ligne, dtype=np.int64), np.zeros(n, dtype=bool))
+    return pd.DataFrame({
+        "code_insee": pd.Series(code, dtype=object),
+        "libelle_non_localise": pd.Series(lib, dtype=object),
+        "indicateur": indicateur, "valeur": pd.Series(values),
+        "masque": pd.Series(np.asarray(masque, dtype=bool)),
+        "feuille": feuille, "ligne": pd.Series(lines), "colonne": colonne,
+    }, columns=batches.VALUE_COLUMNS)
+
+
+def _warn_duplicates(kcode, located, feuille, names, code, iuniq, icode, ligne,
+                     report: Report, index) -> None:
+    """Avertit des communes listées plusieurs fois pour un indicateur dans une feuille."""
+    skey = kcode.astype(np.int64) * len(names) + feuille
+    scode, _ = pd.factorize(skey)
+    counts = np.bincount(scode)
+    dup = np.flatnonzero((counts[scode] > 1) & located)
+    if not len(dup):
         return
-    first = bad.drop_duplicates(["texte", "feuille"])
-    for _, row in first.iterrows():
-        cands = [{"code_insee": c, "nom": index.noms.get(c, "")} for c in row["candidats"]]
-        entry = {"texte": row["texte"], "feuille": row["feuille"], "ligne": int(row["ligne"]),
-                 "statut": row["methode"], "candidats": cands}
+    groups: dict[tuple, list[int]] = {}
+    for r in dup.tolist():
+        groups.setdefault((code[r], iuniq[icode[r]], names[feuille[r]]), []).append(r)
+    if len(groups) > MAX_LISTED:
+        report.add("avertissement", "commune_en_double",
+                   f"{len(groups)} couples commune/indicateur figurent plusieurs fois : "
+                   f"leurs valeurs sont additionnées (les {MAX_LISTED} premiers suivent).")
+    for (c, item, sheet_name), rows in sorted(groups.items())[:MAX_LISTED]:
+        lines = ", ".join(str(int(ligne[r])) for r in rows[:5])
+        report.add("avertissement", "commune_en_double",
+                   f"{matching.describe(c, index)} figure plusieurs fois pour "
+                   f"« {item} » (lignes {lines}) : les valeurs sont additionnées.",
+                   sheet_name, int(ligne[rows[0]]))
+
+
+def _aggregate(kcode, n_keys, code, lib, iuniq, icode, valeur, masque, feuille, names, ligne,
+               colonne, col_labels) -> pd.DataFrame:
+    """Somme des valeurs d'une même clé (commune ou libellé, indicateur), dans l'ordre."""
+    _, first = np.unique(kcode, return_index=True)  # kcode numérote dans l'ordre d'apparition
+    ok = masque == False  # noqa: E712
+    ok &= ~np.isnan(valeur)
+    sums = np.bincount(kcode, weights=np.where(ok, valeur, 0.0), minlength=n_keys)
+    n_ok = np.bincount(kcode, weights=ok, minlength=n_keys)
+    any_mask = np.bincount(kcode, weights=masque, minlength=n_keys) > 0
+    # Somme avec une part masquée : inconnue, donc masquée (jamais un nombre partiel).
+    good = (n_ok > 0) & ~any_mask
+    sheets: list[list[int]] = [[] for _ in range(n_keys)]
+    for k, f in zip(kcode.tolist(), feuille.tolist(), strict=True):
+        if f not in sheets[k]:
+            sheets[k].append(f)
+    feuille_txt = [", ".join(names[f] for f in fs)[:128] for fs in sheets]
+    fcode, funiq = pd.factorize(np.array(feuille_txt, dtype=object))
+    return _values_frame(code[first], lib[first], _str_column(iuniq.tolist(), icode[first]),
+                         sums, good, any_mask, _str_column(funiq.tolist(), fcode),
+                         ligne[first], _str_column(col_labels, colonne[first]))
+
+
+def _report_unmatched(obs: dict, names: list[str], report: Report, index) -> None:
+    bad = np.flatnonzero(np.isin(obs["methode"], ["ambigu", "inconnue"]))
+    seen = set()
+    for r in bad.tolist():
+        texte, feuille = obs["texte"][r], names[obs["feuille"][r]]
+        if (texte, feuille) in seen:
+            continue
+        seen.add((texte, feuille))
+        methode, ligne = obs["methode"][r], int(obs["ligne"][r])
+        cands = [{"code_insee": c, "nom": index.noms.get(c, "")} for c in obs["candidats"][r]]
+        entry = {"texte": texte, "feuille": feuille, "ligne": ligne,
+                 "statut": methode, "candidats": cands}
         report.communes_non_reconnues.append(entry)
         ctext = ", ".join(f"{c['nom']} ({c['code_insee']})" for c in cands)
-        if row["methode"] == "ambigu":
-            msg = (f"la commune « {row['texte']} » est ambiguë (candidates : {ctext}) : elle "
+        if methode == "ambigu":
+            msg = (f"la commune « {texte} » est ambiguë (candidates : {ctext}) : elle "
                    f"n'est pas devinée ; ses valeurs sont comptées en non localisé. Précisez "
                    f"le code INSEE dans le fichier ou choisissez la commune à l'import.")
         else:
             hint = f" Communes proches : {ctext}." if ctext else ""
-            msg = (f"la commune « {row['texte']} » n'est pas reconnue : ses valeurs sont "
+            msg = (f"la commune « {texte} » n'est pas reconnue : ses valeurs sont "
                    f"comptées en non localisé.{hint} Précisez le code INSEE ou choisissez "
                    f"la commune à l'import.")
-        report.add("avertissement", "commune_" + ("ambigue" if row["methode"] == "ambigu"
+        report.add("avertissement", "commune_" + ("ambigue" if methode == "ambigu"
                                                   else "inconnue"),
-                   msg, row["feuille"], int(row["ligne"]))
+                   msg, feuille, ligne)
 
 
 def _choose_sheets(results: list[_SheetResult], annee: int, report: Report
@@ -454,7 +569,7 @@ def _choose_sheets(results: list[_SheetResult], annee: int, report: Report
                    f"les feuilles {', '.join(r.sheet.name for r in results)} sont des périodes "
                    f"de l'année : leurs valeurs sont additionnées.")
         return results
-    items = [set(r.obs["indicateur"].dropna()) for r in results]
+    items = [{i for i in r.obs["indicateur"].tolist() if i is not None} for r in results]
     if all(a.isdisjoint(b) for k, a in enumerate(items) for b in items[k + 1:]):
         return results
     report.add("erreur", "feuilles_multiples",
@@ -613,8 +728,7 @@ def read_contribution(source, filename: str | None = None, contributeur: str = "
 def _year_hint(wb: Workbook, name: str, annee: int, report: Report) -> None:
     texts = [name] + [s.name for s in wb.sheets]
     for s in wb.sheets:
-        top = s.cells.iloc[:3]
-        texts += [v for v in top.to_numpy().ravel() if isinstance(v, str)]
+        texts += [v for v in s.array[:3].ravel().tolist() if isinstance(v, str)]
     years = {int(y) for t in texts for y in _YEAR.findall(t)}
     if years and annee not in years:
         report.add("avertissement", "annee_differente",

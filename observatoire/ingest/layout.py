@@ -13,12 +13,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from observatoire.ingest.headers import HeaderMapper, HeaderMatch
 from observatoire.ingest.readers import Sheet
 from observatoire.ingest.values import looks_numeric
-from observatoire.matching import CommuneIndex, match_communes, normalize_name
+from observatoire.matching import CommuneIndex, match_values, normalize_name
 
 _CODE_HDR = re.compile(
     r"^(CODE( INSEE| COMMUNE| COM| GEO| GEOGRAPHIQUE| INSEE COMMUNE| INSEE DE LA COMMUNE|"
@@ -98,10 +99,10 @@ def _group_headers(sheet: Sheet, i: int) -> dict[int, str]:
     """En-têtes de groupe de la ligne au-dessus de ``i`` (cellules fusionnées étendues)."""
     if i == 0:
         return {}
-    above = sheet.cells.iloc[i - 1]
-    out = {j: t for j, v in above.items() if (t := _text(v))}
+    above = sheet.array[i - 1].tolist()
+    out = {j: t for j, v in enumerate(above) if (t := _text(v))}
     for r0, c0, r1, c1 in sheet.merged:
-        if r0 <= i - 1 <= r1 and (label := _text(sheet.cells.iat[r0, c0])):
+        if r0 <= i - 1 <= r1 and (label := _text(sheet.array[r0, c0])):
             for j in range(c0, c1 + 1):
                 out[j] = label
     # Une ligne de titre (un seul texte très long) n'est pas un en-tête de groupe.
@@ -110,19 +111,33 @@ def _group_headers(sheet: Sheet, i: int) -> dict[int, str]:
     return out
 
 
+def _text_column(sheet: Sheet, j: int) -> bool:
+    """Vrai quand la colonne ``j`` ne contient que des textes (et des cellules vides)."""
+    cache = sheet.__dict__.setdefault("_text_columns", {})
+    if j not in cache:
+        types = set(map(type, sheet.array[:, j].tolist())) - {type(None)}
+        cache[j] = bool(types) and all(issubclass(t, str) for t in types)
+    return cache[j]
+
+
 def _commune_share(sheet: Sheet, i: int, j: int, index: CommuneIndex) -> float:
-    sample = sheet.cells.iloc[i + 1:i + 1 + SAMPLE_ROWS, j].dropna()
-    if sample.empty:
+    sample = [v for v in sheet.array[i + 1:i + 1 + SAMPLE_ROWS, j].tolist()
+              if v is not None and not (isinstance(v, float) and v != v)]
+    if not sample:
         return 0.0
-    res = match_communes(sample, index=index)
-    return float(res["methode"].isin(["code", "ancien_code", "nom_code", "code_postal_nom",
-                                      "nom", "ancienne_commune", "non_localise",
-                                      "ambigu"]).mean())
+    _, methode, _ = match_values(np.array(sample, dtype=object), index=index)
+    return float(np.isin(methode, ["code", "ancien_code", "nom_code", "code_postal_nom",
+                                   "nom", "ancienne_commune", "non_localise",
+                                   "ambigu"]).mean())
 
 
 def _try_row(sheet: Sheet, i: int, mapper: HeaderMapper, index: CommuneIndex) -> Layout | None:
-    row = sheet.cells.iloc[i]
-    texts = {j: t for j, v in row.items() if (t := _text(v))}
+    row = sheet.array[i].tolist()
+    # Une cellule d'en-tête vide au-dessus d'une colonne de textes (souvent celle des
+    # communes, laissée sans titre) compte comme un en-tête : la colonne sera reconnue
+    # par son contenu.
+    texts = {j: (_text(v) or "") for j, v in enumerate(row)
+             if _text(v) or (v is None and _text_column(sheet, j))}
     if len([t for t in texts.values() if not t.replace(".", "").isdigit()]) < 2:
         return None
     groups = _group_headers(sheet, i)
@@ -171,7 +186,7 @@ def _try_row(sheet: Sheet, i: int, mapper: HeaderMapper, index: CommuneIndex) ->
         lay.long_item_col = None
     if lay.code_col is None and lay.name_col is None:
         # Colonne de communes sans en-tête reconnaissable (« » ou « Secteur ») : par son contenu.
-        for j in [*pending, *[k for k in range(sheet.cells.shape[1]) if k not in texts]]:
+        for j in [*pending, *[k for k in range(sheet.array.shape[1]) if k not in texts]]:
             if j in lay.item_cols or j == lay.long_item_col:
                 continue
             if _commune_share(sheet, i, j, index) >= 0.5:
@@ -184,18 +199,18 @@ def _try_row(sheet: Sheet, i: int, mapper: HeaderMapper, index: CommuneIndex) ->
     if not lay.item_cols and lay.long_value_col is None:
         # Peut-être une colonne unique de valeurs pour un contributeur à un seul indicateur.
         if len(mapper.own_codes) == 1 and pending:
-            numeric = [j for j in pending if looks_numeric(sheet.cells.iloc[i + 1:, j])]
+            numeric = [j for j in pending if looks_numeric(sheet.array[i + 1:, j])]
             if len(numeric) == 1:
                 lay.item_cols[numeric[0]] = HeaderMatch(next(iter(mapper.own_codes)),
                                                         "seul_indicateur", 0.5)
                 pending.remove(numeric[0])
         if not lay.item_cols:
             return None
-    body = sheet.cells.iloc[i + 1:i + 1 + 500]
+    body = sheet.array[i + 1:i + 1 + 500]
     for j in pending:
         if j in (lay.long_item_col, lay.long_value_col):
             continue
-        if looks_numeric(body[j]):
+        if looks_numeric(body[:, j]):
             lay.unresolved[j] = mapper.map(texts[j])
         else:
             lay.ignored.append(j)
@@ -219,7 +234,7 @@ def detect_layout(sheet: Sheet, mapper: HeaderMapper, index: CommuneIndex) -> La
         None quand aucune ligne ne ressemble à un en-tête de tableau par commune.
     """
     best: Layout | None = None
-    for i in range(min(SCAN_ROWS, len(sheet.cells))):
+    for i in range(min(SCAN_ROWS, len(sheet.array))):
         lay = _try_row(sheet, i, mapper, index)
         if lay is not None and (best is None or lay.score > best.score):
             best = lay
@@ -239,7 +254,7 @@ def detect(sheet: Sheet, mapper: HeaderMapper, index: CommuneIndex
     lay = detect_layout(sheet, mapper, index)
     if lay is not None:
         return sheet, lay
-    if sheet.cells.shape[1] >= 3 and sheet.cells.shape[1] <= 50_000:
+    if sheet.array.shape[1] >= 3 and sheet.array.shape[1] <= 50_000:
         t = sheet.transpose()
         lay = detect_layout(t, mapper, index)
         if lay is not None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from functools import lru_cache
 
 import pandas as pd
 
@@ -139,17 +140,56 @@ def _refuse(sheet_name: str, col: str, header, reason: str, ligne: int | None,
     )
 
 
-def _cell_kind(v) -> str:
-    if isinstance(v, str):
-        return "str"
-    if isinstance(v, dt.date | pd.Timestamp):
-        return "date"
-    return ""
+_DATE_TYPES = (dt.date, pd.Timestamp)  # dt.datetime est un dt.date
+# Motifs qui ne concernent pas les personnes nommées : les seuls qui comptent dans une
+# colonne de communes (« Sainte-Marie-Kerque » n'est personne).
+_NOT_PERSON = [(p, r) for p, r in _CONTENT_PATTERNS if not r.startswith("personne")]
+
+
+@lru_cache(maxsize=1)
+def _commune_strings() -> frozenset[str]:
+    """Codes et noms officiels des communes, tels quels : sans danger dans une colonne de communes.
+
+    Un nom officiel n'a ni chiffre ni « @ » (on ne garde que ceux-là) : il ne peut
+    ressembler qu'à une personne nommée, motif ignoré dans une colonne de communes ; un
+    code n'est fait que de chiffres (et de A ou B pour la Corse).
+    """
+    from observatoire import communes
+
+    allc = communes.load_communes(None)
+    names = [n for n in allc["nom"] if not re.search(r"[\d@]", n)]
+    return frozenset([*allc["code_insee"], *names])
+
+
+def _first_content_hit(texts: list[str], commune_col: bool) -> str | None:
+    """Premier texte (dans l'ordre donné) qui ressemble à une donnée personnelle, ou None.
+
+    Les textes sont d'abord cherchés tous ensemble : joints par NUL (qu'aucun motif ne
+    reconnaît, et qui borne les regards en arrière et en avant comme un début ou une fin
+    de texte), un motif qui ne trouve rien dans l'ensemble ne trouve rien dans aucun
+    texte. Seule une trouvaille fait relire les textes un par un, avec exactement la
+    règle de :func:`personal_content_reason`.
+    """
+    if not texts:
+        return None
+    joined = "\x00".join(texts)
+    patterns = _NOT_PERSON if commune_col else _CONTENT_PATTERNS
+    if not any(p.search(joined) for p, _ in patterns) and not _TEXT_DATE.search(joined):
+        return None
+    for text in texts:
+        reason = personal_content_reason(text)
+        if reason is None or (commune_col and reason.startswith("personne")):
+            continue
+        return text
+    return None
 
 
 def check_personal_data(sheet, header_row: int | None = None, skip_cols=(),
                         header_scan_rows: int = 60) -> None:
     """Refuse une feuille qui contient des données personnelles.
+
+    Chaque colonne est contrôlée, colonnes de texte libre comprises ; les textes le
+    sont une fois par valeur distincte.
 
     Parameters
     ----------
@@ -169,16 +209,16 @@ def check_personal_data(sheet, header_row: int | None = None, skip_cols=(),
     DonneesPersonnellesError
         Au premier constat, avec la feuille, la colonne et la raison.
     """
-    cells = sheet.cells
-    if cells.empty:
+    cells = sheet.array
+    if cells.size == 0:
         return
     skip = set(skip_cols)
     # Au-dessus de l'en-tête et sur sa ligne, toute cellule courte est un en-tête possible ;
     # sans en-tête reconnu, les premières lignes, hors colonnes de communes (« Rue » est
     # une commune de la Somme).
-    top = cells.iloc[:header_row + 1] if header_row is not None else cells.iloc[:header_scan_rows]
+    top = cells[:header_row + 1] if header_row is not None else cells[:header_scan_rows]
     for j in range(cells.shape[1]):
-        for i, v in enumerate(top.iloc[:, j]):
+        for i, v in enumerate(top[:, j].tolist()):
             if header_row is None and j in skip and i > 0:
                 continue
             if isinstance(v, str):
@@ -187,28 +227,29 @@ def check_personal_data(sheet, header_row: int | None = None, skip_cols=(),
                     ligne, col = sheet.ref(i, j)
                     raise _refuse(sheet.name, col, v, reason, ligne, "entete")
     start = 0 if header_row is None else header_row + 1
-    body = cells.iloc[start:]
-    header_vals = cells.iloc[header_row] if header_row is not None else None
+    body = cells[start:]
+    header_vals = cells[header_row] if header_row is not None else None
+    safe = _commune_strings() if skip else frozenset()
     for j in range(body.shape[1]):
-        col = body.iloc[:, j]
-        kinds = col.map(_cell_kind)
-        dates = col[kinds == "date"]
-        if len(dates):
-            i = cells.index.get_loc(dates.index[0])
+        col = body[:, j].tolist()
+        types = set(map(type, col))
+        head = None if header_vals is None else header_vals[j]
+        if any(issubclass(t, _DATE_TYPES) for t in types):
+            i = start + next(k for k, v in enumerate(col) if isinstance(v, _DATE_TYPES))
             ligne, letter = sheet.ref(i, j)
-            raise _refuse(sheet.name, letter, None if header_vals is None else header_vals[j],
+            raise _refuse(sheet.name, letter, head,
                           "date complète (possible date de naissance)", ligne, "contenu")
-        texts = col[kinds == "str"]
-        if texts.empty:
+        if str not in types and not any(issubclass(t, str) for t in types):
             continue
-        for text in pd.unique(texts):
-            reason = personal_content_reason(text)
-            if reason is None:
-                continue
-            if j in skip and reason.startswith("personne"):
-                continue
-            pos = texts.index[texts.to_numpy() == text][0]
-            i = cells.index.get_loc(pos)
-            ligne, letter = sheet.ref(i, j)
-            raise _refuse(sheet.name, letter, None if header_vals is None else header_vals[j],
-                          reason, ligne, "contenu")
+        # Textes distincts dans l'ordre de leur première apparition : le premier trouvé est
+        # celui de la première ligne en cause.
+        texts = [t for t in dict.fromkeys(col) if isinstance(t, str)]
+        if j in skip:
+            texts = [t for t in texts if t not in safe]
+        text = _first_content_hit(texts, j in skip)
+        if text is None:
+            continue
+        reason = personal_content_reason(text)
+        i = start + col.index(text)
+        ligne, letter = sheet.ref(i, j)
+        raise _refuse(sheet.name, letter, head, reason, ligne, "contenu")

@@ -55,6 +55,9 @@ class Sheet:
         Feuille masquée dans le classeur.
     transposed : bool
         Vrai quand ``cells`` est la transposée de la feuille (communes en colonnes).
+    array : numpy.ndarray
+        Les mêmes cellules en tableau numpy d'objets Python (lignes × colonnes), que
+        la lecture parcourt : ni conversion de type, ni accès ligne par ligne pandas.
     """
 
     name: str
@@ -64,6 +67,24 @@ class Sheet:
     merged: list[tuple[int, int, int, int]] = field(default_factory=list)
     hidden: bool = False
     transposed: bool = False
+    array: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.array is None:
+            arr = self.cells.to_numpy(dtype=object)
+            self.array = np.where(pd.isna(arr), None, arr) if arr.size else arr
+
+    @classmethod
+    def from_array(cls, name: str, array: np.ndarray, **kw) -> Sheet:
+        """Feuille bâtie sur un tableau d'objets (None pour vide), sans copie ni conversion.
+
+        ``cells`` est une vue pandas de type object sur ce tableau : pandas n'y devine
+        aucun type de colonne (pas de conversion des textes en chaînes Arrow).
+        """
+        cells = pd.DataFrame(array, dtype=object, copy=False)
+        kw.setdefault("rows", list(range(1, array.shape[0] + 1)))
+        kw.setdefault("cols", [column_letter(j) for j in range(array.shape[1])])
+        return cls(name=name, cells=cells, array=array, **kw)
 
     def ref(self, i: int, j: int) -> tuple[int, str]:
         """(ligne, colonne) d'origine de la cellule ``cells.iat[i, j]``."""
@@ -73,11 +94,10 @@ class Sheet:
 
     def transpose(self) -> Sheet:
         """Feuille transposée (lignes et colonnes échangées), positions d'origine gardées."""
-        t = Sheet(name=self.name, cells=self.cells.T.reset_index(drop=True),
-                  rows=list(range(len(self.cols))), cols=[str(r) for r in self.rows],
-                  merged=[(c0, r0, c1, r1) for r0, c0, r1, c1 in self.merged],
-                  hidden=self.hidden, transposed=True)
-        t.cells.columns = range(t.cells.shape[1])
+        t = Sheet.from_array(self.name, np.ascontiguousarray(self.array.T),
+                             rows=list(range(len(self.cols))), cols=[str(r) for r in self.rows],
+                             merged=[(c0, r0, c1, r1) for r0, c0, r1, c1 in self.merged],
+                             hidden=self.hidden, transposed=True)
         t.cols_orig_rows = list(self.rows)
         t.rows_orig_cols = list(self.cols)
         return t
@@ -106,16 +126,17 @@ class Workbook:
     stamp: dict | None = None
 
 
-def _frame(rows: list[list]) -> pd.DataFrame:
+def _array(rows: list[list]) -> np.ndarray:
+    """Tableau d'objets (lignes × colonnes) des cellules, None pour une cellule vide."""
     if not rows:
-        return pd.DataFrame(dtype=object)
+        return np.empty((0, 0), dtype=object)
     width = max(len(r) for r in rows)
     if any(len(r) != width for r in rows):
         rows = [list(r) + [None] * (width - len(r)) for r in rows]
     arr = np.empty((len(rows), width), dtype=object)
     arr[:] = rows
     arr[arr == ""] = None
-    return pd.DataFrame(arr)
+    return arr
 
 
 def read_workbook(content: bytes, kind: str, filename: str = "") -> Workbook:
@@ -153,11 +174,8 @@ def read_workbook(content: bytes, kind: str, filename: str = "") -> Workbook:
             if name == TEMPLATE_SHEET:
                 stamp = _read_stamp(rows)
                 continue
-            df = _frame(rows)
             merged = [(r0, c0, r1, c1) for (r0, c0), (r1, c1) in (sh.merged_cell_ranges or [])]
-            sheets.append(Sheet(name=name, cells=df, rows=list(range(1, len(df) + 1)),
-                                cols=[column_letter(j) for j in range(df.shape[1])],
-                                merged=merged, hidden=hidden))
+            sheets.append(Sheet.from_array(name, _array(rows), merged=merged, hidden=hidden))
     except FichierRefuseError:
         raise
     except Exception as exc:  # calamine lève ses propres types (ZipError, XmlError, PasswordError…)
@@ -260,19 +278,20 @@ def read_csv_bytes(content: bytes, filename: str = "fichier.csv") -> Workbook:
     width = max((len(next(csv.reader([ln], delimiter=sep)))
                  for ln in text.splitlines()[:200] if ln.strip()), default=1)
     try:
-        df = pd.read_csv(io.StringIO(text), sep=sep, header=None, dtype=str,
+        # dtype=object : des chaînes Python telles quelles (le type « str » de pandas les
+        # convertirait en Arrow, puis il faudrait les reconvertir pour les parcourir).
+        df = pd.read_csv(io.StringIO(text), sep=sep, header=None, dtype=object,
                          keep_default_na=False, na_filter=False, names=range(width),
                          skip_blank_lines=False, engine="c", quoting=csv.QUOTE_MINIMAL)
+        arr = df.to_numpy(dtype=object)
     except (pd.errors.ParserError, ValueError):
         rows = list(csv.reader(io.StringIO(text), delimiter=sep))
-        df = pd.DataFrame(rows)
-    arr = df.to_numpy(dtype=object)
+        arr = _array(rows) if rows else np.empty((0, 0), dtype=object)
+    arr = np.array(arr, dtype=object)  # inscriptible, indépendant du DataFrame lu
     arr[arr == ""] = None
-    cells = pd.DataFrame(arr)
     name = re.sub(r"\.(csv|txt|tsv)$", "", filename.rsplit("/", 1)[-1], flags=re.I) or "csv"
-    return Workbook(format="csv", encodage=encoding, separateur=sep, sheets=[
-        Sheet(name=name, cells=cells, rows=list(range(1, len(cells) + 1)),
-              cols=[column_letter(j) for j in range(cells.shape[1])])])
+    return Workbook(format="csv", encodage=encoding, separateur=sep,
+                    sheets=[Sheet.from_array(name, arr)])
 
 
 def read_any(content: bytes, kind: str, filename: str = "") -> Workbook:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+import numpy as np
 import pandas as pd
 
 
@@ -109,7 +110,24 @@ class Report:
     communes_non_reconnues: list[dict] = field(default_factory=list)
     erreurs: list[Issue] = field(default_factory=list)
     avertissements: list[Issue] = field(default_factory=list)
-    valeurs: list[dict] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        # Liste des valeurs construite à la demande (JSON, aperçu) : un import de 200 000
+        # valeurs n'a pas à fabriquer 200 000 dictionnaires que personne ne lit.
+        self._valeurs: list[dict] | None = []
+        self._valeurs_source: tuple[pd.DataFrame, dict] | None = None
+
+    @property
+    def valeurs(self) -> list[dict]:
+        """Valeurs chargées (commune, nom, indicateur, valeur, masque), une par ligne."""
+        if self._valeurs is None:
+            self._valeurs = _value_records(*self._valeurs_source)
+            self._valeurs_source = None
+        return self._valeurs
+
+    @valeurs.setter
+    def valeurs(self, records: list[dict]) -> None:
+        self._valeurs, self._valeurs_source = records, None
 
     @property
     def ok(self) -> bool:
@@ -125,31 +143,24 @@ class Report:
 
     def fill_values(self, values: pd.DataFrame, noms: dict[str, str]) -> None:
         """Remplit les compteurs et la liste des valeurs à partir du tableau final."""
-        self.valeurs_par_indicateur = {}
-        for code, grp in values.groupby("indicateur", sort=False):
-            self.valeurs_par_indicateur[str(code)] = {
-                "valeurs": int(len(grp)),
-                "total": int(grp["valeur"].dropna().sum()),
-                "masquees": int(grp["masque"].sum()),
-            }
-        localised = values["code_insee"].notna()
-        self.communes_reconnues = int(values.loc[localised, "code_insee"].nunique())
-        self.total_non_localise = int(values.loc[~localised, "valeur"].dropna().sum())
-        self.cellules_masquees = int(values["masque"].sum())
-        # Tableaux numpy d'objets : itérer une colonne pandas (Arrow) coûte 10 fois plus.
-        def col(name):
-            s = values[name]
-            return s.astype(object).where(s.notna(), None).to_numpy(dtype=object)
-
-        vals = values["valeur"].astype("float64").to_numpy()
-        self.valeurs = [
-            {"code_insee": c, "commune": noms.get(c) if c else None,
-             "libelle_non_localise": lib, "indicateur": ind,
-             "valeur": None if v != v else int(v), "masque": bool(m)}
-            for c, lib, ind, v, m in zip(
-                col("code_insee"), col("libelle_non_localise"), col("indicateur"),
-                vals, values["masque"].to_numpy(dtype=bool), strict=True)
-        ]
+        ind_codes, ind_uniq = pd.factorize(values["indicateur"])
+        vals = values["valeur"].to_numpy(dtype="float64", na_value=np.nan)
+        masque = values["masque"].to_numpy(dtype=bool)
+        known = np.nan_to_num(vals)
+        n_ind = len(ind_uniq)
+        counts = np.bincount(ind_codes, minlength=n_ind)
+        totals = np.bincount(ind_codes, weights=known, minlength=n_ind)
+        masked = np.bincount(ind_codes, weights=masque, minlength=n_ind)
+        self.valeurs_par_indicateur = {
+            str(code): {"valeurs": int(counts[k]), "total": int(totals[k]),
+                        "masquees": int(masked[k])}
+            for k, code in enumerate(ind_uniq.tolist())}
+        codes = values["code_insee"].to_numpy(dtype=object)
+        localised = ~pd.isna(codes) if len(codes) else np.zeros(0, dtype=bool)
+        self.communes_reconnues = int(len(pd.unique(codes[localised])))
+        self.total_non_localise = int(known[~localised].sum())
+        self.cellules_masquees = int(masque.sum())
+        self._valeurs, self._valeurs_source = None, (values, noms)
 
     def to_dict(self, with_values: bool = True) -> dict:
         """Rapport sérialisable en JSON (``json.dumps`` direct).
@@ -160,8 +171,8 @@ class Report:
             Inclut la liste des valeurs chargées par commune et indicateur.
         """
         out = asdict(self)
-        if not with_values:
-            out.pop("valeurs")
+        if with_values:
+            out["valeurs"] = self.valeurs
         out["ok"] = self.ok
         return out
 
@@ -202,3 +213,21 @@ class Report:
                 if len(issues) > max_items:
                     lines.append(f"  … et {len(issues) - max_items} autres (voir --json).")
         return "\n".join(lines)
+
+
+def _value_records(values: pd.DataFrame, noms: dict[str, str]) -> list[dict]:
+    """Une entrée par valeur chargée : commune, nom, libellé, indicateur, valeur, masque."""
+    # Tableaux numpy d'objets : itérer une colonne pandas (Arrow) coûte 10 fois plus.
+    def col(name):
+        s = values[name]
+        return s.astype(object).where(s.notna(), None).to_numpy(dtype=object)
+
+    vals = values["valeur"].astype("float64").to_numpy()
+    return [
+        {"code_insee": c, "commune": noms.get(c) if c else None,
+         "libelle_non_localise": lib, "indicateur": ind,
+         "valeur": None if v != v else int(v), "masque": bool(m)}
+        for c, lib, ind, v, m in zip(
+            col("code_insee"), col("libelle_non_localise"), col("indicateur"),
+            vals, values["masque"].to_numpy(dtype=bool), strict=True)
+    ]
