@@ -273,16 +273,24 @@ def test_html_autonome_deterministe_public(pub, tmp_path):
     a = html.produire_html(pub, tmp_path / "a.html", IND, c).read_text(encoding="utf-8")
     b = html.produire_html(pub, tmp_path / "b.html", IND, c).read_text(encoding="utf-8")
     assert a == b
-    assert not re.search(r'<(script|link)[^>]+(src|href)="https?:', a)
-    assert "L.map(" in a or "L.map (" in a  # Leaflet intégré et appelé
-    assert "données fictives de démonstration" in a
-    props = [json.loads(m) for m in re.findall(r'"properties": (\{[^{}]*\})', a)]
-    communes = {p["code"]: p for p in props if "effectif" in p}
-    assert len(communes) == 36
+    assert not re.search(r'<(script|link)[^>]+(src|href)="(https?:)?//', a)
+    assert "L.map(" in a and "Observatoire.build(" in a  # Leaflet et carte.js intégrés
+    assert "Données fictives de démonstration" in a
+    cfg = html.donnees_embarquees(a)
+    assert cfg["osm"] is None  # aucun fond tuilé distant
+    valeurs = cfg["values"]
+    assert len(valeurs) == 36
     for code in ("99001", "99002", "99003"):
-        assert communes[code]["effectif"] == "secret" and communes[code]["taux"] == "secret"
-    assert communes["99004"]["effectif"] == "0"
-    assert not any(p["effectif"] in {"1", "2", "3", "4"} for p in communes.values())
+        classe, texte = valeurs[code][:2]
+        assert classe == "secret" and "Effectif" not in texte and "Taux" not in texte
+    assert "Effectif : 0" in valeurs["99004"][1] and valeurs["99004"][0] == 0
+    assert valeurs["99005"][0] is None  # pas de donnée
+    effectifs = [int(x) for v in valeurs.values()
+                 for x in re.findall(r"Effectif : (\d+)", v[1])]
+    assert effectifs and not any(1 <= x <= 4 for x in effectifs)
+    # Commune non concluante publiée : colorée selon son taux, comme sur le papier.
+    assert isinstance(valeurs["99009"][0], int)
+    assert "Contours : IGN ADMIN EXPRESS COG 2024" in cfg["legend"]
 
 
 def test_atlas_pages_et_texte(pub, tmp_path):

@@ -9,7 +9,6 @@ de l'atlas).
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import subprocess
@@ -34,8 +33,10 @@ def demo_publiee(engine, tmp_path):
     from observatoire.exports import produire
     from observatoire.exports.donnees import rassembler
 
+    # Millésime et source tels que les décrit le README des contours partagés.
     referentiel.import_boundaries(
-        shared_path("geo", "pas-de-calais", "communes-62-pas-de-calais.geojson"))
+        shared_path("geo", "pas-de-calais", "communes-62-pas-de-calais.geojson"),
+        millesime="2018", attribution="IGN – ADMIN EXPRESS COG 2018")
     demo.load_demo(engine=engine)
     pub = rassembler(2024, [IND], engine=engine)
     man = produire(pub, tmp_path / "a", territoires=["departement", "622"])
@@ -58,7 +59,9 @@ def test_publication_demo_complete_sans_petit_effectif(demo_publiee, tmp_path):
     for attendu in ("atlas-2024.pdf", "tableaux-2024.xlsx", "donnees-2024.csv",
                     f"carte-{IND}-2024.html", f"cartes/{IND}-departement-taux.pdf",
                     f"cartes/{IND}-departement-taux.svg", f"cartes/{IND}-departement-taux.png",
-                    f"cartes/{IND}-arrondissement-622-taux.png"):
+                    f"cartes/{IND}-arrondissement-622-taux.png",
+                    f"cartes/{IND}-departement-taux-epci.pdf",
+                    f"cartes/{IND}-departement-etiquettes.pdf"):
         assert attendu in chemins, attendu
     assert man["demo"] is True and man["entrees"]["lots"]
 
@@ -81,13 +84,17 @@ def test_publication_demo_complete_sans_petit_effectif(demo_publiee, tmp_path):
             assert v == "secret"
 
     # HTML : données embarquées
+    from observatoire.exports.html import donnees_embarquees
+
     page = (sortie / f"carte-{IND}-2024.html").read_text(encoding="utf-8")
-    assert not re.search(r'<(script|link)[^>]+(src|href)="https?:', page)
-    props = [json.loads(m) for m in re.findall(r'"properties": (\{[^{}]*\})', page)]
-    communes = {p["code"]: p for p in props if "effectif" in p}
-    assert len(communes) == 887
-    assert not any(p["effectif"] in {"1", "2", "3", "4"} for p in communes.values())
-    assert all(communes[c]["effectif"] == "secret" for c in codes_petits)
+    assert not re.search(r'<(script|link)[^>]+(src|href)="(https?:)?//', page)
+    valeurs = donnees_embarquees(page)["values"]
+    assert len(valeurs) == 887
+    effectifs = [int(x) for v in valeurs.values()
+                 for x in re.findall(r"Effectif : (\d+)", v[1])]
+    assert len(effectifs) > 300 and not any(1 <= x <= 4 for x in effectifs)
+    assert all(valeurs[c][0] == "secret" and "Effectif" not in valeurs[c][1]
+               for c in codes_petits)
 
     # SVG : texte de la carte, sans taux de commune secrète
     svg = (sortie / "cartes" / f"{IND}-departement-taux.svg").read_text(encoding="utf-8")
@@ -116,7 +123,15 @@ def test_publication_demo_complete_sans_petit_effectif(demo_publiee, tmp_path):
     carte = subprocess.run(["pdftotext", str(sortie / "cartes" / f"{IND}-departement-taux.pdf"),
                             "-"], capture_output=True, text=True, check=True).stdout
     assert "Taux pour 1 000 habitants" in carte.replace("\u202f", " ")
-    assert "secret statistique" in carte and "non concluant" in carte
+    assert "secret statistique" in carte and "0 (aucun cas)" in carte
+    assert "Contours : IGN – ADMIN EXPRESS COG 2018" in carte
+    # « Non concluant » qualifie l'étiquette, pas la valeur : seulement sur la carte des
+    # étiquettes ; sur celle des taux, ces communes sont colorées selon leur taux.
+    assert "non concluant" not in carte
+    etiquettes = subprocess.run(["pdftotext", str(sortie / "cartes" /
+                                                  f"{IND}-departement-etiquettes.pdf"), "-"],
+                                capture_output=True, text=True, check=True).stdout
+    assert "non concluant" in etiquettes
 
     # Images à regarder
     BUILD.mkdir(parents=True, exist_ok=True)

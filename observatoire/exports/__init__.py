@@ -129,6 +129,7 @@ def produire(pub, sortie: str | Path, *, territoires: Iterable[str] | None = Non
     # et, gardée jusque-là, la page de l'atlas.
     figures: dict = {}
     garder = "atlas" in artefacts
+    topologie = None
     for n, (quoi, ind, terr, carte) in enumerate(etapes, start=1):
         t0 = time.perf_counter()
         if quoi == "cartes":
@@ -159,8 +160,10 @@ def produire(pub, sortie: str | Path, *, territoires: Iterable[str] | None = Non
             fichiers += opendata.produire_csv(pub, sortie / f"donnees-{pub.annee}.csv")
             cle = msg = "CSV open data"
         else:
+            if topologie is None:  # une fois pour tous les indicateurs
+                topologie = html.encoder_topologie(pub)
             fichiers.append(html.produire_html(pub, sortie / f"carte-{ind}-{pub.annee}.html",
-                                               ind, classes[ind]))
+                                               ind, classes[ind], topologie=topologie))
             cle, msg = f"html ({ind})", "carte interactive"
         durees[cle] = durees.get(cle, 0.0) + time.perf_counter() - t0
         if progress:

@@ -62,16 +62,19 @@ def _cadre(fig: Figure, pub: Publication, numero: int, total: int, *,
     list
         Les textes ajoutés, pour les retirer d'une figure de carte reprise.
     """
-    x0, x1 = (0.07, 0.93) if fig.get_figwidth() < fig.get_figheight() else (0.03, 0.97)
+    portrait = fig.get_figwidth() < fig.get_figheight()
+    x0, x1 = (0.07, 0.93) if portrait else (0.03, 0.97)
     ajouts = [
-        fig.text(0.5, 0.018, f"page {numero} / {total}", ha="center", fontsize=7.5,
+        fig.text(x1, 0.018, f"page {numero} / {total}", ha="right", fontsize=7.5,
                  color="#444"),
         fig.text(x0, 0.018, f"Observatoire territorial des VIF — {pub.territoire_nom} — "
                  f"données {pub.annee}", fontsize=7, color="#444")]
     if pub.demo:
-        ajouts.append(fig.text(x1, 0.018, MENTION_DEMO, ha="right", fontsize=7.5,
-                               color="#b2182b", fontweight="bold"))
-        if filigrane:
+        # En portrait, au-dessus du numéro ; en paysage (carte reprise), au centre du pied.
+        ajouts.append(fig.text(x1 if portrait else 0.5, 0.034 if portrait else 0.018,
+                               MENTION_DEMO, ha="right" if portrait else "center",
+                               fontsize=7.5, color="#b2182b", fontweight="bold"))
+        if filigrane:  # une carte reprise a déjà le sien
             ajouts.append(fig.text(0.5, 0.5, MENTION_DEMO, ha="center", va="center",
                                    fontsize=34, color="#b2182b", alpha=0.08, rotation=55,
                                    zorder=100))
@@ -118,6 +121,7 @@ def _markdown_lignes(md: str) -> list[str]:
 #: Police des tableaux : à chasse fixe, une ligne de tableau = un seul texte.
 POLICE_TABLEAU = "DejaVu Sans Mono"
 _CHASSE = 0.602  # avance d'un caractère de DejaVu Sans Mono, en em
+_SEP = "  "  # entre deux colonnes
 
 
 def _cellule(texte: str, largeur: int, alignement: str) -> str:
@@ -147,7 +151,7 @@ def _tableau(fig: Figure, entetes: list[str], lignes: list[list[str]], y0: float
     alignement = alignement or ["left"] + ["right"] * (n - 1)
     total = sum(largeurs)
     nb = int(0.86 * fig.get_figwidth() * 72 / (_CHASSE * taille))
-    cols = [max(4, int(w / total * nb) - 1) for w in largeurs]
+    cols = [max(4, int(w / total * nb) - len(_SEP)) for w in largeurs]
     pas = 0.0145 * taille / 7.0
     ax = fig.add_axes((0, 0, 1, 1))
     ax.set_axis_off()
@@ -159,7 +163,7 @@ def _tableau(fig: Figure, entetes: list[str], lignes: list[list[str]], y0: float
     ax.add_patch(plt.Rectangle((0.065, y0 - pas * (n_ent - 0.5)), 0.87, pas * n_ent,
                                facecolor="#e6e6e6", edgecolor="none"))
     for k in range(n_ent):
-        texte = " ".join(_cellule(m[k] if k < len(m) else "", c, a)
+        texte = _SEP.join(_cellule(m[k] if k < len(m) else "", c, a)
                          for m, c, a in zip(morceaux, cols, alignement, strict=True))
         ax.text(0.07, y0 - k * pas, texte, fontsize=taille, fontweight="bold", va="center",
                 fontfamily=POLICE_TABLEAU)
@@ -170,8 +174,8 @@ def _tableau(fig: Figure, entetes: list[str], lignes: list[list[str]], y0: float
             ax.add_patch(plt.Rectangle((0.065, y - pas * 0.5), 0.87, pas, facecolor="#f5f5f5",
                                        edgecolor="none"))
         # Sans les espaces de fin : chaque caractère dessiné coûte, même un blanc.
-        texte = " ".join(_cellule(v, c, a) for v, c, a in zip(row, cols, alignement,
-                                                               strict=True)).rstrip()
+        texte = _SEP.join(_cellule(v, c, a) for v, c, a in zip(row, cols, alignement,
+                                                                strict=True)).rstrip()
         ax.text(0.07, y, texte, fontsize=taille, va="center", fontfamily=POLICE_TABLEAU)
     return y - pas
 

@@ -44,6 +44,9 @@ class Publication:
     couches : dict
         ``niveau`` -> GeoDataFrame Lambert-93 (``commune`` avec ``epci`` et
         ``arrondissement``, ``epci``, ``arrondissement``, ``departement``).
+    couches_web : dict
+        Les mêmes, simplifiées en couverture à l'import (``load_layer(..., web=True)``) :
+        pour la carte interactive. Vide : les exports prennent ``couches``.
     tables : dict
         ``(indicateur, niveau)`` -> table publique (colonnes :data:`COLONNES`, plus
         ``epci`` et ``arrondissement`` pour les communes). ``observe`` et les valeurs
@@ -93,6 +96,7 @@ class Publication:
     seuil_secret: int = 5
     date_donnees: dt.date | None = None
     parametres: dict = field(default_factory=dict)
+    couches_web: dict[str, gpd.GeoDataFrame] = field(default_factory=dict)
 
     def table(self, indicateur: str, niveau: str = "commune") -> pd.DataFrame:
         """Table publique d'un indicateur à un niveau (vide si absente)."""
@@ -252,7 +256,8 @@ def rassembler(annee: int, indicateurs=None, *, territoire: str | None = None,
     engine = engine or storage.get_engine()
     couches = {n: referentiel.load_layer(n) for n in ("commune", "epci", "arrondissement",
                                                        "departement")}
-    for g in couches.values():
+    couches_web = {"commune": referentiel.load_layer("commune", web=True)}
+    for g in [*couches.values(), *couches_web.values()]:
         g["code"] = g["code"].astype(str)
     valeurs = storage.current_values(engine, [annee])
     presents = list(dict.fromkeys(valeurs["indicateur"]))
@@ -315,6 +320,7 @@ def rassembler(annee: int, indicateurs=None, *, territoire: str | None = None,
     return Publication(
         annee=int(annee), territoire_nom=s.territoire_nom, departement=s.departement,
         indicateurs={i: libelles.get(i, i) for i in indicateurs}, couches=couches,
+        couches_web=couches_web,
         tables=tables, contributeurs=contributeurs, tendances=tendances,
         couverture=couverture, dispositifs=points, referents=refs, lots=lots,
         source_geo={"source": resume.get("source"), "millesime": resume.get("millesime"),
