@@ -349,7 +349,7 @@ def _distinct(values: np.ndarray) -> tuple[np.ndarray, list]:
     Les booléens sont tenus à part : ``True == 1`` pour une table de hachage, mais une
     cellule VRAI n'est pas le code 1.
     """
-    if any(type(v) is bool for v in values.tolist()):
+    if bool in set(map(type, values.tolist())):
         keys = np.empty(len(values), dtype=object)
         keys[:] = [(type(v) is bool, v) for v in values.tolist()]
         codes, uniq = pd.factorize(keys, use_na_sentinel=False)
@@ -444,8 +444,7 @@ def match_communes(values: pd.Series, codes_postaux: pd.Series | None = None,
 # Un libellé de total, une fois normalisé, commence par l'un de ces mots : un texte dont
 # les lettres (capitales, sans accents, sans rien d'autre) ne les contiennent pas ne peut
 # pas en être un. Sert de tamis avant la normalisation complète, texte par texte.
-_TOTAL_WORDS = re.compile("TOTA|ENSEMBLE|SOMME")
-_NOT_LETTER = re.compile(r"[^A-Z\x00]+")
+_TOTAL_WORDS = re.compile(b"TOTA|ENSEMBLE|SOMME")
 
 
 def total_label_flags(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -470,18 +469,21 @@ def total_label_flags(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         return total, sous
     # Même passage en capitales et décomposition que normalize_name, sur tous les textes
     # d'un coup (séparés par NUL, que ni la décomposition ni les mots cherchés ne
-    # franchissent), puis tout ce qui n'est pas une lettre est retiré : ce tamis laisse
-    # passer au moins tous les totaux, jamais moins. Le rang d'un mot trouvé est le
-    # nombre de séparateurs qui le précèdent.
+    # franchissent), puis tout ce qui n'est pas ASCII (accents détachés…) est retiré :
+    # normalize_name ne fait que retirer ces accents ou changer le reste en espaces, donc
+    # ce tamis laisse passer au moins tous les totaux, jamais moins. Le rang d'un mot
+    # trouvé est le nombre de séparateurs qui le précèdent.
     joined = "\x00".join(texts)
     if joined.count("\x00") != n - 1:
         hits = range(n)  # un texte contient lui-même un NUL : pas de tamis
     else:
         joined = joined.upper().replace("Œ", "OE").replace("Æ", "AE")
-        letters = _NOT_LETTER.sub("", unicodedata.normalize("NFKD", joined))
+        if not joined.isascii():
+            joined = unicodedata.normalize("NFKD", joined)
+        letters = joined.encode("ascii", "ignore")
         starts = [m.start() for m in _TOTAL_WORDS.finditer(letters)]
         if starts:
-            seps = np.flatnonzero(np.frombuffer(letters.encode("ascii"), dtype=np.uint8) == 0)
+            seps = np.flatnonzero(np.frombuffer(letters, dtype=np.uint8) == 0)
             hits = sorted(set(np.searchsorted(seps, starts).tolist()))
         else:
             hits = []

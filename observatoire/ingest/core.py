@@ -68,10 +68,21 @@ class Parsed:
 
 @dataclass
 class _SheetResult:
+    """Valeurs lues d'une feuille.
+
+    ``obs`` : tableaux numpy alignés, une entrée par cellule de valeur (``pos`` ligne et
+    ``j`` colonne dans la feuille, ``ind`` rang de l'indicateur dans ``items`` ou -1,
+    ``valeur``, ``etat``, ``r`` rang de la ligne dans ``rows``). ``rows`` : ce qu'on sait
+    de chaque ligne (commune, méthode, candidates, texte, sous-total), gardé une fois par
+    ligne plutôt que recopié pour chaque indicateur.
+    """
+
     sheet: Sheet
     layout: Layout
-    obs: pd.DataFrame
+    obs: dict
     lignes: int
+    rows: dict
+    items: list
 
 
 def _load_source(source, filename: str | None) -> tuple[bytes, str]:
@@ -195,12 +206,23 @@ def _match_rows(lay: Layout, body: np.ndarray, index, overrides: dict) -> dict:
                 target = overrides[texte[i]]
                 code[i] = target or None
                 methode[i] = "confirmee" if target else "non_localise"
+    is_total = methode == "total"
+    cid, cuniq = pd.factorize(code)
     return {"code_insee": code, "methode": methode, "candidats": cands, "texte": texte,
-            "sous_total": sous_total}
+            "sous_total": sous_total, "total": is_total, "vide": methode == "vide",
+            "cid": cid, "communes": cuniq.tolist()}
+
+
+def _item_id(items: list, code: str | None) -> int:
+    if code is None:
+        return -1
+    if code not in items:
+        items.append(code)
+    return items.index(code)
 
 
 def _observations(sheet: Sheet, lay: Layout, mapper: HeaderMapper, annee: int,
-                  index, overrides: dict, report: Report) -> _SheetResult:
+                  index, overrides: dict, report: Report, items: list) -> _SheetResult:
     body = sheet.array[lay.header + 1:]
     n = len(body)
     rows = _match_rows(lay, body, index, overrides)
@@ -229,28 +251,28 @@ def _observations(sheet: Sheet, lay: Layout, mapper: HeaderMapper, annee: int,
                                sheet.name, None, sheet.ref(lay.header, lay.long_item_col)[1])
                 else:
                     _note_mapping(report, str(text), m)
-            items = np.array(found or [None], dtype=object)[codes] if n else \
-                np.empty(0, dtype=object)
+            ids = np.array([_item_id(items, f) for f in found] or [-1], dtype=np.int64)
+            row_items = ids[codes] if n else np.empty(0, dtype=np.int64)
         else:
             only = next(iter(mapper.own_codes)) if len(mapper.own_codes) == 1 else None
-            items = np.full(n, only, dtype=object)
-        parts.append((lay.long_value_col, items, vals, state))
+            row_items = np.full(n, _item_id(items, only), dtype=np.int64)
+        parts.append((lay.long_value_col, row_items, vals, state))
     else:
         for j, m in lay.item_cols.items():
             vals, state = V.parse_array(body[:, j])
-            parts.append((j, np.full(n, m.indicateur, dtype=object), vals, state))
+            parts.append((j, np.full(n, _item_id(items, m.indicateur), dtype=np.int64), vals,
+                          state))
             _note_mapping(report, lay.headers.get(j, ""), m)
     k = len(parts)
     idx = np.tile(np.arange(n), k)
     obs = {"pos": np.tile(positions, k),
            "j": np.repeat(np.array([p[0] for p in parts], dtype=np.int64), n),
-           "indicateur": np.concatenate([p[1] for p in parts]) if parts
-           else np.empty(0, dtype=object),
+           "ind": np.concatenate([p[1] for p in parts]) if parts
+           else np.empty(0, dtype=np.int64),
            "valeur": np.concatenate([p[2] for p in parts]) if parts else np.empty(0),
            "etat": np.concatenate([p[3] for p in parts]) if parts
-           else np.empty(0, dtype=np.int8)}
-    for col in ("code_insee", "methode", "candidats", "texte", "sous_total"):
-        obs[col] = rows[col][idx]
+           else np.empty(0, dtype=np.int8),
+           "r": idx}
     if lay.year_col is not None:
         years = pd.to_numeric(pd.Series(body[:, lay.year_col], dtype=object), errors="coerce")
         ycol = years.to_numpy(dtype=float, na_value=np.nan)[idx]
@@ -262,8 +284,9 @@ def _observations(sheet: Sheet, lay: Layout, mapper: HeaderMapper, annee: int,
                        f"({', '.join(map(str, found))}) que {annee} : elles sont ignorées.",
                        sheet.name, None, sheet.ref(lay.header, lay.year_col)[1])
             obs = _take(obs, ~other)
-    lignes = int(((rows["methode"] != "vide") & (rows["methode"] != "total")).sum())
-    return _SheetResult(sheet=sheet, layout=lay, obs=obs, lignes=lignes)
+    lignes = int((~rows["vide"] & ~rows["total"]).sum())
+    return _SheetResult(sheet=sheet, layout=lay, obs=obs, lignes=lignes, rows=rows,
+                        items=items)
 
 
 def _cands_text(m: HeaderMatch) -> str:
@@ -282,20 +305,22 @@ def _note_mapping(report: Report, entete: str, m: HeaderMatch) -> None:
 
 
 def _check_totals(res: _SheetResult, report: Report) -> None:
-    obs, sheet = res.obs, res.sheet
-    meth, etat, ind = obs["methode"], obs["etat"], obs["indicateur"]
-    tot = np.flatnonzero((meth == "total") & ~obs["sous_total"] & (ind != None))  # noqa: E711
+    obs, sheet, rows = res.obs, res.sheet, res.rows
+    r, etat, ind = obs["r"], obs["etat"], obs["ind"]
+    tot = np.flatnonzero((rows["total"] & ~rows["sous_total"])[r] & (ind >= 0))
     if not len(tot):
         return
-    data = ~np.isin(meth, ["total", "vide"]) | ((meth == "vide") & (etat != V.EMPTY))
+    vide = rows["vide"][r]
+    data = ~(rows["total"][r] | vide) | (vide & (etat != V.EMPTY))
     # Un total par (indicateur, colonne), dans l'ordre des indicateurs puis des colonnes.
-    for item, j in sorted({(ind[i], int(obs["j"][i])) for i in tot.tolist()}):
-        stated = [i for i in tot.tolist() if ind[i] == item and obs["j"][i] == j
+    groups = sorted({(res.items[ind[i]], int(ind[i]), int(obs["j"][i])) for i in tot.tolist()})
+    for item, item_id, j in groups:
+        stated = [i for i in tot.tolist() if ind[i] == item_id and obs["j"][i] == j
                   and etat[i] == V.OK]
         if not stated:
             continue
         first = stated[0]
-        rows_item = data & (ind == item)
+        rows_item = data & (ind == item_id)
         computed = int(obs["valeur"][rows_item & (etat == V.OK)].sum())
         masked = bool((etat[rows_item] == V.MASKED).any())
         value = int(obs["valeur"][first])
@@ -330,7 +355,7 @@ def _safe_repr(v) -> str:
 
 def _collect_errors(res: _SheetResult, report: Report) -> None:
     obs, sheet = res.obs, res.sheet
-    bad = np.flatnonzero(np.isin(obs["etat"], list(_ERROR_TEXT)) & (obs["methode"] != "total"))
+    bad = np.flatnonzero(np.isin(obs["etat"], list(_ERROR_TEXT)) & ~res.rows["total"][obs["r"]])
     for k, r in enumerate(bad.tolist()):
         if k >= MAX_LISTED:
             report.add("erreur", "trop_d_erreurs",
@@ -361,12 +386,12 @@ def _str_column(labels: list, codes: np.ndarray) -> pd.Series:
 
 
 def _finalise(results: list[_SheetResult], report: Report, index, contributeur: str,
-              national: bool = False) -> pd.DataFrame:
-    parts, col_labels, offset = [], [], 0
+              national: bool = False) -> tuple[pd.DataFrame, int]:
+    """Valeurs finales de toutes les feuilles et nombre de communes distinctes localisées."""
+    parts, col_labels, offset, communes = [], [], 0, []
     for n_sheet, res in enumerate(results):
-        o = res.obs
-        keep = (o["methode"] != "total") & np.isin(o["etat"], [V.OK, V.MASKED]) \
-            & (o["indicateur"] != None)  # noqa: E711
+        o, rows = res.obs, res.rows
+        keep = ~rows["total"][o["r"]] & np.isin(o["etat"], [V.OK, V.MASKED]) & (o["ind"] >= 0)
         o = _take(o, keep)
         sheet = res.sheet
         pos, jj = o["pos"].astype(np.int64), o["j"].astype(np.int64)
@@ -381,15 +406,33 @@ def _finalise(results: list[_SheetResult], report: Report, index, contributeur: 
         col_labels += labels
         offset += len(labels)
         o["feuille"] = np.full(len(pos), n_sheet, dtype=np.int64)
+        # Communes numérotées dans la liste de toutes les feuilles (-1 : sans commune).
+        cid = rows["cid"][o["r"]]
+        o["cid"] = np.where(cid >= 0, cid + len(communes), -1)
+        communes += rows["communes"]
         parts.append(o)
     names = [r.sheet.name for r in results]
-    obs = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-    code = obs["code_insee"].copy()
-    ligne, feuille = obs["ligne"], obs["feuille"]
-    n = len(code)
-    lib = np.full(n, None, dtype=object)
-    ccode, cuniq = pd.factorize(code)  # -1 : sans commune
+    items = results[0].items
+    obs = {k: np.concatenate([p[k] for p in parts]) if len(parts) > 1 else parts[0][k]
+           for k in parts[0]}
+    # Une même commune lue dans deux feuilles : un seul numéro.
+    merged, cuniq = pd.factorize(np.array(communes + [None], dtype=object))
     cuniq = cuniq.tolist()
+    ccode = np.where(obs["cid"] >= 0, merged[obs["cid"]], -1)
+
+    def row_field(name: str, sel: np.ndarray) -> np.ndarray:
+        # Champ d'une ligne de feuille (texte, méthode…) pour quelques valeurs seulement.
+        out = np.empty(len(sel), dtype=object)
+        f, r = obs["feuille"][sel], obs["r"][sel]
+        for k, res in enumerate(results):
+            here = f == k
+            if here.any():
+                out[here] = res.rows[name][r[here]]
+        return out
+
+    ligne, feuille = obs["ligne"], obs["feuille"]
+    n = len(ccode)
+    lib = np.full(n, None, dtype=object)
     if not national:
         # Hors du territoire servi : gardé en non localisé, signalé.
         terr = _territory_codes()
@@ -403,7 +446,7 @@ def _finalise(results: list[_SheetResult], report: Report, index, contributeur: 
         firsts = rows_out[np.sort(first_k)]  # première ligne de chaque commune, dans l'ordre
         for r in firsts[:MAX_LISTED].tolist():
             report.add("avertissement", "hors_territoire",
-                       f"la commune {matching.describe(code[r], index)} est hors "
+                       f"la commune {matching.describe(cuniq[ccode[r]], index)} est hors "
                        f"du territoire servi ({settings().territoire_nom}) : ses valeurs sont "
                        f"comptées en non localisé.", names[feuille[r]], int(ligne[r]))
         if len(firsts) > MAX_LISTED:
@@ -414,47 +457,58 @@ def _finalise(results: list[_SheetResult], report: Report, index, contributeur: 
                              if out_u[k] else None for k, c in enumerate(cuniq)] + [None],
                             dtype=object)
         lib[outside] = labels_u[ccode[outside]]
-        code[outside] = None
         ccode = np.where(outside, -1, ccode)
     contrib = catalogues.get_contributeur(contributeur)
     try:
         own = catalogues.codes_du_territoire(contrib.territoire)
     except ObservatoireError:
         own = None
+    present = np.zeros(len(cuniq) + 1, dtype=bool)
+    present[ccode] = True
+    present = present[:-1].tolist()
     if own is not None:
-        present = np.zeros(len(cuniq) + 1, dtype=bool)
-        present[ccode] = True
-        n_out = sum(1 for k, c in enumerate(cuniq) if present[k] and c not in own)
+        n_out = sum([p and c not in own for p, c in zip(present, cuniq, strict=True)])
         if n_out:
             report.add("avertissement", "hors_territoire_contributeur",
                        f"{n_out} communes sont hors du territoire déclaré du contributeur "
                        f"({contrib.territoire}) : elles sont chargées ; vérifiez le registre "
                        f"des contributeurs si c'est normal.")
-    unloc = np.flatnonzero((ccode < 0) & (lib == None))  # noqa: E711
+    unloc = np.flatnonzero(ccode < 0)
+    unloc = unloc[lib[unloc] == None]  # noqa: E711
     if len(unloc):
-        meth_u, texte_u = obs["methode"][unloc], obs["texte"][unloc]
+        meth_u, texte_u = row_field("methode", unloc), row_field("texte", unloc)
         lib[unloc] = [
             "commune non renseignée" if m == "vide" or t is None else str(t)[:255]
             for m, t in zip(meth_u.tolist(), texte_u.tolist(), strict=True)]
-    _report_unmatched(obs, names, report, index)
+    bad = np.flatnonzero(ccode < 0)
+    bad = bad[np.isin(row_field("methode", bad), ["ambigu", "inconnue"])]
+    _report_unmatched(bad, row_field, obs, names, report, index)
+    n_communes = int(sum(present))
+    code = np.array(cuniq + [None], dtype=object)[ccode]
     etat = obs["etat"]
     masque = etat == V.MASKED
     valeur = obs["valeur"]
-    icode, iuniq = pd.factorize(obs["indicateur"])
-    lcode, luniq = pd.factorize(lib)
+    icode = obs["ind"]
+    iuniq = np.array(items, dtype=object)
+    lcode = np.full(n, -1, dtype=np.int64)
+    has_lib = np.flatnonzero(ccode < 0)
+    n_lib = 0
+    if len(has_lib):
+        lcode[has_lib], luniq = pd.factorize(lib[has_lib])
+        n_lib = len(luniq)
     # Clé (commune ou libellé non localisé, indicateur) en un entier.
-    key = ((ccode.astype(np.int64) + 1) * (len(luniq) + 1) + lcode + 1) * len(iuniq) + icode
+    key = ((ccode.astype(np.int64) + 1) * (n_lib + 1) + lcode + 1) * len(items) + icode
     kcode, kuniq = pd.factorize(key)
     located = ccode >= 0
     if len(kuniq) < n:
         _warn_duplicates(kcode, located, feuille, names, code, iuniq, icode, ligne, report,
                          index)
         return _aggregate(kcode, len(kuniq), code, lib, iuniq, icode, valeur, masque, feuille,
-                          names, ligne, obs["colonne"], col_labels)
+                          names, ligne, obs["colonne"], col_labels), n_communes
     ok = etat == V.OK
-    return _values_frame(code, lib, _str_column(iuniq.tolist(), icode), valeur, ok, masque,
+    return _values_frame(code, lib, _str_column(items, icode), valeur, ok, masque,
                          _str_column(names, feuille), ligne,
-                         _str_column(col_labels, obs["colonne"]))
+                         _str_column(col_labels, obs["colonne"])), n_communes
 
 
 def _values_frame(code, lib, indicateur: pd.Series, valeur, ok, masque, feuille: pd.Series,
@@ -520,16 +574,18 @@ def _aggregate(kcode, n_keys, code, lib, iuniq, icode, valeur, masque, feuille, 
                          ligne[first], _str_column(col_labels, colonne[first]))
 
 
-def _report_unmatched(obs: dict, names: list[str], report: Report, index) -> None:
-    bad = np.flatnonzero(np.isin(obs["methode"], ["ambigu", "inconnue"]))
+def _report_unmatched(bad: np.ndarray, row_field, obs: dict, names: list[str],
+                      report: Report, index) -> None:
+    texts, methodes = row_field("texte", bad), row_field("methode", bad)
+    candidats = row_field("candidats", bad)
     seen = set()
-    for r in bad.tolist():
-        texte, feuille = obs["texte"][r], names[obs["feuille"][r]]
+    for k, r in enumerate(bad.tolist()):
+        texte, feuille = texts[k], names[obs["feuille"][r]]
         if (texte, feuille) in seen:
             continue
         seen.add((texte, feuille))
-        methode, ligne = obs["methode"][r], int(obs["ligne"][r])
-        cands = [{"code_insee": c, "nom": index.noms.get(c, "")} for c in obs["candidats"][r]]
+        methode, ligne = methodes[k], int(obs["ligne"][r])
+        cands = [{"code_insee": c, "nom": index.noms.get(c, "")} for c in candidats[k]]
         entry = {"texte": texte, "feuille": feuille, "ligne": ligne,
                  "statut": methode, "candidats": cands}
         report.communes_non_reconnues.append(entry)
@@ -569,7 +625,7 @@ def _choose_sheets(results: list[_SheetResult], annee: int, report: Report
                    f"les feuilles {', '.join(r.sheet.name for r in results)} sont des périodes "
                    f"de l'année : leurs valeurs sont additionnées.")
         return results
-    items = [{i for i in r.obs["indicateur"].tolist() if i is not None} for r in results]
+    items = [set(r.obs["ind"][r.obs["ind"] >= 0].tolist()) for r in results]
     if all(a.isdisjoint(b) for k, a in enumerate(items) for b in items[k + 1:]):
         return results
     report.add("erreur", "feuilles_multiples",
@@ -662,6 +718,7 @@ def read_contribution(source, filename: str | None = None, contributeur: str = "
                        f"vérifiez l'année choisie.")
 
     results: list[_SheetResult] = []
+    items: list[str] = []  # indicateurs lus, communs à toutes les feuilles
     for sheet in sheets:
         if sheet.hidden and not feuilles:
             report.feuilles.append({"nom": sheet.name, "role": "ignorée (masquée)"})
@@ -676,7 +733,7 @@ def read_contribution(source, filename: str | None = None, contributeur: str = "
             report.feuilles.append({"nom": sheet.name,
                                     "role": "ignorée (aucun tableau par commune reconnu)"})
             continue
-        res = _observations(oriented, lay, mapper, annee, index, overrides, report)
+        res = _observations(oriented, lay, mapper, annee, index, overrides, report, items)
         results.append(res)
     # Contrôle des données personnelles des feuilles non retenues aussi (ci-dessus) :
     # on ne refuse qu'après avoir tout vu d'une feuille, mais avant tout stockage.
@@ -712,14 +769,14 @@ def read_contribution(source, filename: str | None = None, contributeur: str = "
                    "de communes (code INSEE ou nom) et au moins une colonne d'indicateur. "
                    "Utilisez le modèle standard (« observatoire contributions modele »).")
     _year_hint(wb, name, annee, report)
-    values = _finalise(results, report, index, contrib.identifiant,
-                       national=departement is None) if results else \
-        pd.DataFrame(columns=batches.VALUE_COLUMNS)
+    values, n_communes = _finalise(results, report, index, contrib.identifiant,
+                                   national=departement is None) if results else \
+        (pd.DataFrame(columns=batches.VALUE_COLUMNS), 0)
     if results and values.empty and report.ok:
         report.add("erreur", "aucune_valeur",
                    "aucune valeur n'a été lue dans le tableau reconnu : vérifiez que les "
                    "cellules contiennent des effectifs.")
-    report.fill_values(values, index.noms)
+    report.fill_values(values, index.noms, communes_reconnues=n_communes)
     return Parsed(values=values, report=report, content=content, filename=name,
                   entetes_non_resolus=report.entetes_non_resolus,
                   communes_non_reconnues=report.communes_non_reconnues)

@@ -161,21 +161,27 @@ def _commune_strings() -> frozenset[str]:
     return frozenset([*allc["code_insee"], *names])
 
 
+def _may_hit(texts, commune_col: bool) -> bool:
+    """Faux quand aucun des textes ne peut ressembler à une donnée personnelle.
+
+    Les textes sont cherchés tous ensemble : joints par NUL (qu'aucun motif ne
+    reconnaît, et qui borne les regards en arrière et en avant comme un début ou une fin
+    de texte), un motif qui ne trouve rien dans l'ensemble ne trouve rien dans aucun
+    texte. Seule une trouvaille fait relire les textes un par un.
+    """
+    if not texts:
+        return False
+    joined = "\x00".join(texts)
+    patterns = _NOT_PERSON if commune_col else _CONTENT_PATTERNS
+    return any(p.search(joined) for p, _ in patterns) or bool(_TEXT_DATE.search(joined))
+
+
 def _first_content_hit(texts: list[str], commune_col: bool) -> str | None:
     """Premier texte (dans l'ordre donné) qui ressemble à une donnée personnelle, ou None.
 
-    Les textes sont d'abord cherchés tous ensemble : joints par NUL (qu'aucun motif ne
-    reconnaît, et qui borne les regards en arrière et en avant comme un début ou une fin
-    de texte), un motif qui ne trouve rien dans l'ensemble ne trouve rien dans aucun
-    texte. Seule une trouvaille fait relire les textes un par un, avec exactement la
-    règle de :func:`personal_content_reason`.
+    Même règle que :func:`personal_content_reason` ; dans une colonne de communes, les
+    personnes nommées ne comptent pas.
     """
-    if not texts:
-        return None
-    joined = "\x00".join(texts)
-    patterns = _NOT_PERSON if commune_col else _CONTENT_PATTERNS
-    if not any(p.search(joined) for p, _ in patterns) and not _TEXT_DATE.search(joined):
-        return None
     for text in texts:
         reason = personal_content_reason(text)
         if reason is None or (commune_col and reason.startswith("personne")):
@@ -241,11 +247,15 @@ def check_personal_data(sheet, header_row: int | None = None, skip_cols=(),
                           "date complète (possible date de naissance)", ligne, "contenu")
         if str not in types and not any(issubclass(t, str) for t in types):
             continue
+        distinct = dict.fromkeys(col)
+        pool = distinct.keys() - safe if j in skip else distinct.keys()
+        if types != {str}:
+            pool = [t for t in pool if isinstance(t, str)]
+        if not _may_hit(pool, j in skip):
+            continue
         # Textes distincts dans l'ordre de leur première apparition : le premier trouvé est
         # celui de la première ligne en cause.
-        texts = [t for t in dict.fromkeys(col) if isinstance(t, str)]
-        if j in skip:
-            texts = [t for t in texts if t not in safe]
+        texts = [t for t in distinct if isinstance(t, str) and not (j in skip and t in safe)]
         text = _first_content_hit(texts, j in skip)
         if text is None:
             continue

@@ -130,8 +130,9 @@ def _array(rows: list[list]) -> np.ndarray:
     """Tableau d'objets (lignes × colonnes) des cellules, None pour une cellule vide."""
     if not rows:
         return np.empty((0, 0), dtype=object)
-    width = max(len(r) for r in rows)
-    if any(len(r) != width for r in rows):
+    widths = set(map(len, rows))
+    width = max(widths)
+    if len(widths) > 1:
         rows = [list(r) + [None] * (width - len(r)) for r in rows]
     arr = np.empty((len(rows), width), dtype=object)
     arr[:] = rows

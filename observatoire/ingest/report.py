@@ -141,8 +141,19 @@ class Report:
                       None if ligne is None else int(ligne), colonne)
         (self.erreurs if niveau == "erreur" else self.avertissements).append(issue)
 
-    def fill_values(self, values: pd.DataFrame, noms: dict[str, str]) -> None:
-        """Remplit les compteurs et la liste des valeurs à partir du tableau final."""
+    def fill_values(self, values: pd.DataFrame, noms: dict[str, str],
+                    communes_reconnues: int | None = None) -> None:
+        """Remplit les compteurs et la liste des valeurs à partir du tableau final.
+
+        Parameters
+        ----------
+        values : pandas.DataFrame
+            Colonnes :data:`observatoire.batches.VALUE_COLUMNS`.
+        noms : dict
+            Code INSEE → nom de la commune.
+        communes_reconnues : int, optional
+            Nombre de communes distinctes, quand l'appelant le connaît déjà (sinon compté).
+        """
         ind_codes, ind_uniq = pd.factorize(values["indicateur"])
         vals = values["valeur"].to_numpy(dtype="float64", na_value=np.nan)
         masque = values["masque"].to_numpy(dtype=bool)
@@ -156,8 +167,11 @@ class Report:
                         "masquees": int(masked[k])}
             for k, code in enumerate(ind_uniq.tolist())}
         codes = values["code_insee"].to_numpy(dtype=object)
-        localised = ~pd.isna(codes) if len(codes) else np.zeros(0, dtype=bool)
-        self.communes_reconnues = int(len(pd.unique(codes[localised])))
+        # None ou NaN : « codes == codes » est faux pour NaN seulement.
+        localised = (codes != None) & (codes == codes)  # noqa: E711
+        if communes_reconnues is None:
+            communes_reconnues = len(pd.unique(codes[localised]))
+        self.communes_reconnues = int(communes_reconnues)
         self.total_non_localise = int(known[~localised].sum())
         self.cellules_masquees = int(masque.sum())
         self._valeurs, self._valeurs_source = None, (values, noms)
