@@ -111,7 +111,9 @@ def test_login_opens_staff_pages(use_demo):
     at._page_hash = calc_hash("campagne")
     at.run()
     assert not at.exception
-    assert titles(at)[0].startswith("Campagne")
+    assert titles(at) == ["Campagne 2024"]  # dernière année chargée
+    etat = at.dataframe[0].value["État"]
+    assert (etat == "reçu et validé").sum() >= 5 and set(etat) <= {"reçu et validé", "manquant"}
     # un agent n'est pas administrateur : les registres lui restent fermés
     at._page_hash = calc_hash("registres")
     at.run()
@@ -135,3 +137,16 @@ def test_empty_installation_explains_what_to_do():
     assert not at.exception
     assert any("Aucune donnée" in w.value for w in at.warning)
     assert any("observatoire referentiel importer" in m.value for m in at.markdown)
+
+
+def test_admin_pages(use_demo):
+    auth.add_account("chef", "mot de passe solide", "administrateur")
+    account = auth.verify_password("chef", "mot de passe solide")
+    for page, title in (("registres", "Dispositifs et référents"),
+                        ("comptes", "Comptes des agents"),
+                        ("publication", "Publication")):
+        at = app(page, _observatoire_compte=account).run()
+        assert not at.exception, (page, at.exception)
+        assert titles(at) == [title]
+    at = app("comptes", _observatoire_compte=account).run()
+    assert list(at.dataframe[0].value["identifiant"]) == ["chef"]

@@ -43,7 +43,7 @@ def expected_status(annee: int) -> pd.DataFrame:
 def page() -> None:
     common.require_staff()
     annee = st.number_input("Année des données (N)", 2000, dt.date.today().year,
-                            dt.date.today().year - 1, key="campagne_annee")
+                            common.derniere_annee(), key="campagne_annee")
     st.title(f"Campagne {int(annee)}")
     table = expected_status(int(annee))
     n_ok = int((table["État"] != "manquant").sum())

@@ -8,6 +8,7 @@ qui ne sont enregistrées dans la navigation que pour une session authentifiée.
 from __future__ import annotations
 
 import html
+import logging
 import threading
 
 import pandas as pd
@@ -141,6 +142,14 @@ def disponibles() -> pd.DataFrame:
     return _disponibles(data_version())
 
 
+def derniere_annee() -> int:
+    """Dernière année ayant des valeurs, sinon l'année précédente (campagne en cours)."""
+    import datetime as dt
+
+    dispo = disponibles()
+    return int(dispo["annee"].max()) if not dispo.empty else dt.date.today().year - 1
+
+
 @st.cache_data(show_spinner=False)
 def _is_demo(version: str) -> bool:
     from observatoire import demo
@@ -229,11 +238,17 @@ def prewarm(annees, indicateurs_, niveau: str = "commune") -> None:
 
     def _run() -> None:
         for annee, ind in combos:
+            if geo_version() != geo_ver or data_version() != data_ver:
+                return  # données changées (import, autre dossier) : rien à préchauffer
             try:
                 _public_table((annee,), ind, None, niveau, geo_ver, data_ver)
             except Exception:  # noqa: BLE001  (préchauffage : l'erreur réapparaîtra à l'affichage)
                 continue
 
+    # Le fil n'appartient à aucune session : Streamlit le signale à chaque appel en cache,
+    # sans conséquence ; on tait ce seul avertissement.
+    logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").setLevel(
+        logging.ERROR)
     threading.Thread(target=_run, name="observatoire-prechauffage", daemon=True).start()
 
 

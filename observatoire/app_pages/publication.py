@@ -20,7 +20,7 @@ def page() -> None:
     st.title("Publication")
     common.demo_banner()
     annee = int(st.number_input("Année publiée (données de l'année N)", 2000,
-                                dt.date.today().year, dt.date.today().year - 1,
+                                dt.date.today().year, common.derniere_annee(),
                                 key="pub_annee"))
     manquants = expected_status(annee)
     manquants = manquants[manquants["État"] == "manquant"]

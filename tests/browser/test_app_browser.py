@@ -175,3 +175,21 @@ def test_import_flow_values_reach_the_map(real_server, page):
     at = script.index(f'"{top.code_insee}":[')
     assert f"Effectif : {int(top['valeur'])}" in script[at:at + 400]
     screenshot(page, "carte_import")
+
+
+def test_staff_pages_tour(demo_server, page):
+    _login(page, demo_server)
+    pages = {"Campagne N": "Campagne", "Contributions": "Contributions reçues",
+             "Dispositifs et référents": "Dispositifs et référents",
+             "Publication": "Publication", "Référentiel": "Référentiel géographique",
+             "Comptes": "Comptes des agents"}
+    for link, title in pages.items():
+        page.get_by_role("link", name=link, exact=True).click()
+        page.get_by_role("heading", name=re.compile(title)).first.wait_for()
+        page.wait_for_timeout(1500)
+        assert page.locator("[data-testid='stException']").count() == 0, link
+        screenshot(page, "agents_" + re.sub(r"\W+", "_", link.lower()))
+    page.get_by_role("link", name="Méthode").click()
+    page.wait_for_timeout(1500)
+    assert page.locator("[data-testid='stException']").count() == 0
+    screenshot(page, "methode")
