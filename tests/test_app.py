@@ -150,3 +150,22 @@ def test_admin_pages(use_demo):
         assert titles(at) == [title]
     at = app("comptes", _observatoire_compte=account).run()
     assert list(at.dataframe[0].value["identifiant"]) == ["chef"]
+
+
+def test_data_without_boundaries_keeps_the_table(use_demo, tmp_path, monkeypatch):
+    import shutil
+
+    data = tmp_path / "sans_contours"
+    shutil.copytree(use_demo, data, ignore=shutil.ignore_patterns("*.gpkg", "contributions"))
+    monkeypatch.setenv("OBSERVATOIRE_DATA_DIR", str(data))
+    monkeypatch.setenv("OBSERVATOIRE_DB_URL", f"sqlite:///{data / 'observatoire.db'}")
+    config.settings.cache_clear()
+    storage.reset_engines()
+    at = app().run()
+    assert not at.exception, at.exception
+    assert any("pas encore importés" in w.value for w in at.warning)
+    assert len(at.dataframe[0].value) == 887  # le tableau reste, sans la carte
+    auth.add_account("agent1", "mot de passe solide", "agent")
+    at = app(_observatoire_compte=auth.verify_password("agent1", "mot de passe solide")).run()
+    assert not at.exception, at.exception
+    assert any("Référentiel" in str(getattr(e, "proto", "")) for e in at.get("page_link"))

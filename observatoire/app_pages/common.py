@@ -105,6 +105,9 @@ def show_referentiel_absent(exc: Exception | None = None) -> None:
         f"--departement {settings().departement}` si la machine a accès à internet ;\n"
         "- dans l'application : page **Référentiel** de l'espace agents (connexion requise).\n\n"
         "Le tableau des valeurs reste disponible sans les contours.")
+    ref_page = st.session_state.get("_pages", {}).get("referentiel")
+    if ref_page is not None and user() is not None:
+        st.page_link(ref_page, label="Importer les contours maintenant (page Référentiel)")
 
 
 # --- catalogues, démonstration -------------------------------------------------------

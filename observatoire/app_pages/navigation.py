@@ -61,6 +61,10 @@ def build() -> st.Page:
         staff.append(st.Page(connexion.page, title="Mon compte", url_path="connexion"))
     pages["Espace agents"] = staff
     st.session_state["_pages"] = {"fiche": public[1], "carte": public[0]}
+    if account is not None:
+        st.session_state["_pages"]["referentiel"] = staff[
+            [url for url in STAFF_PAGES if account.is_admin or not STAFF_PAGES[url][2]]
+            .index("referentiel")]
     nav = st.navigation(pages)
     with st.sidebar:
         if account is not None:
