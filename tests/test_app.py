@@ -77,7 +77,7 @@ def test_public_map_page_applies_secrecy(use_demo):
 
 def test_staff_urls_show_login_without_session(use_demo):
     for page in ("importer", "contributions", "registres", "publication", "campagne",
-                 "comptes", "referentiel"):
+                 "comptes", "referentiel", "valeurs-exactes"):
         at = app(page).run()
         assert not at.exception, (page, at.exception)
         assert titles(at) == ["Espace agents : connexion"], page
@@ -114,6 +114,11 @@ def test_login_opens_staff_pages(use_demo):
     assert titles(at) == ["Campagne 2024"]  # dernière année chargée
     etat = at.dataframe[0].value["État"]
     assert (etat == "reçu et validé").sum() >= 5 and set(etat) <= {"reçu et validé", "manquant"}
+    at._page_hash = calc_hash("valeurs-exactes")
+    at.run()
+    assert titles(at) == ["Valeurs exactes"]
+    exact = pd.to_numeric(at.dataframe[0].value["Effectif"], errors="coerce")
+    assert exact.between(1, 4).any()  # l'agent voit les petits effectifs
     # un agent n'est pas administrateur : les registres lui restent fermés
     at._page_hash = calc_hash("registres")
     at.run()
