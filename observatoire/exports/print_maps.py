@@ -202,7 +202,7 @@ def _cadrer(ax, g: gpd.GeoDataFrame) -> None:
     mx, my = (xmax - xmin) * 0.02, (ymax - ymin) * 0.02
     x0, x1 = xmin - mx, xmax + mx
     y0, y1 = ymin - (ymax - ymin) * 0.11, ymax + my
-    pos = ax.get_position()
+    pos = ax.get_position(original=True)  # get_position() appliquerait l'aspect
     largeur, hauteur = ax.figure.get_size_inches()
     rapport = (pos.height * hauteur) / (pos.width * largeur)
     if (y1 - y0) / (x1 - x0) < rapport:
@@ -216,25 +216,28 @@ def _cadrer(ax, g: gpd.GeoDataFrame) -> None:
     ax.set_aspect("equal", adjustable="box")
 
 
-def _echelle(ax, y_haut: float) -> None:
-    """Barre d'échelle en kilomètres (le plan Lambert-93 est métrique), sous le territoire."""
+def _echelle(ax) -> None:
+    """Barre d'échelle en kilomètres (le plan Lambert-93 est métrique), sous le territoire.
+
+    Tailles et positions en fractions de la hauteur de l'axe : l'ensemble tient dans les
+    8,5 % du bas, sous la bande libre que :func:`_cadrer` réserve (au moins 9,7 %).
+    """
     x0, x1 = ax.get_xlim()
-    y0, _y1 = ax.get_ylim()
-    largeur = x1 - x0
+    y0, y1 = ax.get_ylim()
+    largeur, hauteur = x1 - x0, y1 - y0
     cible = largeur / 5 / 1000
     km = max(c for c in (1, 2, 5, 10, 20, 25, 50, 100, 200) if c <= max(cible, 1))
     L = km * 1000
-    bande = y_haut - y0
-    bx, by = x0 + largeur * 0.03, y0 + bande * 0.30
-    h = bande * 0.12
+    bx, by = x0 + largeur * 0.03, y0 + hauteur * 0.02
+    h = hauteur * 0.011
     for i in range(2):
         ax.add_patch(Rectangle((bx + i * L / 2, by), L / 2, h, facecolor="black" if i == 0 else
                                "white", edgecolor="black", linewidth=0.6, zorder=20))
     for frac, txt in ((0, "0"), (0.5, cl.format_nombre(km / 2, 0 if km % 2 == 0 else 1)),
                       (1, f"{km} km")):
-        ax.text(bx + frac * L, by + h * 1.6, txt, ha="center", va="bottom", fontsize=7.5,
-                zorder=20)
-    _nord(ax, bx + L + largeur * 0.06, by, bande * 0.55)
+        ax.text(bx + frac * L, by + h + hauteur * 0.008, txt, ha="center", va="bottom",
+                fontsize=7.5, zorder=20)
+    _nord(ax, bx + L + largeur * 0.05, by, hauteur * 0.06)
 
 
 def _nord(ax, x: float, y: float, hauteur: float) -> None:
@@ -246,7 +249,7 @@ def _nord(ax, x: float, y: float, hauteur: float) -> None:
     ax.annotate("", xy=(x, y + hauteur), xytext=(x, y),
                 arrowprops={"arrowstyle": "-|>,head_width=0.35,head_length=0.7",
                             "color": "black", "lw": 1.4}, zorder=20)
-    ax.text(x + hauteur * 0.18, y + hauteur * 0.5, "N", ha="left", va="center", fontsize=10,
+    ax.text(x + hauteur * 0.3, y + hauteur * 0.45, "N", ha="left", va="center", fontsize=10,
             fontweight="bold", zorder=20)
 
 
@@ -339,7 +342,7 @@ def dessiner_carte(ax, pub: Publication, indicateur: str, territoire: str,
         handles += _referents(ax, pub, communes_du_territoire(pub, territoire))
 
     _cadrer(ax, g)
-    _echelle(ax, g.total_bounds[1] if len(g) else ax.get_ylim()[0])
+    _echelle(ax)
     return handles
 
 
@@ -412,6 +415,8 @@ def _referents(ax, pub: Publication, communes: gpd.GeoDataFrame) -> list:
         return []
     r = r[r["code"].isin(set(communes["code"]))]
     pts = communes.set_index("code").loc[r["code"]].geometry.representative_point()
+    if r.empty:
+        return []  # pas de légende « référent (0) » sur un territoire sans référent
     forme = r["forme"].fillna(False).astype(bool).to_numpy()
     out = []
     for m, plein, lib in ((forme, True, "référent VIF formé"),
