@@ -343,7 +343,7 @@ def match_commune(value, code_postal=None, index: CommuneIndex | None = None) ->
     return _by_name(index, norm, cp)
 
 
-def _distinct(values: np.ndarray) -> tuple[np.ndarray, list]:
+def distinct_values(values: np.ndarray) -> tuple[np.ndarray, list]:
     """Indice de la valeur distincte de chaque cellule, et les valeurs distinctes.
 
     Les booléens sont tenus à part : ``True == 1`` pour une table de hachage, mais une
@@ -358,7 +358,8 @@ def _distinct(values: np.ndarray) -> tuple[np.ndarray, list]:
     return codes, list(uniq.tolist())
 
 
-def match_values(values, codes_postaux=None, index: CommuneIndex | None = None
+def match_values(values, codes_postaux=None, index: CommuneIndex | None = None,
+                 distinct: tuple[np.ndarray, list] | None = None
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Reconnaît un tableau de cellules de communes, une fois par valeur distincte.
 
@@ -370,6 +371,8 @@ def match_values(values, codes_postaux=None, index: CommuneIndex | None = None
         Codes postaux alignés sur ``values``.
     index : CommuneIndex, optional
         Par défaut celui du département configuré.
+    distinct : (numpy.ndarray, list), optional
+        Valeurs distinctes de ``values`` déjà calculées (:func:`distinct_values`).
 
     Returns
     -------
@@ -383,7 +386,7 @@ def match_values(values, codes_postaux=None, index: CommuneIndex | None = None
         return (np.empty(0, dtype=object), np.empty(0, dtype=object),
                 np.empty(0, dtype=object))
     if codes_postaux is None:
-        codes, uniq = _distinct(values)
+        codes, uniq = distinct if distinct is not None else distinct_values(values)
         current = index.current_codes
         found = [_CODE_HIT if type(u) is str and u in current else match_commune(u, None, index)
                  for u in uniq]
@@ -393,8 +396,8 @@ def match_values(values, codes_postaux=None, index: CommuneIndex | None = None
     else:
         cps = np.empty(len(values), dtype=object)
         cps[:] = [_hashable(v) for v in np.asarray(codes_postaux, dtype=object).tolist()]
-        vcodes, vuniq = _distinct(values)
-        pcodes, puniq = _distinct(cps)
+        vcodes, vuniq = distinct_values(values)
+        pcodes, puniq = distinct_values(cps)
         width = len(puniq)
         codes, upairs = pd.factorize(vcodes.astype(np.int64) * width + pcodes)
         found = [match_commune(vuniq[int(p) // width], puniq[int(p) % width], index)

@@ -9,6 +9,7 @@ fichier dangereux ou illisible, valeurs invalides) ne laisse aucune trace.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -137,7 +138,8 @@ def _take(obs: dict, sel) -> dict:
 
 
 def _not_na(cells: np.ndarray) -> np.ndarray:
-    return ~pd.isna(cells) if len(cells) else np.zeros(0, dtype=bool)
+    # None ou NaN : « cells == cells » n'est faux que pour NaN.
+    return (cells != None) & (cells == cells)  # noqa: E711
 
 
 def _cell_text(v) -> str:
@@ -149,13 +151,15 @@ def _texts(cells: np.ndarray) -> np.ndarray:
     out = np.full(len(cells), None, dtype=object)
     filled = np.flatnonzero(_not_na(cells))
     if len(filled):
-        codes, uniq = matching._distinct(cells[filled])
+        codes, uniq = matching.distinct_values(cells[filled])
         out[filled] = np.array([_cell_text(u) for u in uniq], dtype=object)[codes]
     return out
 
 
-def _match_rows(lay: Layout, body: np.ndarray, index, overrides: dict) -> dict:
+def _match_rows(sheet: Sheet, lay: Layout, index, overrides: dict) -> dict:
     """Commune de chaque ligne : code, libellé, nature (commune, total, non localisé…)."""
+    start = lay.header + 1
+    body = sheet.array[start:]
     n = len(body)
     code = np.full(n, None, dtype=object)
     methode = np.full(n, "vide", dtype=object)
@@ -163,33 +167,56 @@ def _match_rows(lay: Layout, body: np.ndarray, index, overrides: dict) -> dict:
     cands.fill(())
     source = np.full(n, None, dtype=object)  # cellule d'où vient le texte de la ligne
     cp = body[:, lay.cp_col] if lay.cp_col is not None else None
+    cid = cuniq = None
+    matched = False  # une colonne a déjà donné des communes
     for col in (lay.code_col, lay.name_col):
         if col is None:
             continue
         cells = body[:, col]
-        todo = (methode == "vide") | (methode == "inconnue")
-        todo &= _not_na(cells)
+        filled = _not_na(cells)
+        todo = filled & ((methode == "vide") | (methode == "inconnue")) if matched else filled
         if not todo.any():
             continue
-        sub = cells[todo]
-        # Un code inconnu n'écrase pas ce que le nom pourrait donner ; un nom reconnu, si.
-        code[todo], methode[todo], cands[todo] = matching.match_values(
-            sub, None if cp is None else cp[todo], index)
-        source[todo] = sub
+        matched = True
+        if cp is None and todo is filled:
+            # Toute la colonne : une reconnaissance par valeur distincte (déjà calculées).
+            dcodes, duniq, _ = sheet.distinct(col, start)
+            c, m, k = matching.match_values(duniq, None, index,
+                                            distinct=(np.arange(len(duniq)), duniq))
+            code[todo], methode[todo], cands[todo] = c[dcodes][todo], m[dcodes][todo], \
+                k[dcodes][todo]
+            if filled.all():
+                # Numéros de communes par valeur distincte, répartis sur les lignes.
+                ucid, ulist = pd.factorize(c)
+                cid, cuniq = ucid[dcodes], ulist.tolist()
+        else:
+            sub = cells[todo]
+            # Un code inconnu n'écrase pas ce que le nom pourrait donner ; un nom reconnu, si.
+            code[todo], methode[todo], cands[todo] = matching.match_values(
+                sub, None if cp is None else cp[todo], index)
+            cid = cuniq = None
+        source[todo] = cells[todo]
     # Libellés de total : dans la colonne de nom ou de code (textes distincts seulement).
     total = np.zeros(n, dtype=bool)
     sous_total = np.zeros(n, dtype=bool)
     for col in (lay.code_col, lay.name_col):
         if col is None or not n:
             continue
-        codes, uniq = matching._distinct(body[:, col])
-        strs = [k for k, u in enumerate(uniq) if isinstance(u, str)]
-        if not strs:
+        codes, uniq, types = sheet.distinct(col, start)
+        if types <= {str}:
+            strs, texts = None, uniq
+        else:
+            strs = [k for k, u in enumerate(uniq) if isinstance(u, str)]
+            texts = [uniq[k] for k in strs]
+        if not texts:
             continue
-        is_tot, is_sous = matching.total_label_flags([uniq[k] for k in strs])
+        is_tot, is_sous = matching.total_label_flags(texts)
+        if not is_tot.any():
+            continue
         tot_u = np.zeros(len(uniq), dtype=bool)
         sous_u = np.zeros(len(uniq), dtype=bool)
-        tot_u[strs], sous_u[strs] = is_tot, is_tot & is_sous
+        where = slice(None) if strs is None else strs
+        tot_u[where], sous_u[where] = is_tot, is_tot & is_sous
         total |= tot_u[codes]
         sous_total |= sous_u[codes]
     methode[total] = "total"
@@ -206,11 +233,13 @@ def _match_rows(lay: Layout, body: np.ndarray, index, overrides: dict) -> dict:
                 target = overrides[texte[i]]
                 code[i] = target or None
                 methode[i] = "confirmee" if target else "non_localise"
-    is_total = methode == "total"
-    cid, cuniq = pd.factorize(code)
+                cid = None
+    if cid is None:
+        cid, cuniq = pd.factorize(code)
+        cuniq = cuniq.tolist()
     return {"code_insee": code, "methode": methode, "candidats": cands, "texte": texte,
-            "sous_total": sous_total, "total": is_total, "vide": methode == "vide",
-            "cid": cid, "communes": cuniq.tolist()}
+            "sous_total": sous_total, "total": methode == "total", "vide": methode == "vide",
+            "cid": cid, "communes": cuniq}
 
 
 def _item_id(items: list, code: str | None) -> int:
@@ -225,13 +254,13 @@ def _observations(sheet: Sheet, lay: Layout, mapper: HeaderMapper, annee: int,
                   index, overrides: dict, report: Report, items: list) -> _SheetResult:
     body = sheet.array[lay.header + 1:]
     n = len(body)
-    rows = _match_rows(lay, body, index, overrides)
+    rows = _match_rows(sheet, lay, index, overrides)
     positions = np.arange(lay.header + 1, lay.header + 1 + n)
     parts = []
     if lay.is_long:
         vals, state = V.parse_array(body[:, lay.long_value_col])
         if lay.long_item_col is not None:
-            codes, uniq = matching._distinct(body[:, lay.long_item_col])
+            codes, uniq = matching.distinct_values(body[:, lay.long_item_col])
             found = []
             for text in uniq:
                 if text is None or (isinstance(text, float) and text != text):
@@ -415,10 +444,13 @@ def _finalise(results: list[_SheetResult], report: Report, index, contributeur: 
     items = results[0].items
     obs = {k: np.concatenate([p[k] for p in parts]) if len(parts) > 1 else parts[0][k]
            for k in parts[0]}
-    # Une même commune lue dans deux feuilles : un seul numéro.
-    merged, cuniq = pd.factorize(np.array(communes + [None], dtype=object))
-    cuniq = cuniq.tolist()
-    ccode = np.where(obs["cid"] >= 0, merged[obs["cid"]], -1)
+    if len(parts) == 1:
+        cuniq, ccode = communes, obs["cid"]
+    else:
+        # Une même commune lue dans deux feuilles : un seul numéro.
+        merged, cuniq = pd.factorize(np.array(communes + [None], dtype=object))
+        cuniq = cuniq.tolist()
+        ccode = np.where(obs["cid"] >= 0, merged[obs["cid"]], -1)
 
     def row_field(name: str, sel: np.ndarray) -> np.ndarray:
         # Champ d'une ligne de feuille (texte, méthode…) pour quelques valeurs seulement.
@@ -465,9 +497,10 @@ def _finalise(results: list[_SheetResult], report: Report, index, contributeur: 
         own = None
     present = np.zeros(len(cuniq) + 1, dtype=bool)
     present[ccode] = True
-    present = present[:-1].tolist()
+    present = present[:-1]
+    seen = cuniq if present.all() else list(itertools.compress(cuniq, present.tolist()))
     if own is not None:
-        n_out = sum([p and c not in own for p, c in zip(present, cuniq, strict=True)])
+        n_out = len(set(seen).difference(own))
         if n_out:
             report.add("avertissement", "hors_territoire_contributeur",
                        f"{n_out} communes sont hors du territoire déclaré du contributeur "
@@ -483,7 +516,7 @@ def _finalise(results: list[_SheetResult], report: Report, index, contributeur: 
     bad = np.flatnonzero(ccode < 0)
     bad = bad[np.isin(row_field("methode", bad), ["ambigu", "inconnue"])]
     _report_unmatched(bad, row_field, obs, names, report, index)
-    n_communes = int(sum(present))
+    n_communes = len(seen)
     code = np.array(cuniq + [None], dtype=object)[ccode]
     etat = obs["etat"]
     masque = etat == V.MASKED
@@ -498,8 +531,11 @@ def _finalise(results: list[_SheetResult], report: Report, index, contributeur: 
         n_lib = len(luniq)
     # Clé (commune ou libellé non localisé, indicateur) en un entier.
     key = ((ccode.astype(np.int64) + 1) * (n_lib + 1) + lcode + 1) * len(items) + icode
-    kcode, kuniq = pd.factorize(key)
     located = ccode >= 0
+    if n and (key.max() > 50_000_000 or np.bincount(key).max() > 1):
+        kcode, kuniq = pd.factorize(key)
+    else:
+        kcode, kuniq = None, key  # toutes les clés sont distinctes
     if len(kuniq) < n:
         _warn_duplicates(kcode, located, feuille, names, code, iuniq, icode, ligne, report,
                          index)
@@ -519,7 +555,7 @@ def _values_frame(code, lib, indicateur: pd.Series, valeur, ok, masque, feuille:
         colonne = pd.Series([], dtype=object)  # comme un tableau vide de pandas
     values = pd.arrays.IntegerArray(np.where(ok, valeur, 0).astype(np.int64), ~ok)
     lines = pd.arrays.IntegerArray(np.asarray(ligne, dtype=np.int64), np.zeros(n, dtype=bool))
-    return pd.DataFrame({
+    return pd.DataFrame(copy=False, data={
         "code_insee": pd.Series(code, dtype=object),
         "libelle_non_localise": pd.Series(lib, dtype=object),
         "indicateur": indicateur, "valeur": pd.Series(values),

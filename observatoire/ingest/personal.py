@@ -20,6 +20,7 @@ import datetime as dt
 import re
 from functools import lru_cache
 
+import numpy as np
 import pandas as pd
 
 from observatoire.errors import DonneesPersonnellesError
@@ -237,20 +238,22 @@ def check_personal_data(sheet, header_row: int | None = None, skip_cols=(),
     header_vals = cells[header_row] if header_row is not None else None
     safe = _commune_strings() if skip else frozenset()
     for j in range(body.shape[1]):
-        col = body[:, j].tolist()
-        types = set(map(type, col))
+        # Valeurs distinctes de la colonne (partagées avec la reconnaissance des communes).
+        codes, distinct, types = sheet.distinct(j, start)
         head = None if header_vals is None else header_vals[j]
         if any(issubclass(t, _DATE_TYPES) for t in types):
-            i = start + next(k for k, v in enumerate(col) if isinstance(v, _DATE_TYPES))
+            k = next(k for k, v in enumerate(distinct) if isinstance(v, _DATE_TYPES))
+            i = start + int(np.flatnonzero(codes == k)[0])
             ligne, letter = sheet.ref(i, j)
             raise _refuse(sheet.name, letter, head,
                           "date complète (possible date de naissance)", ligne, "contenu")
-        if str not in types and not any(issubclass(t, str) for t in types):
+        if not any(issubclass(t, str) for t in types):
             continue
-        distinct = dict.fromkeys(col)
-        pool = distinct.keys() - safe if j in skip else distinct.keys()
-        if types != {str}:
+        pool = set(distinct) - safe if j in skip else distinct
+        if not types <= {str, type(None)}:
             pool = [t for t in pool if isinstance(t, str)]
+        elif type(None) in types:
+            pool = [t for t in pool if t is not None]
         if not _may_hit(pool, j in skip):
             continue
         # Textes distincts dans l'ordre de leur première apparition : le premier trouvé est
@@ -260,6 +263,7 @@ def check_personal_data(sheet, header_row: int | None = None, skip_cols=(),
         if text is None:
             continue
         reason = personal_content_reason(text)
-        i = start + col.index(text)
+        k = next(k for k, v in enumerate(distinct) if isinstance(v, str) and v == text)
+        i = start + int(np.flatnonzero(codes == k)[0])
         ligne, letter = sheet.ref(i, j)
         raise _refuse(sheet.name, letter, head, reason, ligne, "contenu")

@@ -86,6 +86,25 @@ class Sheet:
         kw.setdefault("cols", [column_letter(j) for j in range(array.shape[1])])
         return cls(name=name, cells=cells, array=array, **kw)
 
+    def distinct(self, j: int, start: int = 0) -> tuple[np.ndarray, list, frozenset]:
+        """Valeurs distinctes de la colonne ``j`` à partir de la ligne ``start`` (en cache).
+
+        Returns
+        -------
+        (numpy.ndarray, list, frozenset)
+            Rang de la valeur distincte de chaque cellule, valeurs distinctes dans
+            l'ordre de leur première apparition (None compris), types présents.
+            Partagé par le contrôle des données personnelles, la reconnaissance des
+            communes et celle des totaux : chaque colonne n'est hachée qu'une fois.
+        """
+        from observatoire.matching import distinct_values
+
+        cache = self.__dict__.setdefault("_distinct", {})
+        if (j, start) not in cache:
+            codes, uniq = distinct_values(self.array[start:, j])
+            cache[(j, start)] = (codes, uniq, frozenset(map(type, uniq)))
+        return cache[(j, start)]
+
     def ref(self, i: int, j: int) -> tuple[int, str]:
         """(ligne, colonne) d'origine de la cellule ``cells.iat[i, j]``."""
         if self.transposed:
