@@ -283,3 +283,22 @@ def test_report_to_dict_is_json(engine):
     assert d["total_non_localise"] == 1 and d["communes_reconnues"] == 1
     assert {"code_insee": "62119", "commune": "Béthune", "libelle_non_localise": None,
             "indicateur": "faits_constates", "valeur": 2, "masque": False} in d["valeurs"]
+
+
+def test_commune_column_without_header_found_by_content():
+    # En-tête vide au-dessus des communes : la colonne est reconnue par son contenu.
+    p = read(xlsx({"F": [[None, "Faits constatés"], ["Béthune", 1], ["Beuvry", 2],
+                         ["Auchel", 3]]}))
+    assert vals(p) == {"62119": 1, "62126": 2, "62048": 3}
+
+
+@pytest.mark.parametrize("text", ["contact jean@x.fr", "Jean DUPONT", "vu Mme Durand",
+                                  "né le 12/03/1990"])
+def test_personal_data_found_among_many_distinct_texts(text):
+    # Le contrôle cherche d'abord dans tous les textes distincts réunis : un seul texte
+    # en cause parmi des centaines doit encore être trouvé, à sa ligne.
+    rows = [["Commune", "Faits", "Observations"]]
+    rows += [["Béthune", 1, f"suivi n°{k} sans suite"] for k in range(300)]
+    rows.insert(150, ["Beuvry", 2, text])  # ligne 151 du tableur
+    with pytest.raises(DonneesPersonnellesError, match="colonne C « Observations », ligne 151"):
+        read(xlsx({"F": rows}))

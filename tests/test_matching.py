@@ -76,3 +76,26 @@ def test_match_series_vectorised_on_uniques():
     res = matching.match_communes(s)
     assert res["code_insee"].iloc[:4].tolist() == ["62119", "62119", None, "62126"]
     assert (res["methode"].iloc[:4] == ["nom", "nom", "vide", "code"]).all()
+
+
+def test_total_sieve_equals_label_by_label():
+    # Le tamis joint (tous les textes d'un coup) ne doit ni manquer ni inventer un total.
+    texts = ["TOTAL", "Sous-total", "s/total", "S TOTAL", "Total général", "ENSEMBLE",
+             "Somme (la)", "TOTAL (LE)", "to-tal", "Tötal", "T\u0302OTAL", "ＴＯＴＡＬ",
+             "Béthune", "Sainte-Marie-Kerque", "62119", "", "x\x00TOTAL", "totaux 2023",
+             "Ensemble du territoire", "SOUSTOTAL", "Œnsemble"]
+    total, sous = matching.total_label_flags(texts)
+    assert total.tolist() == [matching.is_total_label(t) for t in texts]
+    assert sous.tolist() == [matching.is_total_label(t) and matching.normalize_name(t)
+                             .startswith(("SOUS", "S TOTAL")) for t in texts]
+
+
+def test_match_values_same_as_cell_by_cell():
+    cells = ["62119", " 62126 ", 62119.0, 1001, "Béthune (62119)", "BETHUNE", "Auchy",
+             None, True, 1, "Hors arrondissement", "Inconnueville", "62210"]
+    import numpy as np
+    code, methode, cands = matching.match_values(np.array(cells, dtype=object))
+    expected = [match_commune(c) for c in cells]
+    assert code.tolist() == [m.code_insee for m in expected]
+    assert methode.tolist() == [m.methode for m in expected]
+    assert cands.tolist() == [m.candidats for m in expected]
