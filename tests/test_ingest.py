@@ -184,6 +184,12 @@ def test_several_sheets_choose_year_and_ambiguous_sheets():
     ("Observations", "contact jean.dupont@example.org", "adresse électronique"),
     ("Observations", "rappeler au 06 12 34 56 78", "téléphone"),
     ("Observations", "née le 03/04/1985", "date complète"),
+    # Cellules faites seulement de chiffres et de ponctuation : toujours contrôlées.
+    ("Suivi", "06 12 34 56 78", "téléphone"),
+    ("Suivi", "+33 6 12 34 56 78", "téléphone"),
+    ("Suivi", "2 85 03 62 119 123 45", "sécurité sociale"),
+    ("Suivi", "12/03/1990", "date complète"),
+    ("Suivi", "1990-03-12", "date complète"),
 ])
 def test_personal_data_refused_naming_column(header, cell, reason, engine, isolated_data):
     rows = [["Commune", "Faits constatés", header], ["Béthune", 3, cell]]

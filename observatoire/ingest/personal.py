@@ -115,9 +115,12 @@ def personal_header_reason(text) -> str | None:
 
 def personal_content_reason(text: str) -> str | None:
     """Raison pour laquelle un texte de cellule ressemble à une donnée personnelle, ou None."""
-    if _PLAIN.match(text):
-        return None
+    # Un texte fait de chiffres et de ponctuation peut être un téléphone, un numéro de
+    # sécurité sociale ou une date : seuls les motifs de personnes nommées sont sautés.
+    plain = bool(_PLAIN.match(text))
     for pattern, reason in _CONTENT_PATTERNS:
+        if plain and reason.startswith("personne"):
+            continue
         if pattern.search(text):
             return reason
     if _TEXT_DATE.search(text):
