@@ -36,9 +36,19 @@ def map_state(frame):
         " (document.querySelector('.obs-legende') || {innerText: ''}).innerText]")
 
 
+def settle(pg):
+    """Attend la fin de l'exécution du script (plus d'indicateur « Running… »)."""
+    pg.wait_for_timeout(300)
+    for _ in range(300):
+        if pg.locator("[data-testid='stStatusWidget']").count() == 0:
+            return
+        pg.wait_for_timeout(200)
+
+
 def choose(pg, label: str, option: str):
     pg.locator("[data-testid='stSelectbox']").filter(has_text=label).first.click()
     pg.get_by_role("option", name=option, exact=True).click()
+    settle(pg)
 
 
 def wait_change(pg, before):
@@ -163,8 +173,13 @@ def test_import_flow_values_reach_the_map(real_server, page):
     year = page.get_by_label("Année des données (N)")
     year.fill("2023")
     year.press("Enter")
+    settle(page)
     page.locator("input[type=file]").set_input_files(str(sample))
-    page.get_by_text("3. Rapport de lecture").wait_for()
+    try:
+        page.get_by_text("3. Rapport de lecture").wait_for()
+    except Exception:
+        screenshot(page, "import_echec")
+        raise
     screenshot(page, "import_rapport")
     page.get_by_role("button", name="Enregistrer ce lot").click()
     page.get_by_text("Import terminé").wait_for()
