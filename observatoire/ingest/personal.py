@@ -84,6 +84,15 @@ _CONTENT_PATTERNS = [
     (re.compile(rf"(?<![\w-])[{_UPPER}]{{2,}}[{_UPPER}'\-]*\s+(?:{_FIRST_NAMES})(?![\w-])"),
      "personne nommée (nom et prénom)"),
 ]
+# Mot qui fait d'un « prénom nom » qui le suit le nom d'un lieu ou d'une structure
+# (« Maison Jean Moulin », « Collège Jean Jaurès ») : ce n'est pas une personne. Les mots
+# de voie (rue, avenue…) n'en font pas partie : « 3 rue Jean Moulin » est une adresse.
+_INSTITUTIONS = frozenset(
+    "MAISON CENTRE ESPACE COLLEGE LYCEE ECOLE GROUPE SCOLAIRE SALLE FOYER RESIDENCE HOPITAL "
+    "CLINIQUE MEDIATHEQUE BIBLIOTHEQUE STADE GYMNASE ASSOCIATION FONDATION INSTITUT CITE "
+    "POLE PERMANENCE ANTENNE CCAS CSAPA CHRS IME EHPAD CMP CMPP MJC SOCIAL SOCIALE CULTUREL "
+    "SOCIOCULTUREL HOSPITALIER MUNICIPAL MUNICIPALE".split())
+_WORD_BEFORE = re.compile(r"([\w'-]+)[\s,.:-]*$")
 _TEXT_DATE = re.compile(r"(?<!\d)(0?[1-9]|[12]\d|3[01])[/.\-](0?[1-9]|1[0-2])[/.\-](19|20)\d{2}"
                         r"(?!\d)|(?<!\d)(19|20)\d{2}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])(?!\d)")
 _PLAIN = re.compile(r"^[\s\d.,;:<>≤=+\-/%()*sSnNcC]*$")
@@ -113,16 +122,41 @@ def personal_header_reason(text) -> str | None:
     return None
 
 
+def _names_a_place(text: str, match: re.Match, reason: str) -> bool:
+    """Vrai quand la personne trouvée est le nom d'une structure (« Maison Jean Moulin »).
+
+    Le mot qui précède le prénom (juste avant la trouvaille pour « prénom nom », en tête
+    de la trouvaille pour « NOM prénom ») est un mot de lieu ou de structure.
+    """
+    if reason == "personne nommée (prénom et nom)":
+        before = _WORD_BEFORE.search(text[:match.start()])
+        word = before.group(1) if before else ""
+    elif reason == "personne nommée (nom et prénom)":
+        word = match.group(0).split()[0]
+    else:
+        return False
+    return normalize_name(word).replace(" ", "-") in _INSTITUTIONS
+
+
 def personal_content_reason(text: str) -> str | None:
-    """Raison pour laquelle un texte de cellule ressemble à une donnée personnelle, ou None."""
+    """Raison pour laquelle un texte de cellule ressemble à une donnée personnelle, ou None.
+
+    Examples
+    --------
+    >>> personal_content_reason("suivie par Mme D.")
+    "personne nommée (civilité suivie d'un nom)"
+    >>> personal_content_reason("Maison Jean Moulin") is None
+    True
+    """
     # Un texte fait de chiffres et de ponctuation peut être un téléphone, un numéro de
     # sécurité sociale ou une date : seuls les motifs de personnes nommées sont sautés.
     plain = bool(_PLAIN.match(text))
     for pattern, reason in _CONTENT_PATTERNS:
         if plain and reason.startswith("personne"):
             continue
-        if pattern.search(text):
-            return reason
+        for match in pattern.finditer(text):
+            if not _names_a_place(text, match, reason):
+                return reason
     if _TEXT_DATE.search(text):
         return "date complète (possible date de naissance)"
     return None
@@ -180,18 +214,43 @@ def _may_hit(texts, commune_col: bool) -> bool:
     return any(p.search(joined) for p, _ in patterns) or bool(_TEXT_DATE.search(joined))
 
 
-def _first_content_hit(texts: list[str], commune_col: bool) -> str | None:
+def _first_content_hit(texts: list[str], commune_col: bool, allowed=None
+                       ) -> tuple[str, str] | None:
     """Premier texte (dans l'ordre donné) qui ressemble à une donnée personnelle, ou None.
 
     Même règle que :func:`personal_content_reason` ; dans une colonne de communes, les
-    personnes nommées ne comptent pas.
+    personnes nommées ne comptent pas ; ``allowed(texte, raison)`` vrai excuse un texte.
+
+    Returns
+    -------
+    (str, str) or None
+        Le texte et la raison.
     """
     for text in texts:
         reason = personal_content_reason(text)
         if reason is None or (commune_col and reason.startswith("personne")):
             continue
-        return text
+        if allowed is not None and allowed(text, reason):
+            continue
+        return text, reason
     return None
+
+
+def _note_rows(cells: np.ndarray, start: int) -> frozenset[int]:
+    """Lignes de notes sous le tableau (« Source : … extraction du 15/01/2024 »).
+
+    Ce sont, après la dernière ligne qui porte un nombre, les lignes faites d'une seule
+    cellule de texte. Comme les titres au-dessus de l'en-tête, elles datent le document,
+    pas une personne : une date y est permise (les autres motifs y restent cherchés).
+    """
+    notes = []
+    for i in range(len(cells) - 1, start - 1, -1):
+        row = [v for v in cells[i].tolist() if v is not None]
+        if any(isinstance(v, int | float) and not isinstance(v, bool) for v in row):
+            break
+        if len(row) == 1 and isinstance(row[0], str):
+            notes.append(i)
+    return frozenset(notes)
 
 
 def check_personal_data(sheet, header_row: int | None = None, skip_cols=(),
@@ -240,6 +299,7 @@ def check_personal_data(sheet, header_row: int | None = None, skip_cols=(),
     body = cells[start:]
     header_vals = cells[header_row] if header_row is not None else None
     safe = _commune_strings() if skip else frozenset()
+    lazy: dict = {}  # lignes de notes, calculées au premier besoin seulement
     for j in range(body.shape[1]):
         # Valeurs distinctes de la colonne (partagées avec la reconnaissance des communes).
         codes, distinct, types = sheet.distinct(j, start)
@@ -262,10 +322,21 @@ def check_personal_data(sheet, header_row: int | None = None, skip_cols=(),
         # Textes distincts dans l'ordre de leur première apparition : le premier trouvé est
         # celui de la première ligne en cause.
         texts = [t for t in distinct if isinstance(t, str) and not (j in skip and t in safe)]
-        text = _first_content_hit(texts, j in skip)
-        if text is None:
+
+        def in_notes(text: str, reason: str, j=j, codes=codes, distinct=distinct) -> bool:
+            # Une date dans une note de bas de tableau seulement : permise.
+            if not reason.startswith("date"):
+                return False
+            if "notes" not in lazy:
+                lazy["notes"] = _note_rows(cells, start)
+            k = next(k for k, v in enumerate(distinct) if isinstance(v, str) and v == text)
+            rows = start + np.flatnonzero(codes == k)
+            return all(int(i) in lazy["notes"] for i in rows)
+
+        hit = _first_content_hit(texts, j in skip, in_notes)
+        if hit is None:
             continue
-        reason = personal_content_reason(text)
+        text, reason = hit
         k = next(k for k, v in enumerate(distinct) if isinstance(v, str) and v == text)
         i = start + int(np.flatnonzero(codes == k)[0])
         ligne, letter = sheet.ref(i, j)

@@ -14,7 +14,11 @@ import pandas as pd
 #: Marques de secret posées par le contributeur : stockées masquées, jamais 0 ni un nombre.
 MASK_RE = re.compile(
     r"^\s*((<|≤|<=|inf\.?|inférieur à|moins de)\s*\d+|s|nc|n\.c\.?|secret( stat(istique)?)?|"
-    r"ss|ns|n\.s\.?|\*+|masqué|masque|confidentiel|c)\s*$",
+    r"ss|ns|n\.s\.?|\*+|masqué|masque|confidentiel|c|"
+    # Une fourchette (« 1 à 4 », « 1-4 », « entre 1 et 4 », « [1;4] ») cache l'effectif
+    # exact : c'est un secret, pas un nombre.
+    r"(de\s+)?\d+\s*(à|a|-|–)\s*\d+|entre\s+\d+\s+et\s+\d+|[\[\]]\s*\d+\s*[;,]\s*\d+\s*[\[\]])"
+    r"\s*$",
     re.IGNORECASE,
 )
 EMPTY_RE = re.compile(r"^\s*(-+|–|—|\.|/|néant|neant|vide|nd|n\.d\.?)?\s*$", re.IGNORECASE)
