@@ -245,7 +245,7 @@ def page() -> None:
     libelle = common.indicateurs().get(sel["indicateur"], sel["indicateur"])
     titre = f"{libelle} — {sel['annee']}"
     st.subheader(f"{common.MESURES[sel['mesure']]} · {libelle} · {sel['annee']}")
-    col_map, col_table = st.columns([5, 3], gap="medium")
+    col_map, col_table = st.columns([2, 1], gap="small")
     with col_map:
         try:
             m = map_for(sel, titre)
@@ -278,7 +278,7 @@ def _show_map(m, sel: dict) -> None:
     from streamlit_folium import st_folium
 
     # Seul le clic sur un objet est renvoyé : déplacer ou zoomer ne relance pas le script.
-    state = st_folium(m, height=640, use_container_width=True,
+    state = st_folium(m, height=620, use_container_width=True,
                       returned_objects=["last_object_clicked_tooltip"],
                       key=f"carte_{sel['niveau']}")
     code = clicked_code(state)

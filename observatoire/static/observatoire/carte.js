@@ -181,7 +181,11 @@
       legend.addTo(map);
     }
     L.control.scale({imperial: false, position: "bottomleft"}).addTo(map);
-    if (cfg.bounds) { map.fitBounds(cfg.bounds); }
+    if (cfg.bounds) {
+      // Place laissée à droite pour la légende, pour qu'elle ne cache pas le territoire.
+      var pad = cfg.legend && map.getSize().x > 480 ? Math.min(170, map.getSize().x * 0.25) : 0;
+      map.fitBounds(cfg.bounds, {paddingBottomRight: [pad, 0], paddingTopLeft: [10, 10]});
+    }
     return choro;
   }
 
