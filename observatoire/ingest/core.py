@@ -333,31 +333,89 @@ def _note_mapping(report: Report, entete: str, m: HeaderMatch) -> None:
                                    "hors_contributeur": m.hors_contributeur})
 
 
+def _report_same_item(res: _SheetResult, report: Report) -> None:
+    """Dit ce qui a été fait des colonnes d'un même indicateur (voir ``Layout.periods``)."""
+    sheet, lay = res.sheet, res.layout
+
+    def name(j: int) -> str:
+        return f"{sheet.ref(lay.header, j)[1]} « {lay.headers.get(j, '')} »"
+
+    for item, cols in lay.periods.items():
+        report.add("avertissement", "periodes_additionnees",
+                   f"les colonnes {', '.join(name(j) for j in cols)} sont des périodes de "
+                   f"l'année pour « {item} » : leurs valeurs sont additionnées (une période "
+                   f"masquée rend l'année masquée).", sheet.name)
+    for j, (why, kept) in lay.set_aside.items():
+        item = lay.item_cols[kept].indicateur
+        ligne, col = sheet.ref(lay.header, j)
+        if why == "detail_periodes":
+            report.add("avertissement", "detail_periodes_ignore",
+                       f"la colonne {name(j)} détaille une période de « {item} » dont le total "
+                       f"annuel est en colonne {name(kept)} : seul le total annuel est chargé.",
+                       sheet.name, ligne, col)
+            continue
+        report.entetes_non_resolus.append(
+            {"entete": lay.headers.get(j, ""), "feuille": sheet.name, "colonne": col,
+             "candidats": lay.item_cols[kept].candidats})
+        head = lay.headers.get(j, "")
+        report.add("avertissement", "colonne_meme_indicateur",
+                   f"les colonnes {name(kept)} et {name(j)} correspondent toutes deux à "
+                   f"« {item} » : seule la colonne {sheet.ref(lay.header, kept)[1]} est "
+                   f"chargée, la colonne {col} est ignorée. Si elle porte un autre "
+                   f"indicateur, confirmez-le (« --correspondance \"{head}=CODE\" ») "
+                   f"et réimportez.", sheet.name, ligne, col)
+
+
 def _check_totals(res: _SheetResult, report: Report) -> None:
+    """Compare chaque ligne de total indiquée à la somme des lignes qu'elle résume.
+
+    Un total peut résumer les lignes depuis le total précédent (sous-total
+    « Total arrondissement de Béthune »), toutes les lignes au-dessus (total général
+    sous des sous-totaux) ou toutes les lignes du tableau (total placé en tête) : il
+    est cohérent s'il vaut l'une de ces sommes. Chaque colonne a son propre total.
+    """
     obs, sheet, rows = res.obs, res.sheet, res.rows
-    r, etat, ind = obs["r"], obs["etat"], obs["ind"]
-    tot = np.flatnonzero((rows["total"] & ~rows["sous_total"])[r] & (ind >= 0))
+    r, etat, ind, pos = obs["r"], obs["etat"], obs["ind"], obs["pos"]
+    is_total = rows["total"][r]
+    tot = np.flatnonzero(is_total & (ind >= 0) & (etat == V.OK))
     if not len(tot):
         return
     vide = rows["vide"][r]
-    data = ~(rows["total"][r] | vide) | (vide & (etat != V.EMPTY))
+    data = ~(is_total | vide) | (vide & (etat != V.EMPTY))
+    counted = etat == V.OK
+    values = np.where(counted, obs["valeur"], 0.0)
     # Un total par (indicateur, colonne), dans l'ordre des indicateurs puis des colonnes.
     groups = sorted({(res.items[ind[i]], int(ind[i]), int(obs["j"][i])) for i in tot.tolist()})
     for item, item_id, j in groups:
-        stated = [i for i in tot.tolist() if ind[i] == item_id and obs["j"][i] == j
-                  and etat[i] == V.OK]
-        if not stated:
-            continue
-        first = stated[0]
-        rows_item = data & (ind == item_id)
-        computed = int(obs["valeur"][rows_item & (etat == V.OK)].sum())
-        masked = bool((etat[rows_item] == V.MASKED).any())
-        value = int(obs["valeur"][first])
-        if value != computed and not (masked and value > computed):
-            ligne, col = sheet.ref(int(obs["pos"][first]), j)
+        here = (ind == item_id) & (obs["j"] == j)
+        cells = np.flatnonzero(here & data)
+        cells = cells[np.argsort(pos[cells], kind="stable")]
+        cpos = pos[cells]
+        csum = np.concatenate([[0.0], np.cumsum(values[cells])])
+        cmask = np.concatenate([[0], np.cumsum(etat[cells] == V.MASKED)])
+        stated = np.flatnonzero(here & is_total & (etat == V.OK))
+        stated = stated[np.argsort(pos[stated], kind="stable")]
+        previous = 0  # nombre de cellules de données avant le total précédent
+        for t in stated.tolist():
+            above = int(np.searchsorted(cpos, pos[t]))
+            sums = {"bloc": (csum[above] - csum[previous], cmask[above] - cmask[previous]),
+                    "dessus": (csum[above], cmask[above]),
+                    "tout": (csum[-1], cmask[-1])}
+            value = int(obs["valeur"][t])
+            fits = any(value == s or (m and value > s) for s, m in sums.values())
+            # Somme de référence du message : le bloc depuis le total précédent, sinon
+            # tout le tableau (total en tête ou total unique).
+            ref = "bloc" if above > previous and previous else "dessus" if above else "tout"
+            previous = above
+            if fits:
+                continue
+            computed = int(sums[ref][0])
+            where = {"bloc": "des lignes depuis le total précédent",
+                     "dessus": "des lignes au-dessus", "tout": "des lignes"}[ref]
+            ligne, col = sheet.ref(int(pos[t]), j)
             report.add("avertissement", "total_incoherent",
                        f"le total indiqué ({value}) pour « {item} » ne correspond pas à la "
-                       f"somme des lignes ({computed}) : les valeurs par commune sont "
+                       f"somme {where} ({computed}) : les valeurs par commune sont "
                        f"chargées, le total est ignoré. Vérifiez le tableau.",
                        sheet.name, ligne, col)
 
@@ -382,8 +440,35 @@ def _safe_repr(v) -> str:
     return f"« {text} »"
 
 
+def _report_uncached(res: _SheetResult, report: Report) -> None:
+    """Refuse les cellules de valeurs faites d'une formule jamais calculée (lues vides)."""
+    sheet, lay = res.sheet, res.layout
+    if not sheet.uncached:
+        return
+    value_cols = set(lay.item_cols)  # périodes comprises
+    if lay.long_value_col is not None:
+        value_cols.add(lay.long_value_col)
+    total = res.rows["total"]
+    by_col: dict[int, list[int]] = {}
+    for i, j in sheet.uncached:
+        k = i - lay.header - 1
+        if j in value_cols and 0 <= k < len(total) and not total[k]:
+            by_col.setdefault(j, []).append(i)
+    for j, cells in sorted(by_col.items()):
+        refs = [f"{sheet.ref(i, j)[1]}{sheet.ref(i, j)[0]}" for i in cells[:5]]
+        more = f" et {len(cells) - 5} autres" if len(cells) > 5 else ""
+        ligne, col = sheet.ref(cells[0], j)
+        report.add("erreur", "formule_sans_valeur",
+                   f"{len(cells)} cellule(s) de la colonne « {lay.headers.get(j, col)} » "
+                   f"({', '.join(refs)}{more}) contiennent une formule dont la valeur n'a "
+                   f"jamais été calculée (fichier produit par un programme, pas enregistré "
+                   f"par un tableur) : elles se liraient vides. Ouvrez le fichier dans Excel "
+                   f"ou LibreOffice, enregistrez-le, puis renvoyez-le.", sheet.name, ligne, col)
+
+
 def _collect_errors(res: _SheetResult, report: Report) -> None:
     obs, sheet = res.obs, res.sheet
+    _report_uncached(res, report)
     bad = np.flatnonzero(np.isin(obs["etat"], list(_ERROR_TEXT)) & ~res.rows["total"][obs["r"]])
     for k, r in enumerate(bad.tolist()):
         if k >= MAX_LISTED:
@@ -576,6 +661,9 @@ def _warn_duplicates(kcode, located, feuille, names, code, iuniq, icode, ligne,
     groups: dict[tuple, list[int]] = {}
     for r in dup.tolist():
         groups.setdefault((code[r], iuniq[icode[r]], names[feuille[r]]), []).append(r)
+    # Plusieurs cellules d'une même ligne : les périodes d'un indicateur, additionnées et
+    # déjà signalées (« periodes_additionnees ») ; ce n'est pas une commune en double.
+    groups = {k: rows for k, rows in groups.items() if len({int(ligne[r]) for r in rows}) > 1}
     if len(groups) > MAX_LISTED:
         report.add("avertissement", "commune_en_double",
                    f"{len(groups)} couples commune/indicateur figurent plusieurs fois : "
@@ -640,6 +728,13 @@ def _report_unmatched(bad: np.ndarray, row_field, obs: dict, names: list[str],
                    msg, feuille, ligne)
 
 
+def _sheet_communes(res: _SheetResult) -> set:
+    """Communes reconnues d'une feuille (lignes de total exclues)."""
+    rows = res.rows
+    return {c for c, t in zip(rows["code_insee"].tolist(), rows["total"].tolist(), strict=True)
+            if c is not None and not t}
+
+
 def _choose_sheets(results: list[_SheetResult], annee: int, report: Report
                    ) -> list[_SheetResult]:
     if len(results) <= 1:
@@ -664,6 +759,29 @@ def _choose_sheets(results: list[_SheetResult], annee: int, report: Report
     items = [set(r.obs["ind"][r.obs["ind"] >= 0].tolist()) for r in results]
     if all(a.isdisjoint(b) for k, a in enumerate(items) for b in items[k + 1:]):
         return results
+    # Une feuille par secteur (brigade, commissariat, antenne) : chacune porte ses propres
+    # communes ; les additionner ne compte personne deux fois.
+    places = [_sheet_communes(r) for r in results]
+    recap = [k for k, p in enumerate(places)
+             if len(results) > 2 and p >= set().union(*(q for m, q in enumerate(places) if m != k))]
+    parts = [k for k in range(len(results)) if k not in recap[:1]]
+    if all(places[k] for k in parts) and all(
+            places[a].isdisjoint(places[b]) for n, a in enumerate(parts) for b in parts[n + 1:]):
+        if recap:
+            kept = results[recap[0]]
+            report.feuilles.append({"nom": kept.sheet.name,
+                                    "role": "ignorée (récapitulatif des autres feuilles)"})
+            report.add("avertissement", "feuille_recapitulative",
+                       f"la feuille « {kept.sheet.name} » reprend les communes de toutes les "
+                       f"autres : elle est lue comme leur récapitulatif et ignorée ; seules les "
+                       f"feuilles détaillées sont chargées. Si c'est elle qu'il faut charger, "
+                       f"importez-la seule (option --feuille).", kept.sheet.name)
+        kept = [results[k] for k in parts]
+        report.add("avertissement", "feuilles_additionnees",
+                   f"les feuilles {', '.join(r.sheet.name for r in kept)} portent chacune "
+                   f"des communes différentes (une feuille par secteur) : leurs valeurs sont "
+                   f"réunies.")
+        return kept
     report.add("erreur", "feuilles_multiples",
                f"le classeur contient plusieurs feuilles de même nature "
                f"({', '.join(r.sheet.name for r in results)}) sans qu'on sache s'il faut les "
@@ -790,6 +908,7 @@ def read_contribution(source, filename: str | None = None, contributeur: str = "
                        f"Confirmez la correspondance (« observatoire contributions "
                        f"correspondances --confirmer \"{head}=CODE\" ») puis réimportez.",
                        res.sheet.name, res.sheet.ref(lay.header, j)[0], col)
+        _report_same_item(res, report)
         for m in lay.item_cols.values():
             if m.hors_contributeur:
                 report.add("avertissement", "indicateur_hors_contributeur",

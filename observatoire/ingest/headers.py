@@ -25,6 +25,30 @@ _STOPWORDS = {"NB", "NBRE", "NOMBRE", "DE", "DES", "DU", "D", "LA", "LE", "LES",
               "PAR", "POUR", "EN", "A", "AU", "AUX", "ET", "TOTAL", "ANNEE", "EFFECTIF",
               "EFFECTIFS", "NO"}
 _PERIOD = re.compile(r"^(T[1-4]|S[12]|(19|20)\d{2}|\d+)$")
+# Mots d'une période de l'année dans un en-tête (« T1 », « 2e trimestre », « Janvier »,
+# « S2 », « M03 ») : une colonne par période d'un même indicateur, à additionner.
+_MONTHS = ("JANVIER|JANV|FEVRIER|FEVR|FEV|MARS|AVRIL|AVR|MAI|JUIN|JUILLET|JUIL|AOUT|"
+           "SEPTEMBRE|SEPT|OCTOBRE|OCT|NOVEMBRE|NOV|DECEMBRE|DEC")
+_PERIOD_WORDS = re.compile(
+    rf"(?:^| )(?:T ?[1-4]|S ?[12]|TRIM(?:ESTRE)? ?[1-4]|[1-4] ?(?:ER|E|EME)? TRIM(?:ESTRE)?|"
+    rf"SEMESTRE ?[12]|[12] ?(?:ER|E|EME)? SEMESTRE|{_MONTHS}|M ?(?:0?[1-9]|1[0-2])|"
+    rf"MOIS (?:0?[1-9]|1[0-2]))(?= |$)")
+_PERIOD_TOKENS = re.compile(rf"^({_MONTHS}|TRIM|TRIMESTRE|TRIMESTRES|SEMESTRE|SEMESTRES|"
+                            rf"ER|E|EME|M\d{{1,2}}|MOIS)$")
+
+
+def period_label(text) -> str | None:
+    """La période de l'année que désigne un en-tête (« T1 », « Janvier »…), sinon None.
+
+    Examples
+    --------
+    >>> period_label("Faits T2")
+    'T2'
+    >>> period_label("Faits constatés") is None
+    True
+    """
+    m = _PERIOD_WORDS.search(normalize_name(text))
+    return m.group(0).strip() if m else None
 #: Score minimal d'un rapprochement approché retenu sans confirmation.
 ACCEPT = 0.82
 #: Écart minimal avec le deuxième candidat.
@@ -33,8 +57,14 @@ MARGIN = 0.08
 
 def header_key(text) -> str:
     """Forme canonique d'un en-tête : capitales sans accents, sans mots vides ni années."""
-    tokens = [t for t in normalize_name(text).split()
-              if t not in _STOPWORDS and not _PERIOD.match(t)]
+    norm = normalize_name(text)
+    if _PERIOD_WORDS.search(norm):
+        # « 2e trimestre », « Janvier » : la période ne dit rien de l'indicateur.
+        norm = _PERIOD_WORDS.sub(" ", norm)
+        tokens = [t for t in norm.split() if not _PERIOD_TOKENS.match(t)]
+    else:
+        tokens = norm.split()
+    tokens = [t for t in tokens if t not in _STOPWORDS and not _PERIOD.match(t)]
     return " ".join(tokens)
 
 

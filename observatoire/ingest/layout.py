@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from observatoire.ingest.headers import HeaderMapper, HeaderMatch
+from observatoire.ingest.headers import HeaderMapper, HeaderMatch, period_label
 from observatoire.ingest.readers import Sheet
 from observatoire.ingest.values import looks_numeric
 from observatoire.matching import CommuneIndex, match_values, normalize_name
@@ -60,6 +60,12 @@ class Layout:
         Colonne → texte d'en-tête (avec l'en-tête de groupe fusionné au-dessus, le cas échéant).
     ignored : list of int
         Colonnes de texte libre ou de total, non chargées.
+    periods : dict
+        Indicateur → colonnes de ses périodes (« T1 » … « T4 », mois), additionnées.
+    set_aside : dict
+        Colonne écartée → (raison, colonne chargée à sa place) : ``detail_periodes``
+        (une période dont le total annuel est aussi donné) ou ``meme_indicateur`` (une
+        deuxième colonne du même indicateur).
     """
 
     header: int
@@ -73,6 +79,8 @@ class Layout:
     unresolved: dict[int, HeaderMatch] = field(default_factory=dict)
     headers: dict[int, str] = field(default_factory=dict)
     ignored: list[int] = field(default_factory=list)
+    periods: dict[str, list[int]] = field(default_factory=dict)
+    set_aside: dict[int, tuple[str, int]] = field(default_factory=dict)
     score: float = 0.0
 
     @property
@@ -200,12 +208,16 @@ def _try_row(sheet: Sheet, i: int, mapper: HeaderMapper, index: CommuneIndex) ->
         # Peut-être une colonne unique de valeurs pour un contributeur à un seul indicateur.
         if len(mapper.own_codes) == 1 and pending:
             numeric = [j for j in pending if looks_numeric(sheet.array[i + 1:, j])]
-            if len(numeric) == 1:
-                lay.item_cols[numeric[0]] = HeaderMatch(next(iter(mapper.own_codes)),
-                                                        "seul_indicateur", 0.5)
-                pending.remove(numeric[0])
+            # Une colonne de valeurs, ou une par période (« T1 » … « T4 » sous « 2023 »).
+            if len(numeric) == 1 or (len(numeric) > 1 and all(
+                    period_label(f"{groups.get(j, '')} {texts[j]}") for j in numeric)):
+                for j in numeric:
+                    lay.item_cols[j] = HeaderMatch(next(iter(mapper.own_codes)),
+                                                   "seul_indicateur", 0.5)
+                    pending.remove(j)
         if not lay.item_cols:
             return None
+    _same_item_columns(lay, {j: f"{groups.get(j, '')} {texts[j]}" for j in lay.item_cols})
     body = sheet.array[i + 1:i + 1 + 500]
     for j in pending:
         if j in (lay.long_item_col, lay.long_value_col):
@@ -217,6 +229,34 @@ def _try_row(sheet: Sheet, i: int, mapper: HeaderMapper, index: CommuneIndex) ->
     lay.score = len(lay.item_cols) + (3 if lay.is_long else 0) + 0.5 * bool(lay.code_col) \
         + 0.5 * bool(lay.name_col)
     return lay
+
+
+def _same_item_columns(lay: Layout, labels: dict[int, str]) -> None:
+    """Plusieurs colonnes pour un même indicateur : périodes, total annuel ou doublon.
+
+    Des périodes de l'année (« T1 » … « T4 », mois) sont additionnées. Quand une colonne
+    sans période (le total annuel, « Faits constatés » à côté de « Faits T1 ») est
+    donnée aussi, c'est elle qui est chargée : additionner le tout compterait deux fois.
+    Deux colonnes sans période pour un même indicateur : la mieux reconnue est chargée,
+    l'autre est écartée et signalée (l'agent peut lui donner un autre indicateur).
+    """
+    by_item: dict[str, list[int]] = {}
+    for j, m in lay.item_cols.items():
+        by_item.setdefault(m.indicateur, []).append(j)
+    for item, cols in by_item.items():
+        if len(cols) < 2:
+            continue
+        periods = [j for j in cols if period_label(labels.get(j, ""))]
+        others = [j for j in cols if j not in periods]
+        if not others:
+            lay.periods[item] = cols
+            continue
+        best = max(others, key=lambda j: (lay.item_cols[j].score, -j))
+        for j in cols:
+            if j != best:
+                lay.set_aside[j] = ("detail_periodes" if j in periods else "meme_indicateur",
+                                    best)
+                del lay.item_cols[j]
 
 
 def detect_layout(sheet: Sheet, mapper: HeaderMapper, index: CommuneIndex) -> Layout | None:
