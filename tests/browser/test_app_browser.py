@@ -116,6 +116,14 @@ def test_click_commune_opens_its_fiche(demo_server, page):
     page.goto(demo_server.url)
     page.locator(MAP).scroll_into_view_if_needed()
     frame = map_frame(page)
+    target = None
+    for _ in range(60):  # le cadrage initial peut encore être en cours
+        target = frame.evaluate(_CLICKABLE)
+        if target:
+            break
+        page.wait_for_timeout(500)
+    assert target, "aucune commune cliquable"
+    page.wait_for_timeout(1000)
     code, x, y = frame.evaluate(_CLICKABLE)
     box = page.locator(MAP).bounding_box()
     page.mouse.click(box["x"] + x, box["y"] + y)
