@@ -442,8 +442,10 @@ def _safe_repr(v) -> str:
 
 def _report_uncached(res: _SheetResult, report: Report) -> None:
     """Refuse les cellules de valeurs faites d'une formule jamais calculée (lues vides)."""
-    sheet, lay = res.sheet, res.layout
-    if not sheet.uncached:
+    sheet, lay, obs = res.sheet, res.layout, res.obs
+    # Une formule non calculée se lit vide : sans cellule de valeurs vide, rien à chercher
+    # (et le XML de la feuille n'est pas relu).
+    if sheet.formulas is None or not (obs["etat"] == V.EMPTY).any() or not sheet.uncached:
         return
     value_cols = set(lay.item_cols)  # périodes comprises
     if lay.long_value_col is not None:

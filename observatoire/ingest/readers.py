@@ -10,6 +10,7 @@ jamais évaluées. Aucun de ces lecteurs n'exécute de macro ni ne suit de lien 
 from __future__ import annotations
 
 import csv
+import functools
 import html
 import io
 import re
@@ -56,9 +57,9 @@ class Sheet:
         Feuille masquée dans le classeur.
     transposed : bool
         Vrai quand ``cells`` est la transposée de la feuille (communes en colonnes).
-    uncached : list of tuple
-        Cellules ``(ligne, colonne)`` (indices de ``cells``) faites d'une formule sans
-        valeur calculée enregistrée : elles sont lues vides, ce qu'il faut signaler.
+    formulas : callable, optional
+        Rend les cellules de formule sans valeur calculée (voir :attr:`uncached`) ;
+        appelé seulement si on en a besoin.
     array : numpy.ndarray
         Les mêmes cellules en tableau numpy d'objets Python (lignes × colonnes), que
         la lecture parcourt : ni conversion de type, ni accès ligne par ligne pandas.
@@ -72,7 +73,7 @@ class Sheet:
     hidden: bool = False
     transposed: bool = False
     array: np.ndarray | None = field(default=None, repr=False, compare=False)
-    uncached: list[tuple[int, int]] = field(default_factory=list, repr=False, compare=False)
+    formulas: object = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.array is None:
@@ -110,6 +111,19 @@ class Sheet:
             cache[(j, start)] = (codes, uniq, frozenset(map(type, uniq)))
         return cache[(j, start)]
 
+    @property
+    def uncached(self) -> list[tuple[int, int]]:
+        """Cellules ``(ligne, colonne)`` (indices de ``cells``) faites d'une formule sans
+        valeur calculée enregistrée : lues vides, ce qu'il faut signaler.
+
+        Calculé à la première demande (il faut relire le XML de la feuille), ce qui n'arrive
+        que lorsqu'une cellule de valeurs est vide.
+        """
+        cache = self.__dict__.setdefault("_uncached", {})
+        if "cells" not in cache:
+            cache["cells"] = list(self.formulas()) if self.formulas is not None else []
+        return cache["cells"]
+
     def ref(self, i: int, j: int) -> tuple[int, str]:
         """(ligne, colonne) d'origine de la cellule ``cells.iat[i, j]``."""
         if self.transposed:
@@ -122,7 +136,8 @@ class Sheet:
                              rows=list(range(len(self.cols))), cols=[str(r) for r in self.rows],
                              merged=[(c0, r0, c1, r1) for r0, c0, r1, c1 in self.merged],
                              hidden=self.hidden, transposed=True)
-        t.uncached = [(j, i) for i, j in self.uncached]
+        if self.formulas is not None:
+            t.formulas = lambda: [(j, i) for i, j in self.formulas()]
         t.cols_orig_rows = list(self.rows)
         t.rows_orig_cols = list(self.cols)
         return t
@@ -218,9 +233,8 @@ def read_workbook(content: bytes, kind: str, filename: str = "") -> Workbook:
     if kind == "xlsx" and stamp is None:
         stamp = _stamp_from_defined_names(content)
     if kind == "xlsx":
-        for sheet, cells in zip(sheets, _uncached_formulas(content, [s.name for s in sheets]),
-                                strict=True):
-            sheet.uncached = cells
+        for sheet in sheets:
+            sheet.formulas = functools.partial(_uncached_formulas, content, sheet.name)
     return Workbook(format=kind, sheets=sheets, stamp=stamp)
 
 
@@ -249,7 +263,6 @@ def _stamp_from_defined_names(content: bytes) -> dict | None:
     return {"version": "inconnue"} if "OBSERVATOIRE_MODELE" in xml else None
 
 
-_FORMULA = re.compile(rb"<(?:\w+:)?f[\s>/]")
 _UNCACHED = re.compile(
     rb'<(?:\w+:)?c r="([A-Z]+)(\d+)"[^>]*>\s*<(?:\w+:)?f\b[^>]*(?:/>|>[^<]*</(?:\w+:)?f>)\s*'
     rb'(?:<(?:\w+:)?v\s*/>|<(?:\w+:)?v>\s*</(?:\w+:)?v>)?\s*</(?:\w+:)?c>')
@@ -262,37 +275,37 @@ def _column_index(letters: bytes) -> int:
     return n - 1
 
 
-def _uncached_formulas(content: bytes, names: list[str]) -> list[list[tuple[int, int]]]:
-    """Cellules de formule sans valeur calculée, par feuille (``names``, dans cet ordre).
+def _uncached_formulas(content: bytes, name: str) -> list[tuple[int, int]]:
+    """Cellules ``(ligne, colonne)`` de formule sans valeur calculée de la feuille ``name``.
 
     Excel enregistre avec chaque formule sa dernière valeur, que la lecture reprend ; un
     fichier produit par un programme qui écrit des formules sans les calculer n'en a
-    pas, et la cellule serait lue vide sans que personne le sache. Les fichiers sans
-    formule (le cas courant) ne sont pas analysés plus loin qu'une recherche de « <f ».
+    pas, et la cellule serait lue vide sans que personne le sache.
     """
-    out: list[list[tuple[int, int]]] = [[] for _ in names]
     try:
         with zipfile.ZipFile(io.BytesIO(content)) as zf:
             wb = zf.read("xl/workbook.xml").decode("utf-8", "replace")
             rels = zf.read("xl/_rels/workbook.xml.rels").decode("utf-8", "replace")
-            targets = {}
-            for rel in re.findall(r"<(?:\w+:)?Relationship\b[^>]*>", rels):
-                rid, target = re.search(r'\bId="([^"]+)"', rel), re.search(r'Target="([^"]+)"', rel)
-                if rid and target:
-                    path = target[1].lstrip("/")
-                    targets[rid[1]] = path if path.startswith("xl/") else "xl/" + path
+            rid = None
             for tag in re.findall(r"<(?:\w+:)?sheet\b[^>]*>", wb):
-                name, rid = re.search(r'\bname="([^"]*)"', tag), re.search(r'\br:id="([^"]+)"', tag)
-                if not (name and rid) or html.unescape(name[1]) not in names:
-                    continue
-                xml = zf.read(targets[rid[1]])
-                if not _FORMULA.search(xml):
-                    continue
-                k = names.index(html.unescape(name[1]))
-                out[k] = [(int(r) - 1, _column_index(c)) for c, r in _UNCACHED.findall(xml)]
-    except (KeyError, zipfile.BadZipFile, ValueError):
-        pass  # structure inattendue : calamine a déjà lu ce qu'il pouvait
-    return out
+                found = re.search(r'\bname="([^"]*)"', tag)
+                if found and html.unescape(found[1]) == name:
+                    rid = re.search(r'\br:id="([^"]+)"', tag)
+                    break
+            if rid is None:
+                return []
+            for rel in re.findall(r"<(?:\w+:)?Relationship\b[^>]*>", rels):
+                if re.search(rf'\bId="{re.escape(rid[1])}"', rel):
+                    target = re.search(r'Target="([^"]+)"', rel)[1].lstrip("/")
+                    break
+            else:
+                return []
+            xml = zf.read(target if target.startswith("xl/") else "xl/" + target)
+    except (KeyError, TypeError, zipfile.BadZipFile):
+        return []  # structure inattendue : calamine a déjà lu ce qu'il pouvait
+    if b"<f" not in xml and b":f" not in xml:  # sans formule, le cas courant
+        return []
+    return [(int(r) - 1, _column_index(c)) for c, r in _UNCACHED.findall(xml)]
 
 
 _ENCODINGS = ("utf-8-sig", "cp1252")
