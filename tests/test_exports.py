@@ -343,6 +343,20 @@ def test_atlas_reprend_les_figures_des_cartes(pub, tmp_path, monkeypatch):
         assert len(paysage) == 5  # 3 cartes du département, 2 arrondissements
 
 
+def test_cartes_identiques_avec_ou_sans_atlas(pub, tmp_path):
+    """Dessinées au fil de l'atlas ou seules, les cartes sont les mêmes octets."""
+    seules = produire(pub, tmp_path / "a", territoires=["991"], artefacts=["cartes"])
+    etapes = []
+    avec = produire(pub, tmp_path / "b", territoires=["991"], artefacts=["cartes", "atlas"],
+                    progress=lambda f, m: etapes.append(f))
+    h1 = {f["chemin"]: f["sha256"] for f in seules["fichiers"]}
+    h2 = {f["chemin"]: f["sha256"] for f in avec["fichiers"] if f["chemin"].startswith("cartes/")}
+    assert len(h1) == 3 and h1 == h2
+    assert "atlas-2024.pdf" in {f["chemin"] for f in avec["fichiers"]}
+    assert etapes == sorted(etapes) and etapes[-1] == 1.0
+    assert set(avec["durees"]) == {"carte arrondissement-991-taux (faits_constates)", "atlas"}
+
+
 def test_produire_verifie_les_territoires(pub, tmp_path):
     with pytest.raises(ObservatoireError, match="Territoire « 999 » inconnu"):
         produire(pub, tmp_path, territoires=["999"], artefacts=["csv"])

@@ -109,50 +109,69 @@ def produire(pub, sortie: str | Path, *, territoires: Iterable[str] | None = Non
                 cl.enregistrer_bornes_fixes(chemin_bornes, cle, dest[ind],
                                             annee_origine=pub.annee)
                 origine[cle_origine] = f"{methode}, enregistrées comme bornes fixes"
-    etapes = []
+    cartes = []
     if "cartes" in artefacts:
         for ind in pub.indicateurs:
             for t in territoires:
-                etapes.append(("cartes", ind, t, ("taux", "commune")))
+                cartes.append((ind, t, "taux", "commune"))
             if "departement" in territoires:
-                etapes.append(("cartes", ind, "departement", ("taux", "epci")))
-                etapes.append(("cartes", ind, "departement", ("label", "commune")))
-    for a in ("atlas", "excel", "csv"):
-        if a in artefacts:
-            etapes.append((a, None, None, None))
+                cartes.append((ind, "departement", "taux", "epci"))
+                cartes.append((ind, "departement", "label", "commune"))
+    # Avec l'atlas, chaque carte est dessinée à son tour de page, ses fichiers écrits de
+    # la même figure, puis elle est libérée : une seule figure en mémoire à la fois.
+    dans_atlas = "atlas" in artefacts
+    etapes = [] if dans_atlas else [("cartes", c) for c in cartes]
+    etapes += [(a, None) for a in ("atlas", "excel", "csv") if a in artefacts]
     if "html" in artefacts:
-        etapes += [("html", ind, "departement", None) for ind in pub.indicateurs]
+        etapes += [("html", ind) for ind in pub.indicateurs]
     fichiers: list[Path] = []
     durees: dict[str, float] = {}
     options = {"dispositifs": dispositifs, "referents": dispositifs}
-    # Chaque carte est dessinée une fois : la même figure donne le PDF, le SVG, le PNG
-    # et, gardée jusque-là, la page de l'atlas.
-    figures: dict = {}
-    garder = "atlas" in artefacts
+    a_ecrire = set(cartes)
+    n_etapes = len(etapes) + (len(cartes) if dans_atlas else 0) + 1
+    faites = 0
+
+    def avancer(message: str) -> None:
+        nonlocal faites
+        faites += 1
+        if progress:
+            progress(min(faites / n_etapes, 1.0), message)
+
+    def ecrire_carte(cle: tuple, fig, duree_dessin: float = 0.0) -> None:
+        """Les trois fichiers d'une carte (PDF, SVG, PNG), de la figure déjà dessinée."""
+        if cle not in a_ecrire:
+            return
+        t0 = time.perf_counter()
+        ind, terr, mesure, niveau = cle
+        base = sortie / "cartes" / _nom_carte(ind, terr, mesure, niveau)
+        fichiers.extend(pm.enregistrer(
+            fig, base, pub.annee, fermer=not dans_atlas,
+            titre=" — ".join(pm.titres(pub, ind, terr, mesure, niveau))))
+        nom = base.name.removeprefix(f"{ind}-")
+        cle_duree = f"carte {nom} ({ind})"
+        durees[cle_duree] = (durees.get(cle_duree, 0.0) + duree_dessin
+                             + time.perf_counter() - t0)
+        avancer(f"carte {pub.nom_territoire(terr)}")
+
     topologie = None
-    for n, (quoi, ind, terr, carte) in enumerate(etapes, start=1):
+    for quoi, ind in etapes:
         t0 = time.perf_counter()
         if quoi == "cartes":
-            mesure, niveau = carte
-            c = classes_epci[ind] if niveau == "epci" else classes[ind]
-            base = sortie / "cartes" / _nom_carte(ind, terr, mesure, niveau)
-            fig = pm.figure_carte(pub, ind, terr, c, mesure=mesure, niveau=niveau, **options)
-            fichiers += pm.enregistrer(
-                fig, base, pub.annee, fermer=not garder,
-                titre=" — ".join(pm.titres(pub, ind, terr, mesure, niveau)))
-            if garder:
-                figures[(ind, terr, mesure, niveau)] = fig
-            nom = base.name.removeprefix(f"{ind}-")
-            cle, msg = f"carte {nom} ({ind})", f"carte {pub.nom_territoire(terr)}"
-        elif quoi == "atlas":
+            i, terr, mesure, niveau = ind
+            c = classes_epci[i] if niveau == "epci" else classes[i]
+            td = time.perf_counter()
+            fig = pm.figure_carte(pub, i, terr, c, mesure=mesure, niveau=niveau, **options)
+            ecrire_carte(ind, fig, time.perf_counter() - td)
+            continue
+        if quoi == "atlas":
+            durees_avant = sum(durees.values())
             fichiers.append(atlas.produire_atlas(pub, sortie / f"atlas-{pub.annee}.pdf",
                                                  classes, options=options,
                                                  classifications_epci=classes_epci,
-                                                 figures=figures))
-            for fig in figures.values():
-                fig.clear()
-            figures.clear()
+                                                 apres_carte=ecrire_carte))
             cle = msg = "atlas"
+            # Le temps des cartes (dessin et fichiers) est compté à chaque carte.
+            t0 += sum(durees.values()) - durees_avant
         elif quoi == "excel":
             fichiers.append(excel.produire_excel(pub, sortie / f"tableaux-{pub.annee}.xlsx"))
             cle = msg = "classeur Excel"
@@ -166,10 +185,7 @@ def produire(pub, sortie: str | Path, *, territoires: Iterable[str] | None = Non
                                                ind, classes[ind], topologie=topologie))
             cle, msg = f"html ({ind})", "carte interactive"
         durees[cle] = durees.get(cle, 0.0) + time.perf_counter() - t0
-        if progress:
-            progress(n / (len(etapes) + 1), msg)
-    for fig in figures.values():
-        fig.clear()
+        avancer(msg)
     parametres = {"annee": pub.annee, "territoires": territoires,
                   "indicateurs": list(pub.indicateurs), "methode": methode, "k": k,
                   "palette": palette, "bornes_fixes": bornes_fixes,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import textwrap
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,13 +41,16 @@ class Page:
     """Une page du plan : section (pour le sommaire) et ce qui la dessine.
 
     Une page de texte ou de tableau se dessine sur une figure A4 portrait neuve
-    (``dessiner``) ; une page de carte reprend la figure A4 paysage de la carte isolée
-    (``figure``), déjà dessinée : ni nouveau calcul ni nouveau tracé.
+    (``dessiner``) ; une page de carte (``carte``) est la figure A4 paysage de la carte
+    isolée : reprise si elle est déjà dessinée, sinon dessinée une fois, donnée à
+    l'appelant pour ses fichiers, puis libérée.
     """
 
     section: str | None
     dessiner: Callable[[Figure], None] | None = None
-    figure: Callable[[], Figure] | None = None
+    #: Carte de la page : ``(indicateur, territoire, mesure, niveau)``.
+    carte: tuple[str, str, str, str] | None = None
+    classification: cl.Classification | None = None
 
 
 def _figure() -> Figure:
@@ -178,19 +182,6 @@ def _tableau(fig: Figure, entetes: list[str], lignes: list[list[str]], y0: float
                                                                 strict=True)).rstrip()
         ax.text(0.07, y, texte, fontsize=taille, va="center", fontfamily=POLICE_TABLEAU)
     return y - pas
-
-
-def _page_carte(pub: Publication, indicateur: str, territoire: str,
-                classification: cl.Classification, mesure: str, options: dict,
-                niveau: str = "commune", figures: dict | None = None):
-    """Fournisseur de la figure d'une carte : celle déjà dessinée, sinon une neuve."""
-    def figure() -> Figure:
-        fig = (figures or {}).get((indicateur, territoire, mesure, niveau))
-        if fig is None:
-            fig = pm.figure_carte(pub, indicateur, territoire, classification, mesure=mesure,
-                                  niveau=niveau, **options)
-        return fig
-    return figure
 
 
 def _lignes_communes(pub: Publication, indicateur: str, territoire: str) -> list[list[str]]:
@@ -359,8 +350,7 @@ def _sources_lignes(pub: Publication) -> list[str]:
 
 def plan(pub: Publication, classifications: dict[str, cl.Classification],
          options: dict | None = None, *,
-         classifications_epci: dict[str, cl.Classification] | None = None,
-         figures: dict | None = None) -> list[Page]:
+         classifications_epci: dict[str, cl.Classification] | None = None) -> list[Page]:
     """Pages de l'atlas dans l'ordre (hors couverture et sommaire).
 
     Parameters
@@ -372,15 +362,11 @@ def plan(pub: Publication, classifications: dict[str, cl.Classification],
         ``dispositifs`` et ``referents`` (bool) pour les couches des cartes.
     classifications_epci : dict, optional
         Indicateur -> classes de la carte des taux par EPCI (calculées sinon).
-    figures : dict, optional
-        ``(indicateur, territoire, mesure, niveau)`` -> figure de carte déjà dessinée
-        (celle des fichiers isolés), reprise telle quelle comme page.
 
     Returns
     -------
     list of Page
     """
-    options = options or {}
     classifications_epci = dict(classifications_epci or {})
     pages: list[Page] = []
     for ind, c in classifications.items():
@@ -388,19 +374,18 @@ def plan(pub: Publication, classifications: dict[str, cl.Classification],
         if ind not in classifications_epci:
             classifications_epci[ind] = pm.classification_pour(pub, ind, niveau="epci",
                                                                palette=c.palette)
-        pages.append(Page(f"{pub.territoire_nom} — {lib} : taux par commune", figure=_page_carte(
-            pub, ind, "departement", c, "taux", options, figures=figures)))
-        pages.append(Page(f"{pub.territoire_nom} — {lib} : taux par EPCI", figure=_page_carte(
-            pub, ind, "departement", classifications_epci[ind], "taux", options, "epci",
-            figures)))
+        pages.append(Page(f"{pub.territoire_nom} — {lib} : taux par commune",
+                          carte=(ind, "departement", "taux", "commune"), classification=c))
+        pages.append(Page(f"{pub.territoire_nom} — {lib} : taux par EPCI",
+                          carte=(ind, "departement", "taux", "epci"),
+                          classification=classifications_epci[ind]))
         pages.append(Page(f"{pub.territoire_nom} — {lib} : zones révélatrices et blanches",
-                          figure=_page_carte(pub, ind, "departement", c, "label", options,
-                                             figures=figures)))
+                          carte=(ind, "departement", "label", "commune"), classification=c))
     for code, nom in pub.arrondissements():
         for ind, c in classifications.items():
             lib = pub.indicateurs.get(ind, ind)
-            pages.append(Page(f"Arrondissement de {nom} — {lib}", figure=_page_carte(
-                pub, ind, code, c, "taux", options, figures=figures)))
+            pages.append(Page(f"Arrondissement de {nom} — {lib}",
+                              carte=(ind, code, "taux", "commune"), classification=c))
             pages += _pages_tableau(
                 f"Arrondissement de {nom} — communes", f"{lib}, {pub.annee}",
                 ENTETES_COMMUNES, _lignes_communes(pub, ind, code), LARGEURS_COMMUNES, None,
@@ -417,11 +402,15 @@ def plan(pub: Publication, classifications: dict[str, cl.Classification],
 def produire_atlas(pub: Publication, chemin: Path, classifications: dict[str, cl.Classification],
                    *, options: dict | None = None, progress=None,
                    classifications_epci: dict[str, cl.Classification] | None = None,
-                   figures: dict | None = None) -> Path:
+                   figures: dict | None = None,
+                   apres_carte: Callable[[tuple, Figure, float], None] | None = None) -> Path:
     """Écrit l'atlas PDF A4 : pages de texte et tableaux en portrait, cartes en paysage.
 
     Les pages de carte sont les figures des cartes isolées (mêmes classes, même
-    dessin) : passées par ``figures``, elles ne sont pas redessinées.
+    dessin) : passées par ``figures``, elles ne sont pas redessinées ; sinon chacune
+    est dessinée à son tour, confiée à ``apres_carte`` (qui en écrit les fichiers), mise
+    en page puis libérée : une seule carte en mémoire à la fois, même pour un atlas de
+    dix-sept indicateurs.
 
     Parameters
     ----------
@@ -437,14 +426,17 @@ def produire_atlas(pub: Publication, chemin: Path, classifications: dict[str, cl
     classifications_epci : dict, optional
         Indicateur -> classes de la carte des taux par EPCI.
     figures : dict, optional
-        Figures de cartes déjà dessinées (voir :func:`plan`).
+        ``(indicateur, territoire, mesure, niveau)`` -> figure de carte déjà dessinée.
+    apres_carte : callable, optional
+        ``apres_carte(cle, figure, duree_dessin)``, appelée pour chaque carte dessinée
+        ici, avant que l'atlas n'y ajoute son pied de page.
 
     Returns
     -------
     Path
     """
-    pages = plan(pub, classifications, options, classifications_epci=classifications_epci,
-                 figures=figures)
+    options = options or {}
+    pages = plan(pub, classifications, options, classifications_epci=classifications_epci)
     entrees = []
     debut = 3  # couverture, sommaire
     for i, p in enumerate(pages):
@@ -459,12 +451,22 @@ def produire_atlas(pub: Publication, chemin: Path, classifications: dict[str, cl
                    Page(None, lambda f: _sommaire(f, entrees))]
     with plt.rc_context(pm.RC), PdfPages(chemin, metadata=meta) as pdf:
         for n, page in enumerate(debut_pages + pages, start=1):
-            if page.figure is not None:
-                fig = page.figure()
+            if page.carte is not None:
+                fig = (figures or {}).get(page.carte)
+                neuve = fig is None
+                if neuve:
+                    ind, terr, mesure, niveau = page.carte
+                    t0 = time.perf_counter()
+                    fig = pm.figure_carte(pub, ind, terr, page.classification, mesure=mesure,
+                                          niveau=niveau, **options)
+                    if apres_carte:
+                        apres_carte(page.carte, fig, time.perf_counter() - t0)
                 ajouts = _cadre(fig, pub, n, total, filigrane=False)
                 pdf.savefig(fig)
                 for t in ajouts:
                     t.remove()
+                if neuve:
+                    fig.clear()
             else:
                 fig = _figure()
                 page.dessiner(fig)
