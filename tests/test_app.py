@@ -174,3 +174,31 @@ def test_data_without_boundaries_keeps_the_table(use_demo, tmp_path, monkeypatch
     at = app(_observatoire_compte=auth.verify_password("agent1", "mot de passe solide")).run()
     assert not at.exception, at.exception
     assert any("Référentiel" in str(getattr(e, "proto", "")) for e in at.get("page_link"))
+
+
+def test_import_page_resolves_communes_then_commits(tmp_path, monkeypatch):
+    monkeypatch.setenv("OBSERVATOIRE_COMPTES", str(tmp_path / "comptes.toml"))
+    auth.add_account("agent1", "mot de passe solide", "agent")
+    account = auth.verify_password("agent1", "mot de passe solide")
+    content = "Commune;Faits constatés\nArras;12\nBeaumetz;7\nZorglub;3\n".encode()
+    at = app("importer", _observatoire_compte=account).run()
+    at.selectbox(key="imp_contributeur").select("gendarmerie_62")
+    at.number_input(key="imp_annee").set_value(2023)
+    at.file_uploader(key="imp_fichier").upload("faits.csv", content, "text/csv")
+    at.run()
+    assert not at.exception, at.exception
+    assert "2. Communes à préciser" in [s.value for s in at.subheader]
+    ambigu = at.selectbox(key="imp_c_0")
+    assert "62096" in ambigu.options or any("62096" in o for o in ambigu.options)
+    ambigu.select("62096")
+    at.selectbox(key="imp_c_1").select("__non_localise__")
+    at.button[0].click()  # « Appliquer ces choix » (formulaire)
+    at.run()
+    assert "2. Communes à préciser" not in [s.value for s in at.subheader]
+    at.button(key="imp_enregistrer").click().run()
+    assert not at.exception, at.exception
+    assert any("Import terminé" in s.value for s in at.success)
+    values = storage.current_values(annees=[2023])
+    got = dict(zip(values["code_insee"].fillna("non localisé"), values["valeur"], strict=True))
+    assert got == {"62041": 12, "62096": 7, "non localisé": 3}
+    assert set(values["contributeur"]) == {"gendarmerie_62"}
