@@ -146,10 +146,12 @@ def page() -> None:
     st.markdown("**Les chiffres au fil des années** (secret statistique appliqué)")
     st.dataframe(serie.drop(columns=["_taux", "_taux_dep"]), hide_index=True,
                  key="fiche_serie")
-    chart = serie.set_index("Année")[["_taux", "_taux_dep"]].rename(
+    # Années en texte : un axe numérique les afficherait « 2,022 ».
+    chart = serie.assign(Année=serie["Année"].astype(int).astype(str)).set_index("Année")[
+        ["_taux", "_taux_dep"]].rename(
         columns={"_taux": nom, "_taux_dep": "Département"})
     if chart[nom].notna().any():
-        st.line_chart(chart, y_label="taux pour 1 000 habitants", x_label="année", height=220)
+        st.line_chart(chart, y_label="taux ‰", x_label="année", height=260)
     st.subheader("Dispositifs d'aide les plus proches")
     near = _nearest_dispositifs(niveau, code)
     if near is None:
