@@ -43,6 +43,7 @@ class Settings:
     priorite: dict = field(default_factory=dict)
     taille_max_mo: float = 20
     decompression_max_mo: float = 200
+    indicateurs_publies: tuple[str, ...] = ()
     data_dir: Path = ROOT / "data"
     db_url: str = ""
     config_path: Path = DEFAULT_CONFIG
@@ -101,6 +102,7 @@ def load_settings(path: str | os.PathLike | None = None) -> Settings:
         priorite=dict(raw.get("priorite", {})),
         taille_max_mo=float(imp.get("taille_max_mo", 20)),
         decompression_max_mo=float(imp.get("decompression_max_mo", 200)),
+        indicateurs_publies=tuple(raw.get("publication", {}).get("indicateurs", [])),
         data_dir=data_dir,
         db_url=db_url,
         config_path=path,

@@ -196,7 +196,8 @@ def texte_valeur(x, decimales: int = 1, secret: bool = False) -> str:
 def _lots(engine, annee: int, indicateurs) -> list[dict]:
     import sqlalchemy as sa
 
-    from observatoire import storage
+    from observatoire.config import settings
+from observatoire import storage
 
     v = storage.current_values(engine, [annee], list(indicateurs))
     ids = sorted({int(i) for i in v["lot_id"].unique()})
@@ -263,7 +264,9 @@ def rassembler(annee: int, indicateurs=None, *, territoire: str | None = None,
     presents = list(dict.fromkeys(valeurs["indicateur"]))
     libelles = {i.code: i.libelle for i in catalogues.load_indicateurs()}
     if indicateurs is None:
-        ordre = list(libelles) or presents
+        # Par défaut, les indicateurs retenus pour la publication (configuration) qui ont
+        # des données ; sans liste configurée, tous ceux qui en ont.
+        ordre = list(settings().indicateurs_publies) or list(libelles) or presents
         indicateurs = [i for i in ordre if i in presents]
     indicateurs = list(indicateurs)
     if not indicateurs:
