@@ -196,8 +196,7 @@ def texte_valeur(x, decimales: int = 1, secret: bool = False) -> str:
 def _lots(engine, annee: int, indicateurs) -> list[dict]:
     import sqlalchemy as sa
 
-    from observatoire.config import settings
-from observatoire import storage
+    from observatoire import storage
 
     v = storage.current_values(engine, [annee], list(indicateurs))
     ids = sorted({int(i) for i in v["lot_id"].unique()})
@@ -265,9 +264,9 @@ def rassembler(annee: int, indicateurs=None, *, territoire: str | None = None,
     libelles = {i.code: i.libelle for i in catalogues.load_indicateurs()}
     if indicateurs is None:
         # Par défaut, les indicateurs retenus pour la publication (configuration) qui ont
-        # des données ; sans liste configurée, tous ceux qui en ont.
-        ordre = list(settings().indicateurs_publies) or list(libelles) or presents
-        indicateurs = [i for i in ordre if i in presents]
+        # des données ; si aucun n'en a (ou liste vide), tous ceux qui en ont.
+        choisis = [i for i in settings().indicateurs_publies if i in presents]
+        indicateurs = choisis or [i for i in (list(libelles) or presents) if i in presents]
     indicateurs = list(indicateurs)
     if not indicateurs:
         raise stats.DonneesAbsentesError(
