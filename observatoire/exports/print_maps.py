@@ -528,8 +528,15 @@ def pied(fig: Figure, pub: Publication, indicateur: str | None, y: float = 0.088
     lignes.append(pub.attribution())
     lignes.append(f"Secret statistique : effectifs communaux de 1 à {pub.seuil_secret - 1} "
                   f"non publiés, ni les valeurs qui en dérivent.")
+    # Largeur en caractères de corps 7 (≈ 0,5 em de chasse moyenne) : une longue liste de
+    # contributeurs passe à la ligne au lieu de sortir de la page.
+    largeur = max(60, int(fig.get_figwidth() * 0.94 * 72 / (7 * 0.52)))
+    lignes = [x for li in lignes for x in textwrap.wrap(li, largeur)]
+    pas = 0.0145
+    # La dernière ligne reste au-dessus de la bande du numéro de page.
+    y = max(y, 0.04 + (len(lignes) - 1) * pas)
     for i, txt in enumerate(lignes):
-        fig.text(0.03, y - i * 0.017, txt, fontsize=7, color="#333333", va="top")
+        fig.text(0.03, y - i * pas, txt, fontsize=7, color="#333333", va="top")
 
 
 def enregistrer(fig: Figure, base: Path, annee: int, formats=("pdf", "svg", "png"),
