@@ -24,7 +24,7 @@ class ReferentielAbsentError(ObservatoireError):
                 "« observatoire referentiel importer CHEMIN » (GeoJSON, GeoPackage ou shapefile "
                 "IGN ADMIN EXPRESS / Etalab), ou « observatoire referentiel telecharger "
                 "--departement 62 » si la machine a accès à internet, ou depuis la page "
-                "d'accueil de l'application (espace agents)."
+                "« Référentiel » de l'espace agents de l'application."
             )
         )
 
