@@ -13,6 +13,17 @@ from observatoire.ingest import import_contribution, read_contribution
 from observatoire.ingest.headers import list_mappings
 
 
+# Stockage et ingestion tournent sur SQLite et sur PostgreSQL (conftest.backend ; les cas
+# PostgreSQL sont ignorés avec leur raison sans OBSERVATOIRE_TEST_PG_URL).
+pytestmark = pytest.mark.usefixtures("backend")
+
+
+@pytest.fixture
+def engine(any_engine):
+    """Le moteur du test, sur chacun des deux backends."""
+    return any_engine
+
+
 def xlsx(sheets: dict[str, list[list]], merged: dict[str, list[str]] | None = None) -> bytes:
     wb = openpyxl.Workbook()
     wb.remove(wb.active)

@@ -9,6 +9,17 @@ from observatoire.errors import DonneesPersonnellesError, FichierRefuseError
 from observatoire.ingest import import_contribution, read_contribution
 from tests.conftest import shared_path
 
+
+# Stockage et ingestion tournent sur SQLite et sur PostgreSQL (conftest.backend ; les cas
+# PostgreSQL sont ignorés avec leur raison sans OBSERVATOIRE_TEST_PG_URL).
+pytestmark = pytest.mark.usefixtures("backend")
+
+
+@pytest.fixture
+def engine(any_engine):
+    """Le moteur du test, sur chacun des deux backends."""
+    return any_engine
+
 SAMPLES = [
     ("iscg_arrondissement_bethune_2022.xlsx", "iscg_bethune", 2022),
     ("iscg_arrondissement_bethune_2023.xlsx", "iscg_bethune", 2023),

@@ -10,6 +10,17 @@ from observatoire.cli import main
 from observatoire.errors import ObservatoireError, ReferentielAbsentError
 from tests.conftest import shared_path
 
+
+# Stockage et ingestion tournent sur SQLite et sur PostgreSQL (conftest.backend ; les cas
+# PostgreSQL sont ignorés avec leur raison sans OBSERVATOIRE_TEST_PG_URL).
+pytestmark = pytest.mark.usefixtures("backend")
+
+
+@pytest.fixture
+def engine(any_engine):
+    """Le moteur du test, sur chacun des deux backends."""
+    return any_engine
+
 FRANCE_SERVICES = ("real", "dispositifs-62", "france-services-62-20240801.csv")
 
 
