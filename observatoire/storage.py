@@ -73,6 +73,7 @@ valeurs = sa.Table(
     sa.Column("colonne", sa.String(64), nullable=True),
     sa.Index("ix_valeurs_lot", "lot_id"),
     sa.Index("ix_valeurs_indicateur_commune", "indicateur", "code_insee"),
+    sa.Index("ix_valeurs_lot_indicateur", "lot_id", "indicateur"),
 )
 
 #: Correspondances en-tête → indicateur confirmées par les agents, par contributeur.

@@ -57,3 +57,9 @@ def test_meta_roundtrip(engine):
         storage.set_meta(conn, "mode", "demo")
     with engine.connect() as conn:
         assert storage.get_meta(conn, "mode") == "demo"
+
+
+def test_values_indexed_by_lot_and_item(engine):
+    # Lecture des valeurs d'un indicateur dans les lots courants : index (lot, indicateur).
+    indexes = {ix["name"]: ix["column_names"] for ix in sa.inspect(engine).get_indexes("valeurs")}
+    assert indexes["ix_valeurs_lot_indicateur"] == ["lot_id", "indicateur"]
