@@ -12,7 +12,6 @@ from observatoire.errors import DonneesPersonnellesError, FichierRefuseError
 from observatoire.ingest import import_contribution, read_contribution
 from observatoire.ingest.headers import list_mappings
 
-
 # Stockage et ingestion tournent sur SQLite et sur PostgreSQL (conftest.backend ; les cas
 # PostgreSQL sont ignorés avec leur raison sans OBSERVATOIRE_TEST_PG_URL).
 pytestmark = pytest.mark.usefixtures("backend")

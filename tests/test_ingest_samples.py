@@ -9,7 +9,6 @@ from observatoire.errors import DonneesPersonnellesError, FichierRefuseError
 from observatoire.ingest import import_contribution, read_contribution
 from tests.conftest import shared_path
 
-
 # Stockage et ingestion tournent sur SQLite et sur PostgreSQL (conftest.backend ; les cas
 # PostgreSQL sont ignorés avec leur raison sans OBSERVATOIRE_TEST_PG_URL).
 pytestmark = pytest.mark.usefixtures("backend")

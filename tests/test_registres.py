@@ -10,7 +10,6 @@ from observatoire.cli import main
 from observatoire.errors import ObservatoireError, ReferentielAbsentError
 from tests.conftest import shared_path
 
-
 # Stockage et ingestion tournent sur SQLite et sur PostgreSQL (conftest.backend ; les cas
 # PostgreSQL sont ignorés avec leur raison sans OBSERVATOIRE_TEST_PG_URL).
 pytestmark = pytest.mark.usefixtures("backend")
