@@ -27,7 +27,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/run_all.py
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check observatoire tests
+	$(VENV)/bin/ruff check observatoire tests benchmarks scripts app.py
 
 clean:
 	rm -rf $(VENV) build .pytest_cache

@@ -90,7 +90,8 @@ def load_settings(path: str | os.PathLike | None = None) -> Settings:
             f"(clé « departement » de la section [territoire])."
         )
     stockage = raw.get("stockage", {})
-    data_dir = Path(os.environ.get("OBSERVATOIRE_DATA_DIR") or ROOT / stockage.get("donnees", "data"))
+    data_dir = Path(os.environ.get("OBSERVATOIRE_DATA_DIR")
+                    or ROOT / stockage.get("donnees", "data"))
     db_url = os.environ.get("OBSERVATOIRE_DB_URL") or f"sqlite:///{data_dir / 'observatoire.db'}"
     imp = raw.get("import", {})
     return Settings(

@@ -5,7 +5,8 @@ def test_pas_de_calais_reference_is_complete():
     df = communes.load_communes("62")
     assert len(df) == 887
     assert df["code_insee"].str.fullmatch(r"62\d{3}").all()
-    assert sorted(df["arrondissement"].unique()) == ["621", "622", "623", "624", "625", "626", "627"]
+    assert sorted(df["arrondissement"].unique()) == [
+        "621", "622", "623", "624", "625", "626", "627"]
     assert (df["epci"] != "").all()
     assert df.groupby("arrondissement").size().to_dict() == {
         "621": 357, "622": 104, "623": 74, "624": 161, "625": 89, "626": 52, "627": 50}

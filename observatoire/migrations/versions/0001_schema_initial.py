@@ -15,6 +15,7 @@ depends_on = None
 
 
 def upgrade() -> None:
+    """Crée toutes les tables du schéma initial."""
     op.create_table(
         "meta",
         sa.Column("cle", sa.String(64), primary_key=True),
@@ -110,6 +111,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    """Supprime toutes les tables du schéma initial."""
     for table in ["journal", "populations", "referents", "dispositifs",
                   "correspondances_entetes", "valeurs", "lots", "meta"]:
         op.drop_table(table)
