@@ -156,7 +156,7 @@ def create_backup(destination: str | os.PathLike, engine: Engine | None = None) 
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    return {**manifest, "fichier": str(destination), "sha256": _file_sha256(destination)}
+    return {**manifest, "fichier": str(destination), "sha256": batches.sha256_file(destination)}
 
 
 def _dump_table(conn: Connection, zf: zipfile.ZipFile, table: sa.Table) -> dict:
@@ -195,14 +195,6 @@ def _dump_archives(conn: Connection, zf: zipfile.ZipFile, lots: sa.Table, root: 
                 f"fichier d'archive altéré (empreinte différente de celle du lot) : {rel}")
         zf.writestr(f"archives/{rel}", content)
         manifest["archives"].append({"chemin": rel, "sha256": digest, "octets": len(content)})
-
-
-def _file_sha256(path: Path) -> str:
-    sha = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            sha.update(block)
-    return sha.hexdigest()
 
 
 # --- lecture et vérification ------------------------------------------------------------

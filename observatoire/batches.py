@@ -67,6 +67,15 @@ def sha256_bytes(content: bytes) -> str:
     return hashlib.sha256(content).hexdigest()
 
 
+def sha256_file(path: Path) -> str:
+    """Empreinte SHA-256 hexadécimale d'un fichier, lu par blocs (gros fichiers)."""
+    sha = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            sha.update(block)
+    return sha.hexdigest()
+
+
 def _safe_name(name: str) -> str:
     name = Path(name).name
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name)[:120] or "fichier"

@@ -7,20 +7,14 @@ publications des mêmes entrées ont le même manifeste.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
+from observatoire.batches import sha256_file
 from observatoire.exports.donnees import Publication
 
-
-def sha256_fichier(chemin: Path) -> str:
-    """Empreinte SHA-256 hexadécimale d'un fichier."""
-    h = hashlib.sha256()
-    with open(chemin, "rb") as f:
-        for bloc in iter(lambda: f.read(1 << 20), b""):
-            h.update(bloc)
-    return h.hexdigest()
+#: Empreinte SHA-256 d'un fichier (la même que celle des lots archivés).
+sha256_fichier = sha256_file
 
 
 def construire(pub: Publication, sortie: Path, fichiers: list[Path], parametres: dict,
