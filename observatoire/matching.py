@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import bisect
 import difflib
+import itertools
 import math
 import re
 import unicodedata
@@ -343,13 +344,15 @@ def match_commune(value, code_postal=None, index: CommuneIndex | None = None) ->
     return _by_name(index, norm, cp)
 
 
-def distinct_values(values: np.ndarray) -> tuple[np.ndarray, list]:
+def distinct_values(values: np.ndarray, types=None) -> tuple[np.ndarray, list]:
     """Indice de la valeur distincte de chaque cellule, et les valeurs distinctes.
 
     Les booléens sont tenus à part : ``True == 1`` pour une table de hachage, mais une
-    cellule VRAI n'est pas le code 1.
+    cellule VRAI n'est pas le code 1. ``types`` : types des cellules, s'ils sont connus.
     """
-    if bool in set(map(type, values.tolist())):
+    if types is None:
+        types = set(map(type, values.tolist()))
+    if bool in types:
         keys = np.empty(len(values), dtype=object)
         keys[:] = [(type(v) is bool, v) for v in values.tolist()]
         codes, uniq = pd.factorize(keys, use_na_sentinel=False)
@@ -387,12 +390,8 @@ def match_values(values, codes_postaux=None, index: CommuneIndex | None = None,
                 np.empty(0, dtype=object))
     if codes_postaux is None:
         codes, uniq = distinct if distinct is not None else distinct_values(values)
-        current = index.current_codes
-        found = [_CODE_HIT if type(u) is str and u in current else match_commune(u, None, index)
-                 for u in uniq]
-        # Un code actuel trouvé tel quel est son propre résultat : on garde la valeur.
-        code_u = np.array([u if m is _CODE_HIT else m.code_insee
-                           for u, m in zip(uniq, found, strict=True)], dtype=object)
+        code_u, meth_u, cand_u, _ = match_distinct(uniq, index)
+        return code_u[codes], meth_u[codes], cand_u[codes]
     else:
         cps = np.empty(len(values), dtype=object)
         cps[:] = [_hashable(v) for v in np.asarray(codes_postaux, dtype=object).tolist()]
@@ -412,8 +411,41 @@ def match_values(values, codes_postaux=None, index: CommuneIndex | None = None,
     return code_u[codes], meth_u[codes], cand_u[codes]
 
 
-#: Marqueur interne : valeur distincte qui est un code actuel écrit tel quel.
-_CODE_HIT = CommuneMatch(None, "code")
+def match_distinct(uniq: list, index: CommuneIndex
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+    """Reconnaît des valeurs distinctes (sans code postal).
+
+    Un code actuel écrit tel quel (le cas de presque toutes les cellules d'un fichier
+    par code INSEE) est son propre résultat : seules les autres valeurs passent par
+    :func:`match_commune`.
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray, numpy.ndarray, bool)
+        Code INSEE, méthode et candidats de chaque valeur, et vrai quand toutes sont des
+        codes actuels écrits tels quels (les codes rendus sont alors les valeurs mêmes).
+    """
+    n = len(uniq)
+    current = index.current_codes
+    if set(map(type, uniq)) == {str} and current.issuperset(uniq):
+        hit = np.ones(n, dtype=bool)  # tout d'un coup, sans boucle Python
+    else:
+        hit = np.fromiter((type(u) is str and u in current for u in uniq), dtype=bool,
+                          count=n)
+    code_u = np.empty(n, dtype=object)
+    code_u[:] = uniq
+    meth_u = np.full(n, "code", dtype=object)
+    cand_u = np.empty(n, dtype=object)
+    cand_u.fill(())
+    miss = np.flatnonzero(~hit).tolist()
+    if miss:
+        found = [match_commune(uniq[k], None, index) for k in miss]
+        code_u[miss] = [m.code_insee for m in found]
+        meth_u[miss] = [m.methode for m in found]
+        for k, m in zip(miss, found, strict=True):
+            if m.candidats:
+                cand_u[k] = m.candidats
+    return code_u, meth_u, cand_u, not miss
 
 
 def match_communes(values: pd.Series, codes_postaux: pd.Series | None = None,
@@ -450,7 +482,23 @@ def match_communes(values: pd.Series, codes_postaux: pd.Series | None = None,
 _TOTAL_WORDS = re.compile(b"TOTA|ENSEMBLE|SOMME")
 
 
-def total_label_flags(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+def non_total_strings(index: CommuneIndex) -> frozenset[str]:
+    """Codes actuels et noms officiels des communes qui ne sont pas des libellés de total.
+
+    Calculé une fois par index : une colonne de communes en est presque entièrement
+    faite, et ces textes-là n'ont pas à repasser par :func:`total_label_flags`.
+    """
+    known = index.__dict__.get("_non_total")
+    if known is None:
+        texts = sorted({*index.current_codes, *index.noms.values()})
+        is_tot, _ = total_label_flags(texts)
+        known = frozenset(itertools.compress(texts, (~is_tot).tolist()))
+        index.__dict__["_non_total"] = known
+    return known
+
+
+def total_label_flags(texts: list[str], known: frozenset[str] = frozenset()
+                      ) -> tuple[np.ndarray, np.ndarray]:
     """Libellés de total et de sous-total parmi des textes (distincts, de préférence).
 
     Équivaut à :func:`is_total_label` texte par texte ; seuls les textes qui contiennent
@@ -459,6 +507,9 @@ def total_label_flags(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     Parameters
     ----------
     texts : list of str
+    known : frozenset of str, optional
+        Textes dont on sait qu'ils ne sont pas des totaux (:func:`non_total_strings`) :
+        écartés d'emblée.
 
     Returns
     -------
@@ -470,6 +521,14 @@ def total_label_flags(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     sous = np.zeros(n, dtype=bool)
     if not n:
         return total, sous
+    if known:
+        if known.issuperset(texts):
+            return total, sous
+        rest = [k for k, t in enumerate(texts) if t not in known]
+        if len(rest) < n:
+            if rest:
+                total[rest], sous[rest] = total_label_flags([texts[k] for k in rest])
+            return total, sous
     # Même passage en capitales et décomposition que normalize_name, sur tous les textes
     # d'un coup (séparés par NUL, que ni la décomposition ni les mots cherchés ne
     # franchissent), puis tout ce qui n'est pas ASCII (accents détachés…) est retiré :

@@ -181,14 +181,19 @@ def _match_rows(sheet: Sheet, lay: Layout, index, overrides: dict) -> dict:
         if cp is None and todo is filled:
             # Toute la colonne : une reconnaissance par valeur distincte (déjà calculées).
             dcodes, duniq, _ = sheet.distinct(col, start)
-            c, m, k = matching.match_values(duniq, None, index,
-                                            distinct=(np.arange(len(duniq)), duniq))
-            code[todo], methode[todo], cands[todo] = c[dcodes][todo], m[dcodes][todo], \
-                k[dcodes][todo]
+            c, m, k, all_codes = matching.match_distinct(duniq, index)
             if filled.all():
-                # Numéros de communes par valeur distincte, répartis sur les lignes.
-                ucid, ulist = pd.factorize(c)
-                cid, cuniq = ucid[dcodes], ulist.tolist()
+                code, methode, cands = c[dcodes], m[dcodes], k[dcodes]
+                if all_codes:
+                    # Que des codes actuels, distincts : chaque valeur est sa commune.
+                    cid, cuniq = dcodes, list(duniq)
+                else:
+                    # Numéros de communes par valeur distincte, répartis sur les lignes.
+                    ucid, ulist = pd.factorize(c)
+                    cid, cuniq = ucid[dcodes], ulist.tolist()
+            else:
+                code[todo], methode[todo], cands[todo] = c[dcodes][todo], m[dcodes][todo], \
+                    k[dcodes][todo]
         else:
             sub = cells[todo]
             # Un code inconnu n'écrase pas ce que le nom pourrait donner ; un nom reconnu, si.
@@ -210,7 +215,8 @@ def _match_rows(sheet: Sheet, lay: Layout, index, overrides: dict) -> dict:
             texts = [uniq[k] for k in strs]
         if not texts:
             continue
-        is_tot, is_sous = matching.total_label_flags(texts)
+        is_tot, is_sous = matching.total_label_flags(
+            texts, matching.non_total_strings(index))
         if not is_tot.any():
             continue
         tot_u = np.zeros(len(uniq), dtype=bool)

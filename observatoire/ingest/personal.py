@@ -302,6 +302,9 @@ def check_personal_data(sheet, header_row: int | None = None, skip_cols=(),
     lazy: dict = {}  # lignes de notes, calculées au premier besoin seulement
     for j in range(body.shape[1]):
         # Valeurs distinctes de la colonne (partagées avec la reconnaissance des communes).
+        types = sheet.types(j, start)
+        if not any(issubclass(t, _DATE_TYPES) or issubclass(t, str) for t in types):
+            continue  # ni texte ni date : rien à chercher, pas besoin des valeurs distinctes
         codes, distinct, types = sheet.distinct(j, start)
         head = None if header_vals is None else header_vals[j]
         if any(issubclass(t, _DATE_TYPES) for t in types):
@@ -312,6 +315,8 @@ def check_personal_data(sheet, header_row: int | None = None, skip_cols=(),
                           "date complète (possible date de naissance)", ligne, "contenu")
         if not any(issubclass(t, str) for t in types):
             continue
+        if j in skip and safe.issuperset(distinct):
+            continue  # rien que des codes et noms officiels de communes
         pool = set(distinct) - safe if j in skip else distinct
         if not types <= {str, type(None)}:
             pool = [t for t in pool if isinstance(t, str)]

@@ -107,8 +107,19 @@ class Sheet:
 
         cache = self.__dict__.setdefault("_distinct", {})
         if (j, start) not in cache:
-            codes, uniq = distinct_values(self.array[start:, j])
+            codes, uniq = distinct_values(self.array[start:, j], self.types(j, start))
             cache[(j, start)] = (codes, uniq, frozenset(map(type, uniq)))
+        return cache[(j, start)]
+
+    def types(self, j: int, start: int = 0) -> frozenset:
+        """Types présents dans la colonne ``j`` à partir de la ligne ``start`` (en cache).
+
+        Moins cher que :meth:`distinct` : une colonne de nombres n'a pas à être hachée
+        pour savoir qu'elle ne porte ni texte ni date.
+        """
+        cache = self.__dict__.setdefault("_types", {})
+        if (j, start) not in cache:
+            cache[(j, start)] = frozenset(map(type, self.array[start:, j].tolist()))
         return cache[(j, start)]
 
     @property
