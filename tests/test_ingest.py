@@ -10,7 +10,7 @@ import pytest
 from observatoire import batches, config, storage
 from observatoire.errors import DonneesPersonnellesError, FichierRefuseError
 from observatoire.ingest import import_contribution, read_contribution
-from observatoire.ingest.headers import list_mappings
+from observatoire.ingest.headers import forget_mapping, list_mappings, remember_mapping
 
 # Stockage et ingestion tournent sur SQLite et sur PostgreSQL (conftest.backend ; les cas
 # PostgreSQL sont ignorés avec leur raison sans OBSERVATOIRE_TEST_PG_URL).
@@ -169,6 +169,17 @@ def test_unresolved_header_then_remembered(engine):
     assert list_mappings("gendarmerie_62")[0]["indicateur"] == "victimes_enregistrees"
     again = read_contribution(content, "f.xlsx", "gendarmerie_62", 2024, engine=engine)
     assert vals(again, "victimes_enregistrees") == {"62119": 4}
+
+
+def test_remembered_mapping_replaced_then_forgotten(engine):
+    remember_mapping("caf_62", "Nb familles", "familles_rencontrees", "agent", engine)
+    # Même en-tête une fois normalisé (casse, espaces) : remplace, ne double pas.
+    remember_mapping("caf_62", "  NB FAMILLES ", "aides_urgence", "agent", engine)
+    assert [(m["entete"], m["indicateur"]) for m in list_mappings("caf_62", engine)] == [
+        ("NB FAMILLES", "aides_urgence")]
+    assert forget_mapping("caf_62", "nb familles", engine) == 1
+    assert list_mappings("caf_62", engine) == []
+    assert forget_mapping("caf_62", "nb familles", engine) == 0
 
 
 def test_several_sheets_choose_year_and_ambiguous_sheets():

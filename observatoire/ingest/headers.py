@@ -148,12 +148,7 @@ def remember_mapping(contributeur: str, entete: str, indicateur: str, utilisateu
     engine = engine or storage.get_engine()
     t = storage.correspondances
     with storage.transaction(engine) as conn:
-        existing = conn.execute(sa.select(t.c.entete).where(t.c.contributeur == contributeur)
-                                ).scalars().all()
-        same = [e for e in existing if header_key(e) == header_key(entete)]
-        if same:
-            conn.execute(sa.delete(t).where(t.c.contributeur == contributeur,
-                                            t.c.entete.in_(same)))
+        _delete_same_header(conn, contributeur, entete)
         conn.execute(sa.insert(t).values(
             contributeur=contributeur, entete=entete[:255], indicateur=indicateur,
             confirme_le=dt.datetime.now().replace(microsecond=0), confirme_par=utilisateur))
@@ -162,14 +157,19 @@ def remember_mapping(contributeur: str, entete: str, indicateur: str, utilisateu
 def forget_mapping(contributeur: str, entete: str, engine=None) -> int:
     """Oublie une correspondance mémorisée ; renvoie le nombre de lignes retirées."""
     engine = engine or storage.get_engine()
-    t = storage.correspondances
     with storage.transaction(engine) as conn:
-        existing = conn.execute(sa.select(t.c.entete).where(t.c.contributeur == contributeur)
-                                ).scalars().all()
-        same = [e for e in existing if header_key(e) == header_key(entete)]
-        if same:
-            conn.execute(sa.delete(t).where(t.c.contributeur == contributeur,
-                                            t.c.entete.in_(same)))
+        return _delete_same_header(conn, contributeur, entete)
+
+
+def _delete_same_header(conn, contributeur: str, entete: str) -> int:
+    """Retire les correspondances du contributeur dont l'en-tête normalisé est le même."""
+    t = storage.correspondances
+    existing = conn.execute(sa.select(t.c.entete).where(t.c.contributeur == contributeur)
+                            ).scalars().all()
+    same = [e for e in existing if header_key(e) == header_key(entete)]
+    if same:
+        conn.execute(sa.delete(t).where(t.c.contributeur == contributeur,
+                                        t.c.entete.in_(same)))
     return len(same)
 
 
