@@ -21,6 +21,19 @@ def shared_path(*parts: str) -> Path:
     return path
 
 
+def run_cli(capsys, *args):
+    """Lance la CLI dans le processus : (code de sortie, stdout, stderr)."""
+    from observatoire.cli import main
+
+    try:
+        main(list(args))
+        code = 0
+    except SystemExit as exc:
+        code = exc.code
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
 @pytest.fixture(autouse=True)
 def isolated_data(tmp_path, monkeypatch):
     """Chaque test a son dossier de données et sa base SQLite : rien n'écrit dans le dépôt."""

@@ -4,19 +4,9 @@ import pandas as pd
 import pytest
 
 from observatoire import batches, communes, demo, registres, storage
-from observatoire.cli import main
 from observatoire.config import settings
 from observatoire.errors import ModeIncompatibleError, ObservatoireError
-
-
-def cli(capsys, *args):
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = exc.code
-    out = capsys.readouterr()
-    return code, out.out, out.err
+from tests.conftest import run_cli as cli
 
 
 def test_same_seed_same_values_other_seed_other_values():

@@ -14,9 +14,9 @@ import shapely
 from shapely.geometry import LineString, Polygon, box
 
 from observatoire import communes, config, referentiel
-from observatoire.cli import main as cli_main
 from observatoire.errors import ReferentielAbsentError, ReferentielInvalideError
 from observatoire.referentiel import lecture, niveaux, rapprochement, stockage
+from tests.conftest import run_cli
 
 X0, Y0 = 650_000, 7_000_000
 
@@ -419,14 +419,6 @@ def test_failed_write_leaves_referentiel_unchanged(grid, tmp_path, stored, monke
 
 # --- ligne de commande -----------------------------------------------------------------
 
-def run_cli(capsys, *args):
-    try:
-        cli_main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = exc.code
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def test_cli_import_and_resume(grid, tmp_path, capsys):

@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 
 from observatoire import registres, storage
-from observatoire.cli import main
 from observatoire.errors import ObservatoireError, ReferentielAbsentError
+from tests.conftest import run_cli as cli
 from tests.conftest import shared_path
 
 # Stockage et ingestion tournent sur SQLite et sur PostgreSQL (conftest.backend ; les cas
@@ -22,16 +22,6 @@ def engine(any_engine):
 
 FRANCE_SERVICES = ("real", "dispositifs-62", "france-services-62-20240801.csv")
 
-
-def cli(capsys, *args):
-    """Lance la CLI dans le processus : (code de sortie, stdout, stderr)."""
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = exc.code
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def write_csv(path, text, encoding="utf-8"):
