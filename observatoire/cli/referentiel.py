@@ -146,3 +146,26 @@ def resume(as_json: bool) -> None:
     """Affiche le référentiel chargé : effectifs par niveau, millésime, codes rapprochés."""
     _print_report(geo.summary(), as_json,
                   f"Référentiel géographique ({settings().territoire_nom})")
+
+
+@referentiel.command("evenements",
+                     short_help="Importe le fichier des mouvements de communes de l'INSEE.")
+@click.argument("chemin", type=click.Path(exists=True, dir_okay=False, path_type=str))
+@click.option("--json", "as_json", is_flag=True, help="Rapport en JSON.")
+def evenements(chemin: str, as_json: bool) -> None:
+    """Importe les mouvements de communes du COG de l'INSEE (CSV « v_mvt_commune »).
+
+    Complète le rapprochement : anciens codes et anciens noms (communes absorbées sans
+    devenir déléguées, renommages) sont rattachés à leur commune actuelle, pour les
+    contours comme pour les tableaux des contributeurs. Relancez ensuite l'import des
+    contours si des codes restaient non rapprochés.
+    """
+    from observatoire import communes
+
+    report = communes.import_insee_events(chemin)
+    if as_json:
+        click.echo(json.dumps(report, ensure_ascii=False, indent=2))
+        return
+    click.echo(f"Mouvements importés depuis {report['fichier']} : {report['anciens_codes']} "
+               f"ancien(s) code(s), {report['anciens_noms']} ancien(s) nom(s) ; "
+               f"{report['ignores']} mouvement(s) sans commune actuelle ignoré(s).")
