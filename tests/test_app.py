@@ -202,3 +202,26 @@ def test_import_page_resolves_communes_then_commits(tmp_path, monkeypatch):
     got = dict(zip(values["code_insee"].fillna("non localisé"), values["valeur"], strict=True))
     assert got == {"62041": 12, "62096": 7, "non localisé": 3}
     assert set(values["contributeur"]) == {"gendarmerie_62"}
+
+
+def test_publication_page_publishes_chosen_territory_and_items(use_demo):
+    import json
+
+    auth.add_account("ddfe", "mot de passe solide", "agent")
+    account = auth.verify_password("ddfe", "mot de passe solide")
+    at = app("publication", _observatoire_compte=account).run()
+    assert not at.exception, at.exception
+    # Indicateurs proposés par défaut : ceux de la configuration qui ont des données.
+    assert at.multiselect(key="pub_indicateurs").value == [
+        "victimes_accueillies", "victimes_accompagnees", "faits_constates"]
+    at.multiselect(key="pub_indicateurs").set_value(["victimes_accueillies"])
+    at.multiselect(key="pub_territoires").set_value(["626"])
+    at.run()
+    at.button(key="pub_lancer").click().run(timeout=300)
+    assert not at.exception, at.exception
+    assert any("fichiers" in s.value for s in at.success)
+    sortie = use_demo / "publications" / "2024"
+    manifeste = json.loads((sortie / "manifeste.json").read_text(encoding="utf-8"))
+    noms = [f["chemin"] if isinstance(f, dict) else f for f in manifeste["fichiers"]]
+    assert any("626" in str(n) for n in noms)
+    assert not any("621" in str(n) for n in noms)

@@ -15,7 +15,7 @@ import pandas as pd
 import sqlalchemy as sa
 import streamlit as st
 
-from observatoire import auth, maps, storage
+from observatoire import auth, communes, maps, storage
 from observatoire.config import settings
 from observatoire.errors import ObservatoireError, ReferentielAbsentError
 
@@ -122,6 +122,12 @@ def indicateurs() -> dict[str, str]:
 
 
 @st.cache_data(show_spinner=False)
+def noms_arrondissements() -> dict[str, str]:
+    """Code INSEE d'arrondissement → nom (« 622 » → « Béthune »)."""
+    arr = communes.load_arrondissements()
+    return dict(zip(arr["arrondissement"], arr["nom"], strict=True))
+
+
 def contributeurs() -> dict[str, str]:
     """Identifiant -> nom des contributeurs du registre."""
     from observatoire import catalogues
