@@ -36,19 +36,37 @@ def expected_status(annee: int) -> pd.DataFrame:
         else:
             etat, quand = "reçu et validé", str(lot["importe_le"].iloc[0])
         rows.append({"Territoire": where, "Contributeur": c.nom, "identifiant": c.identifiant,
+                     "code_territoire": c.territoire,
                      "État": etat, "Importé le": quand, "Contact": c.contact})
     return pd.DataFrame(rows)
 
 
 def page() -> None:
     common.require_staff()
-    annee = st.number_input("Année des données (N)", 2000, dt.date.today().year,
-                            common.derniere_annee(), key="campagne_annee")
-    st.title(f"Campagne {int(annee)}")
+    # Le titre vient avant le choix de l'année : la valeur du widget est déjà dans l'état
+    # de session quand le script est relancé.
+    defaut = common.derniere_annee()
+    st.title(f"Campagne {int(st.session_state.get('campagne_annee', defaut))}")
+    annee = st.number_input("Année des données (N)", 2000, dt.date.today().year, defaut,
+                            key="campagne_annee")
     table = expected_status(int(annee))
     n_ok = int((table["État"] != "manquant").sum())
     st.metric("Fichiers reçus et validés", f"{n_ok} sur {len(table)}")
-    st.dataframe(table.drop(columns="identifiant"), hide_index=True, key="campagne_table")
+    st.dataframe(table.drop(columns=["identifiant", "code_territoire"]), hide_index=True,
+                 key="campagne_table")
+    st.subheader("Par arrondissement")
+    s = settings()
+    noms = common.noms_arrondissements()
+    arrs = list(s.arrondissements) or sorted(
+        a for a, n in noms.items() if a.startswith(s.departement))
+    for tab, arr in zip(st.tabs([noms.get(a, a) for a in arrs]), arrs, strict=True):
+        # Contributeurs attendus dans l'arrondissement : ceux du département et les siens.
+        sub = table[table["code_territoire"].isin([s.departement, arr])]
+        manque = int((sub["État"] == "manquant").sum())
+        tab.caption(f"{len(sub)} contributeurs attendus, {len(sub) - manque} fichiers reçus, "
+                    f"{manque} manquant(s).")
+        tab.dataframe(sub[["Contributeur", "État", "Importé le", "Contact"]], hide_index=True,
+                      key=f"campagne_{arr}")
     if (table["État"] == "manquant").any():
         st.warning("Manquent : " + ", ".join(table.loc[table["État"] == "manquant",
                                                         "Contributeur"]))
