@@ -411,13 +411,16 @@ def match_values(values, codes_postaux=None, index: CommuneIndex | None = None,
     return code_u[codes], meth_u[codes], cand_u[codes]
 
 
-def match_distinct(uniq: list, index: CommuneIndex
+def match_distinct(uniq: list, index: CommuneIndex, types=None, all_current: bool = False
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
     """Reconnaît des valeurs distinctes (sans code postal).
 
     Un code actuel écrit tel quel (le cas de presque toutes les cellules d'un fichier
     par code INSEE) est son propre résultat : seules les autres valeurs passent par
     :func:`match_commune`.
+
+    ``types`` : types des valeurs, s'ils sont déjà connus ; ``all_current`` : vrai quand
+    l'appelant sait déjà que toutes sont des textes de ``index.current_codes``.
 
     Returns
     -------
@@ -427,7 +430,10 @@ def match_distinct(uniq: list, index: CommuneIndex
     """
     n = len(uniq)
     current = index.current_codes
-    if set(map(type, uniq)) == {str} and current.issuperset(uniq):
+    if all_current:
+        hit = np.ones(n, dtype=bool)
+    elif set(map(type, uniq) if types is None else types) == {str} \
+            and current.issuperset(uniq):
         hit = np.ones(n, dtype=bool)  # tout d'un coup, sans boucle Python
     else:
         hit = np.fromiter((type(u) is str and u in current for u in uniq), dtype=bool,
@@ -494,6 +500,19 @@ def non_total_strings(index: CommuneIndex) -> frozenset[str]:
         is_tot, _ = total_label_flags(texts)
         known = frozenset(itertools.compress(texts, (~is_tot).tolist()))
         index.__dict__["_non_total"] = known
+    return known
+
+
+def codes_are_not_totals(index: CommuneIndex) -> bool:
+    """Vrai quand aucun code actuel n'est un libellé de total (calculé une fois par index).
+
+    Une colonne faite de codes actuels seulement n'a alors pas à passer par
+    :func:`total_label_flags`.
+    """
+    known = index.__dict__.get("_codes_not_totals")
+    if known is None:
+        known = index.current_codes <= non_total_strings(index)
+        index.__dict__["_codes_not_totals"] = known
     return known
 
 

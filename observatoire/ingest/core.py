@@ -23,7 +23,7 @@ from observatoire.errors import FichierRefuseError, ObservatoireError
 from observatoire.ingest import values as V
 from observatoire.ingest.headers import HeaderMapper, HeaderMatch, remember_mapping
 from observatoire.ingest.layout import Layout, detect
-from observatoire.ingest.personal import check_personal_data
+from observatoire.ingest.personal import _commune_strings, check_personal_data
 from observatoire.ingest.readers import Sheet, Workbook, read_any
 from observatoire.ingest.report import Report
 from observatoire.ingest.safety import check_file
@@ -169,19 +169,26 @@ def _match_rows(sheet: Sheet, lay: Layout, index, overrides: dict) -> dict:
     cp = body[:, lay.cp_col] if lay.cp_col is not None else None
     cid = cuniq = None
     matched = False  # une colonne a déjà donné des communes
+    codes_only = set()  # colonnes faites de codes actuels seulement (aucun total possible)
     for col in (lay.code_col, lay.name_col):
         if col is None:
             continue
         cells = body[:, col]
-        filled = _not_na(cells)
+        # Une colonne de textes seulement n'a ni None ni NaN : rien à tester.
+        filled = np.ones(n, dtype=bool) if sheet.types(col, start) <= {str} \
+            else _not_na(cells)
         todo = filled & ((methode == "vide") | (methode == "inconnue")) if matched else filled
         if not todo.any():
             continue
         matched = True
         if cp is None and todo is filled:
             # Toute la colonne : une reconnaissance par valeur distincte (déjà calculées).
-            dcodes, duniq, _ = sheet.distinct(col, start)
-            c, m, k, all_codes = matching.match_distinct(duniq, index)
+            dcodes, duniq, dtypes = sheet.distinct(col, start)
+            c, m, k, all_codes = matching.match_distinct(
+                duniq, index, dtypes,
+                all_current=dtypes == {str} and sheet.subset_of(col, start, index.current_codes))
+            if all_codes:
+                codes_only.add(col)
             if filled.all():
                 code, methode, cands = c[dcodes], m[dcodes], k[dcodes]
                 if all_codes:
@@ -207,22 +214,37 @@ def _match_rows(sheet: Sheet, lay: Layout, index, overrides: dict) -> dict:
     for col in (lay.code_col, lay.name_col):
         if col is None or not n:
             continue
+        if col in codes_only and matching.codes_are_not_totals(index):
+            continue  # que des codes actuels, dont aucun n'est un libellé de total
         codes, uniq, types = sheet.distinct(col, start)
-        if types <= {str}:
-            strs, texts = None, uniq
-        else:
-            strs = [k for k, u in enumerate(uniq) if isinstance(u, str)]
-            texts = [uniq[k] for k in strs]
-        if not texts:
-            continue
-        is_tot, is_sous = matching.total_label_flags(
-            texts, matching.non_total_strings(index))
-        if not is_tot.any():
-            continue
         tot_u = np.zeros(len(uniq), dtype=bool)
         sous_u = np.zeros(len(uniq), dtype=bool)
-        where = slice(None) if strs is None else strs
-        tot_u[where], sous_u[where] = is_tot, is_tot & is_sous
+        safe = _commune_strings()
+        if sheet.subset_of(col, start, safe):
+            # Que des codes et noms officiels (déjà vérifié par le contrôle des données
+            # personnelles) : ceux qui se lisent comme un total sont connus d'avance ;
+            # les valeurs distinctes n'y figurent qu'une fois chacune.
+            tot_s = _safe_totals(safe)
+            found = frozenset(tot_s).intersection(uniq)
+            if not found:
+                continue
+            for t in found:
+                k = uniq.index(t)
+                tot_u[k], sous_u[k] = True, tot_s[t]
+        else:
+            if types <= {str}:
+                strs, texts = None, uniq
+            else:
+                strs = [k for k, u in enumerate(uniq) if isinstance(u, str)]
+                texts = [uniq[k] for k in strs]
+            if not texts:
+                continue
+            is_tot, is_sous = matching.total_label_flags(
+                texts, matching.non_total_strings(index))
+            if not is_tot.any():
+                continue
+            where = slice(None) if strs is None else strs
+            tot_u[where], sous_u[where] = is_tot, is_tot & is_sous
         total |= tot_u[codes]
         sous_total |= sous_u[codes]
     methode[total] = "total"
@@ -246,6 +268,22 @@ def _match_rows(sheet: Sheet, lay: Layout, index, overrides: dict) -> dict:
     return {"code_insee": code, "methode": methode, "candidats": cands, "texte": texte,
             "sous_total": sous_total, "total": methode == "total", "vide": methode == "vide",
             "cid": cid, "communes": cuniq}
+
+
+_SAFE_TOTALS: dict = {}
+
+
+def _safe_totals(safe: frozenset) -> dict:
+    """Codes et noms officiels de communes qui se lisent comme un libellé de total
+    (« Somme-Tourbe »), chacun avec son drapeau de sous-total ; calculé une fois."""
+    hit = _SAFE_TOTALS.get("v")
+    if hit is None or hit[0] is not safe:
+        texts = sorted(safe)
+        is_tot, is_sous = matching.total_label_flags(texts)
+        hit = (safe, {t: bool(s) for t, tt, s in zip(texts, is_tot.tolist(), is_sous.tolist(),
+                                                     strict=True) if tt})
+        _SAFE_TOTALS["v"] = hit
+    return hit[1]
 
 
 def _item_id(items: list, code: str | None) -> int:
@@ -294,7 +332,7 @@ def _observations(sheet: Sheet, lay: Layout, mapper: HeaderMapper, annee: int,
         parts.append((lay.long_value_col, row_items, vals, state))
     else:
         for j, m in lay.item_cols.items():
-            vals, state = V.parse_array(body[:, j])
+            vals, state = V.parse_array(body[:, j], sheet.types(j, lay.header + 1))
             parts.append((j, np.full(n, _item_id(items, m.indicateur), dtype=np.int64), vals,
                           state))
             _note_mapping(report, lay.headers.get(j, ""), m)
@@ -635,9 +673,15 @@ def _finalise(results: list[_SheetResult], report: Report, index, contributeur: 
         return _aggregate(kcode, len(kuniq), code, lib, iuniq, icode, valeur, masque, feuille,
                           names, ligne, obs["colonne"], col_labels), n_communes
     ok = etat == V.OK
-    return _values_frame(code, lib, _str_column(items, icode), valeur, ok, masque,
-                         _str_column(names, feuille), ligne,
-                         _str_column(col_labels, obs["colonne"])), n_communes
+    frame = _values_frame(code, lib, _str_column(items, icode), valeur, ok, masque,
+                          _str_column(names, feuille), ligne,
+                          _str_column(col_labels, obs["colonne"]))
+    # Pour le rapport : indicateurs dans l'ordre de leur première apparition, lignes
+    # localisées (une ligne sans commune a ccode -1), déjà connus ici.
+    rank, first = pd.factorize(icode)
+    frame.attrs["_rapport"] = {"indicateurs": (rank, [str(items[k]) for k in first.tolist()]),
+                               "localisees": located}
+    return frame, n_communes
 
 
 def _values_frame(code, lib, indicateur: pd.Series, valeur, ok, masque, feuille: pd.Series,
@@ -890,7 +934,8 @@ def read_contribution(source, filename: str | None = None, contributeur: str = "
         else:
             oriented, lay = detect(sheet, mapper, index)
         check_personal_data(oriented, None if lay is None else lay.header,
-                            skip_cols=[] if lay is None else lay.commune_cols)
+                            skip_cols=[] if lay is None else lay.commune_cols,
+                            current_codes=index.current_codes)
         if lay is None:
             report.feuilles.append({"nom": sheet.name,
                                     "role": "ignorée (aucun tableau par commune reconnu)"})
@@ -939,7 +984,8 @@ def read_contribution(source, filename: str | None = None, contributeur: str = "
         report.add("erreur", "aucune_valeur",
                    "aucune valeur n'a été lue dans le tableau reconnu : vérifiez que les "
                    "cellules contiennent des effectifs.")
-    report.fill_values(values, index.noms, communes_reconnues=n_communes)
+    known = values.attrs.pop("_rapport", {})
+    report.fill_values(values, index.noms, communes_reconnues=n_communes, **known)
     return Parsed(values=values, report=report, content=content, filename=name,
                   entetes_non_resolus=report.entetes_non_resolus,
                   communes_non_reconnues=report.communes_non_reconnues)

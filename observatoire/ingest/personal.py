@@ -253,8 +253,21 @@ def _note_rows(cells: np.ndarray, start: int) -> frozenset[int]:
     return frozenset(notes)
 
 
+_CODES_SAFE: dict = {}  # id(codes) → (codes, codes ⊆ _commune_strings())
+
+
+def _codes_are_safe(codes: frozenset, safe: frozenset) -> bool:
+    hit = _CODES_SAFE.get(id(codes))
+    if hit is None or hit[0] is not codes or hit[1] is not safe:
+        hit = (codes, safe, codes <= safe)
+        _CODES_SAFE.clear()
+        _CODES_SAFE[id(codes)] = hit
+    return hit[2]
+
+
 def check_personal_data(sheet, header_row: int | None = None, skip_cols=(),
-                        header_scan_rows: int = 60) -> None:
+                        header_scan_rows: int = 60, current_codes: frozenset | None = None
+                        ) -> None:
     """Refuse une feuille qui contient des données personnelles.
 
     Chaque colonne est contrôlée, colonnes de texte libre comprises ; les textes le
@@ -272,6 +285,10 @@ def check_personal_data(sheet, header_row: int | None = None, skip_cols=(),
         (« Sainte-Marie-Kerque » n'est personne).
     header_scan_rows : int
         Nombre de premières lignes où chaque cellule courte est testée comme en-tête.
+    current_codes : frozenset, optional
+        Codes actuels des communes (``CommuneIndex.current_codes``) : une colonne de
+        communes qui n'en porte que de ceux-là est reconnue sans danger par la même
+        question que pose ensuite la reconnaissance des communes (réponse en cache).
 
     Raises
     ------
@@ -315,7 +332,10 @@ def check_personal_data(sheet, header_row: int | None = None, skip_cols=(),
                           "date complète (possible date de naissance)", ligne, "contenu")
         if not any(issubclass(t, str) for t in types):
             continue
-        if j in skip and safe.issuperset(distinct):
+        if j in skip and (
+                (current_codes is not None and _codes_are_safe(current_codes, safe)
+                 and sheet.subset_of(j, start, current_codes))
+                or sheet.subset_of(j, start, safe)):
             continue  # rien que des codes et noms officiels de communes
         pool = set(distinct) - safe if j in skip else distinct
         if not types <= {str, type(None)}:

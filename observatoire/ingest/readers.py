@@ -111,6 +111,22 @@ class Sheet:
             cache[(j, start)] = (codes, uniq, frozenset(map(type, uniq)))
         return cache[(j, start)]
 
+    def subset_of(self, j: int, start: int, known: frozenset) -> bool:
+        """Vrai quand la colonne ``j`` (depuis ``start``) n'a que des textes de ``known``.
+
+        En cache par ensemble : la même question (codes actuels des communes, codes et
+        noms officiels) posée par le contrôle des données personnelles, la reconnaissance
+        des communes et celle des totaux n'est tranchée qu'une fois.
+        """
+        cache = self.__dict__.setdefault("_subset", {})
+        key = (j, start, id(known))
+        hit = cache.get(key)
+        if hit is None or hit[0] is not known:
+            _, uniq, types = self.distinct(j, start)
+            hit = (known, types <= {str} and known.issuperset(uniq))
+            cache[key] = hit
+        return hit[1]
+
     def types(self, j: int, start: int = 0) -> frozenset:
         """Types présents dans la colonne ``j`` à partir de la ligne ``start`` (en cache).
 

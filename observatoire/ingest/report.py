@@ -142,7 +142,8 @@ class Report:
         (self.erreurs if niveau == "erreur" else self.avertissements).append(issue)
 
     def fill_values(self, values: pd.DataFrame, noms: dict[str, str],
-                    communes_reconnues: int | None = None) -> None:
+                    communes_reconnues: int | None = None, indicateurs=None,
+                    localisees: np.ndarray | None = None) -> None:
         """Remplit les compteurs et la liste des valeurs à partir du tableau final.
 
         Parameters
@@ -153,8 +154,17 @@ class Report:
             Code INSEE → nom de la commune.
         communes_reconnues : int, optional
             Nombre de communes distinctes, quand l'appelant le connaît déjà (sinon compté).
+        indicateurs : (numpy.ndarray, list), optional
+            Rang de l'indicateur de chaque ligne et indicateurs dans l'ordre de leur
+            première apparition, quand l'appelant les connaît déjà (sinon calculés).
+        localisees : numpy.ndarray, optional
+            Lignes localisées (code INSEE présent), si déjà connues.
         """
-        ind_codes, ind_uniq = pd.factorize(values["indicateur"])
+        if indicateurs is not None:
+            ind_codes, ind_uniq = indicateurs
+        else:
+            ind_codes, ind_uniq = pd.factorize(values["indicateur"])
+            ind_uniq = ind_uniq.tolist()
         vals = values["valeur"].to_numpy(dtype="float64", na_value=np.nan)
         masque = values["masque"].to_numpy(dtype=bool)
         known = np.nan_to_num(vals)
@@ -165,11 +175,15 @@ class Report:
         self.valeurs_par_indicateur = {
             str(code): {"valeurs": int(counts[k]), "total": int(totals[k]),
                         "masquees": int(masked[k])}
-            for k, code in enumerate(ind_uniq.tolist())}
-        codes = values["code_insee"].to_numpy(dtype=object)
-        # None ou NaN : « codes == codes » est faux pour NaN seulement.
-        localised = (codes != None) & (codes == codes)  # noqa: E711
+            for k, code in enumerate(ind_uniq)}
+        if localisees is not None:
+            localised = localisees
+        else:
+            codes = values["code_insee"].to_numpy(dtype=object)
+            # None ou NaN : « codes == codes » est faux pour NaN seulement.
+            localised = (codes != None) & (codes == codes)  # noqa: E711
         if communes_reconnues is None:
+            codes = values["code_insee"].to_numpy(dtype=object)
             communes_reconnues = len(pd.unique(codes[localised]))
         self.communes_reconnues = int(communes_reconnues)
         self.total_non_localise = int(known[~localised].sum())

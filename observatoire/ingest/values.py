@@ -69,7 +69,7 @@ def _parse_cell(v) -> tuple[float, int]:
     return np.nan, (EMPTY if kind == 0 else NOT_NUMERIC)
 
 
-def parse_array(cells) -> tuple[np.ndarray, np.ndarray]:
+def parse_array(cells, types=None) -> tuple[np.ndarray, np.ndarray]:
     """Effectifs d'un tableau de cellules : ``(nombres, états)`` en tableaux numpy.
 
     Une colonne dont toutes les cellules sont déjà des nombres Python (le cas d'un
@@ -80,6 +80,8 @@ def parse_array(cells) -> tuple[np.ndarray, np.ndarray]:
     ----------
     cells : array-like
         Cellules brutes (nombres, textes, None).
+    types : set, optional
+        Types des cellules, s'ils sont déjà connus.
 
     Returns
     -------
@@ -88,7 +90,8 @@ def parse_array(cells) -> tuple[np.ndarray, np.ndarray]:
     """
     obj = np.asarray(cells, dtype=object)
     n = len(obj)
-    types = set(map(type, obj.tolist()))
+    if types is None:
+        types = set(map(type, obj.tolist()))
     if types <= _PLAIN_NUMBERS:
         numbers = obj.astype(np.float64)
         state = np.full(n, OK, dtype=np.int8)
