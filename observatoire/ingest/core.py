@@ -274,8 +274,10 @@ _SAFE_TOTALS: dict = {}
 
 
 def _safe_totals(safe: frozenset) -> dict:
-    """Codes et noms officiels de communes qui se lisent comme un libellé de total
-    (« Somme-Tourbe »), chacun avec son drapeau de sous-total ; calculé une fois."""
+    """Codes et noms officiels de communes qui se lisent comme un libellé de total.
+
+    (« Somme-Tourbe »), chacun avec son drapeau de sous-total ; calculé une fois.
+    """
     hit = _SAFE_TOTALS.get("v")
     if hit is None or hit[0] is not safe:
         texts = sorted(safe)
@@ -631,7 +633,9 @@ def _finalise(results: list[_SheetResult], report: Report, index, contributeur: 
     present = present[:-1]
     seen = cuniq if present.all() else list(itertools.compress(cuniq, present.tolist()))
     if own is not None:
-        n_out = len(set(seen).difference(own))
+        # Les communes vues sont distinctes (numérotées une fois chacune) : celles hors du
+        # territoire sont toutes les autres que celles du territoire (petit ensemble).
+        n_out = len(seen) - len(own.intersection(seen))
         if n_out:
             report.add("avertissement", "hors_territoire_contributeur",
                        f"{n_out} communes sont hors du territoire déclaré du contributeur "
@@ -692,12 +696,13 @@ def _values_frame(code, lib, indicateur: pd.Series, valeur, ok, masque, feuille:
         colonne = pd.Series([], dtype=object)  # comme un tableau vide de pandas
     values = pd.arrays.IntegerArray(np.where(ok, valeur, 0).astype(np.int64), ~ok)
     lines = pd.arrays.IntegerArray(np.asarray(ligne, dtype=np.int64), np.zeros(n, dtype=bool))
+    # Tableaux neufs, propres à ce tableau de valeurs : repris sans copie.
     return pd.DataFrame(copy=False, data={
-        "code_insee": pd.Series(code, dtype=object),
-        "libelle_non_localise": pd.Series(lib, dtype=object),
-        "indicateur": indicateur, "valeur": pd.Series(values),
-        "masque": pd.Series(np.asarray(masque, dtype=bool)),
-        "feuille": feuille, "ligne": pd.Series(lines), "colonne": colonne,
+        "code_insee": pd.Series(code, dtype=object, copy=False),
+        "libelle_non_localise": pd.Series(lib, dtype=object, copy=False),
+        "indicateur": indicateur, "valeur": pd.Series(values, copy=False),
+        "masque": pd.Series(np.array(masque, dtype=bool, copy=None), copy=False),
+        "feuille": feuille, "ligne": pd.Series(lines, copy=False), "colonne": colonne,
     }, columns=batches.VALUE_COLUMNS)
 
 
