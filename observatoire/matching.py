@@ -105,9 +105,18 @@ def is_non_localise_label(text) -> bool:
 
 
 def is_total_label(text) -> bool:
-    """Vrai pour un libellé de ligne de total ou de sous-total (« TOTAL », « Sous-total »…)."""
+    """Vrai pour un libellé de ligne de total ou de sous-total (« TOTAL », « Sous-total »…).
+
+    Le nom exact d'une commune n'en est jamais un (Somme-Bionne, Somme-Suippe…).
+    """
     norm = normalize_name(text)
-    return bool(norm) and bool(_TOTAL_RE.match(norm))
+    return bool(norm) and bool(_TOTAL_RE.match(norm)) and norm not in _official_names()
+
+
+@lru_cache(maxsize=1)
+def _official_names() -> frozenset[str]:
+    """Noms normalisés de toutes les communes actuelles de France."""
+    return frozenset(map(normalize_name, communes.load_communes(None)["nom"]))
 
 
 def _strip_article(norm: str) -> str:
@@ -570,7 +579,7 @@ def total_label_flags(texts: list[str], known: frozenset[str] = frozenset()
             hits = []
     for k in hits:
         norm = normalize_name(texts[k])
-        if norm and _TOTAL_RE.match(norm):
+        if norm and _TOTAL_RE.match(norm) and norm not in _official_names():
             total[k] = True
             sous[k] = norm.startswith(("SOUS", "S TOTAL"))
     return total, sous

@@ -65,10 +65,17 @@ def test_non_localised_labels(text):
     assert match_commune(text).methode == "non_localise"
 
 
-@pytest.mark.parametrize("text", ["TOTAL", "Sous-total", "Total général", "ENSEMBLE"])
+@pytest.mark.parametrize("text", ["TOTAL", "Sous-total", "Total général", "ENSEMBLE", "Somme"])
 def test_total_labels(text):
     assert matching.is_total_label(text)
     assert not matching.is_total_label("Béthune")
+
+
+@pytest.mark.parametrize("name", ["Somme-Bionne", "SOMME SUIPPE", "Somme-Yèvre"])
+def test_commune_whose_name_starts_like_a_total_is_not_a_total(name):
+    # « Somme » est aussi un libellé de total : le nom exact d'une commune l'emporte.
+    assert not matching.is_total_label(name)
+    assert matching.total_label_flags([name, "Somme"])[0].tolist() == [False, True]
 
 
 def test_match_series_vectorised_on_uniques():
