@@ -13,6 +13,7 @@ import csv
 import functools
 import html
 import io
+import itertools
 import re
 import zipfile
 from dataclasses import dataclass, field
@@ -201,8 +202,9 @@ def _array(rows: list[list]) -> np.ndarray:
     width = max(widths)
     if len(widths) > 1:
         rows = [list(r) + [None] * (width - len(r)) for r in rows]
-    arr = np.empty((len(rows), width), dtype=object)
-    arr[:] = rows
+    # Une seule passe sur les cellules, sans l'analyse de forme d'une affectation imbriquée.
+    arr = np.fromiter(itertools.chain.from_iterable(rows), dtype=object,
+                      count=len(rows) * width).reshape(len(rows), width)
     arr[arr == ""] = None
     return arr
 
