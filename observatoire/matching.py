@@ -119,6 +119,25 @@ def _official_names() -> frozenset[str]:
     return frozenset(map(normalize_name, communes.load_communes(None)["nom"]))
 
 
+def names_a_commune(text, index: CommuneIndex | None = None) -> bool:
+    """Vrai quand le texte désigne une commune : nom officiel d'une commune actuelle de
+    France (à la casse, aux accents et aux tirets près), ou commune reconnue par ``index``
+    (ancien nom, abréviation, nom ambigu entre plusieurs communes).
+
+    Sert au contrôle des données personnelles : « Sainte Marie Kerque » a l'air d'une
+    personne nommée mais n'en est pas une ; « Jean DUPONT » dans une colonne de communes,
+    si.
+    """
+    if not isinstance(text, str):
+        return False
+    if normalize_name(text) in _official_names():
+        return True
+    if index is None:
+        return False
+    m = match_commune(text, None, index)
+    return m.code_insee is not None or m.methode == "ambigu"
+
+
 def _strip_article(norm: str) -> str:
     for art in _ARTICLES:
         if norm.startswith(art) and len(norm) > len(art) + 2:
@@ -353,19 +372,29 @@ def match_commune(value, code_postal=None, index: CommuneIndex | None = None) ->
     return _by_name(index, norm, cp)
 
 
-def distinct_values(values: np.ndarray, types=None) -> tuple[np.ndarray, list]:
+def distinct_values(values: np.ndarray, types=None, values_list: list | None = None
+                    ) -> tuple[np.ndarray, list]:
     """Indice de la valeur distincte de chaque cellule, et les valeurs distinctes.
 
     Les booléens sont tenus à part : ``True == 1`` pour une table de hachage, mais une
-    cellule VRAI n'est pas le code 1. ``types`` : types des cellules, s'ils sont connus.
+    cellule VRAI n'est pas le code 1. ``types`` : types des cellules, s'ils sont connus ;
+    ``values_list`` : les mêmes cellules en liste, si on l'a déjà.
     """
+    if values_list is None:
+        values_list = values.tolist()
     if types is None:
-        types = set(map(type, values.tolist()))
+        types = set(map(type, values_list))
     if bool in types:
         keys = np.empty(len(values), dtype=object)
-        keys[:] = [(type(v) is bool, v) for v in values.tolist()]
+        keys[:] = [(type(v) is bool, v) for v in values_list]
         codes, uniq = pd.factorize(keys, use_na_sentinel=False)
         return codes, [k[1] for k in uniq.tolist()]
+    if types == {str}:
+        # Colonne de textes tous différents (codes INSEE d'un fichier par commune) : un
+        # dictionnaire le dit plus vite que la table de hachage de pandas.
+        first = dict.fromkeys(values_list)
+        if len(first) == len(values_list):
+            return np.arange(len(values_list), dtype=np.intp), values_list
     codes, uniq = pd.factorize(values, use_na_sentinel=False)
     return codes, list(uniq.tolist())
 
@@ -449,7 +478,8 @@ def match_distinct(uniq: list, index: CommuneIndex, types=None, all_current: boo
                           count=n)
     code_u = np.empty(n, dtype=object)
     code_u[:] = uniq
-    meth_u = np.full(n, "code", dtype=object)
+    meth_u = np.empty(n, dtype=object)
+    meth_u.fill("code")  # le même objet partout (np.full fabriquerait n chaînes)
     cand_u = np.empty(n, dtype=object)
     cand_u.fill(())
     miss = np.flatnonzero(~hit).tolist()

@@ -112,6 +112,48 @@ def test_commune_listed_twice_is_summed_with_warning():
     assert len(dup) == 2 and "lignes 2, 3" in dup[0].message
 
 
+def _every_commune_of_62() -> list[list]:
+    from observatoire import communes
+
+    c = communes.load_communes("62")
+    return [[code, nom, k % 7] for k, (code, nom) in enumerate(
+        zip(c["code_insee"], c["nom"], strict=True))]
+
+
+def test_file_of_every_commune_by_code_reads_each_row():
+    # Le cas d'un fichier national ou départemental : une colonne de codes actuels tous
+    # différents, les noms officiels à côté (chemin le plus rapide de la lecture).
+    rows = [["Code INSEE", "Commune", "Faits constatés"], *_every_commune_of_62()]
+    p = read(xlsx({"F": rows}))
+    got = vals(p)
+    assert len(got) == 887 and got["62119"] == rows[1 + [r[0] for r in rows[1:]].index(
+        "62119")][2]
+    assert p.report.ok and not p.communes_non_reconnues
+    assert p.report.lignes_lues == 887
+
+
+@pytest.mark.parametrize("text", ["Jean DUPONT", "jean.dupont@exemple.fr",
+                                  "06 12 34 56 78"])
+def test_person_in_the_name_column_next_to_codes_is_refused(text):
+    # Des codes tous reconnus ne dispensent pas de contrôler la colonne des noms.
+    rows = [["Code INSEE", "Commune", "Faits constatés"], *_every_commune_of_62()]
+    rows[499][1] = text  # ligne 500 du tableur (rows[0] est la ligne 1)
+    with pytest.raises(DonneesPersonnellesError, match="colonne B « Commune », ligne 500"):
+        read(xlsx({"F": rows}))
+
+
+def test_codes_with_a_total_row_and_a_repeated_code():
+    rows = [["Code INSEE", "Commune", "Faits constatés"], *_every_commune_of_62()[:50]]
+    stated = sum(r[2] for r in rows[1:])
+    rows.append([rows[3][0], rows[3][1], 4])  # même commune une seconde fois
+    rows.append([None, "TOTAL", stated + 4])
+    p = read(xlsx({"F": rows}))
+    got = vals(p)
+    assert len(got) == 50 and got[rows[3][0]] == rows[3][2] + 4
+    assert "commune_en_double" in {w.code for w in p.report.avertissements}
+    assert "total_incoherent" not in {w.code for w in p.report.avertissements}
+
+
 def test_transposed_layout():
     rows = [["Indicateur", "Béthune", "Beuvry", "Hors arrondissement"],
             ["Faits constatés", 7, 2, 1], ["Interventions à domicile", 3, "s", 0]]

@@ -318,6 +318,24 @@ def test_personal_data_not_fooled(header, cell, where):
     assert where in str(exc.value) and cell not in str(exc.value)
 
 
+def test_person_named_in_the_commune_column_is_refused():
+    # Sans ce refus, le texte finirait en libellé non localisé, donc en base.
+    rows = [["Commune", "Victimes suivies"], ["Arras", 3], ["Jean DUPONT", 1], ["Lens", 2]]
+    with pytest.raises(DonneesPersonnellesError) as exc:
+        read(xlsx({"F": rows}), contributeur="france_victimes_62")
+    assert "colonne A « Commune », ligne 3" in str(exc.value)
+    assert "DUPONT" not in str(exc.value)
+
+
+def test_commune_names_that_look_like_persons_are_read():
+    # Écrits avec des espaces, ces noms ressemblent à « prénom nom » : ce sont des communes
+    # (du Pas-de-Calais, ou d'ailleurs pour « Saint Jean Brévelay », hors territoire).
+    rows = [["Commune", "Victimes suivies"], ["Sainte Marie Kerque", 3],
+            ["SAINT LAURENT BLANGY", 2], ["Saint Jean Brévelay", 1]]
+    p = read(xlsx({"F": rows}), contributeur="france_victimes_62")
+    assert vals(p, "victimes_accompagnees") == {"62756": 3, "62753": 2}
+
+
 def test_personal_data_check_not_over_eager():
     # Une structure qui porte le nom d'une personne célèbre, dans le titre ou dans le
     # tableau, n'est pas une personne : le fichier est lu.

@@ -106,3 +106,29 @@ def test_match_values_same_as_cell_by_cell():
     assert code.tolist() == [m.code_insee for m in expected]
     assert methode.tolist() == [m.methode for m in expected]
     assert cands.tolist() == [m.candidats for m in expected]
+
+
+def _same_cell(a, b) -> bool:
+    # None et NaN sont une même case vide ; sinon même type et même valeur.
+    empty = [v is None or (isinstance(v, float) and v != v) for v in (a, b)]
+    return all(empty) if any(empty) else (type(a), a) == (type(b), b)
+
+
+@pytest.mark.parametrize("cells", [
+    ["62119", "62126", "62048"],            # textes tous différents (chemin rapide)
+    ["62119", "62126", "62119", "62048"],   # un doublon
+    ["62119", None, "62126", None],         # cases vides
+    [True, 1, "1", 2.5, 1],                 # VRAI n'est pas 1
+])
+def test_distinct_values_ranks_cells_by_first_appearance(cells):
+    import numpy as np
+
+    from observatoire.matching import distinct_values
+
+    arr = np.empty(len(cells), dtype=object)
+    arr[:] = cells
+    codes, uniq = distinct_values(arr)
+    assert all(_same_cell(uniq[k], v) for k, v in zip(codes.tolist(), cells, strict=True))
+    # Rangs dans l'ordre de première apparition, sans trou.
+    firsts = list(dict.fromkeys(codes.tolist()))
+    assert firsts == list(range(len(uniq)))

@@ -9,6 +9,7 @@ fichier dangereux ou illisible, valeurs invalides) ne laisse aucune trace.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import itertools
 import re
 from dataclasses import dataclass, field
@@ -162,17 +163,17 @@ def _match_rows(sheet: Sheet, lay: Layout, index, overrides: dict) -> dict:
     body = sheet.array[start:]
     n = len(body)
     code = np.full(n, None, dtype=object)
-    methode = np.full(n, "vide", dtype=object)
-    cands = np.empty(n, dtype=object)
-    cands.fill(())
+    methode = _filled(n, "vide")
+    cands = _filled(n, ())
     source = np.full(n, None, dtype=object)  # cellule d'où vient le texte de la ligne
+    every_row = False  # chaque ligne a déjà sa commune, reconnue par son code
     cp = body[:, lay.cp_col] if lay.cp_col is not None else None
     cid = cuniq = None
     matched = False  # une colonne a déjà donné des communes
     codes_only = set()  # colonnes faites de codes actuels seulement (aucun total possible)
     for col in (lay.code_col, lay.name_col):
-        if col is None:
-            continue
+        if col is None or every_row:
+            continue  # pas de colonne, ou plus aucune ligne à reconnaître
         cells = body[:, col]
         # Une colonne de textes seulement n'a ni None ni NaN : rien à tester.
         filled = np.ones(n, dtype=bool) if sheet.types(col, start) <= {str} \
@@ -190,7 +191,10 @@ def _match_rows(sheet: Sheet, lay: Layout, index, overrides: dict) -> dict:
             if all_codes:
                 codes_only.add(col)
             if filled.all():
-                code, methode, cands = c[dcodes], m[dcodes], k[dcodes]
+                # Autant de valeurs distinctes que de lignes : les rangs sont 0..n-1.
+                code, methode, cands = (c, m, k) if len(duniq) == n else \
+                    (c[dcodes], m[dcodes], k[dcodes])
+                every_row = all_codes
                 if all_codes:
                     # Que des codes actuels, distincts : chaque valeur est sa commune.
                     cid, cuniq = dcodes, list(duniq)
@@ -216,22 +220,25 @@ def _match_rows(sheet: Sheet, lay: Layout, index, overrides: dict) -> dict:
             continue
         if col in codes_only and matching.codes_are_not_totals(index):
             continue  # que des codes actuels, dont aucun n'est un libellé de total
-        codes, uniq, types = sheet.distinct(col, start)
-        tot_u = np.zeros(len(uniq), dtype=bool)
-        sous_u = np.zeros(len(uniq), dtype=bool)
         safe = _commune_strings()
         if sheet.subset_of(col, start, safe):
             # Que des codes et noms officiels (déjà vérifié par le contrôle des données
             # personnelles) : ceux qui se lisent comme un total sont connus d'avance ;
             # les valeurs distinctes n'y figurent qu'une fois chacune.
             tot_s = _safe_totals(safe)
-            found = frozenset(tot_s).intersection(uniq)
-            if not found:
+            if not tot_s or tot_s.keys().isdisjoint(sheet.column(col, start)):
                 continue
+            codes, uniq, types = sheet.distinct(col, start)
+            tot_u = np.zeros(len(uniq), dtype=bool)
+            sous_u = np.zeros(len(uniq), dtype=bool)
+            found = frozenset(tot_s).intersection(uniq)
             for t in found:
                 k = uniq.index(t)
                 tot_u[k], sous_u[k] = True, tot_s[t]
         else:
+            codes, uniq, types = sheet.distinct(col, start)
+            tot_u = np.zeros(len(uniq), dtype=bool)
+            sous_u = np.zeros(len(uniq), dtype=bool)
             if types <= {str}:
                 strs, texts = None, uniq
             else:
@@ -251,8 +258,11 @@ def _match_rows(sheet: Sheet, lay: Layout, index, overrides: dict) -> dict:
     # Le texte ne sert qu'aux lignes sans commune (rapport, libellé non localisé) et aux
     # choix de l'agent : on ne le calcule que pour elles.
     texte = np.full(n, None, dtype=object)
-    need = np.ones(n, dtype=bool) if overrides else (code == None)  # noqa: E711
-    need &= source != None  # noqa: E711
+    if every_row and not overrides:
+        need = np.zeros(n, dtype=bool)
+    else:
+        need = np.ones(n, dtype=bool) if overrides else (code == None)  # noqa: E711
+        need &= source != None  # noqa: E711
     if need.any():
         texte[need] = _texts(source[need])
     if overrides:
@@ -265,9 +275,20 @@ def _match_rows(sheet: Sheet, lay: Layout, index, overrides: dict) -> dict:
     if cid is None:
         cid, cuniq = pd.factorize(code)
         cuniq = cuniq.tolist()
+    vide = np.zeros(n, dtype=bool) if every_row else methode == "vide"
     return {"code_insee": code, "methode": methode, "candidats": cands, "texte": texte,
-            "sous_total": sous_total, "total": methode == "total", "vide": methode == "vide",
+            "sous_total": sous_total, "total": methode == "total", "vide": vide,
             "cid": cid, "communes": cuniq}
+
+
+def _filled(n: int, value) -> np.ndarray:
+    """Tableau d'objets de longueur ``n`` dont chaque case est ``value`` (le même objet).
+
+    ``np.full(n, "vide", dtype=object)`` fabriquerait une chaîne neuve par case.
+    """
+    out = np.empty(n, dtype=object)
+    out.fill(value)
+    return out
 
 
 _SAFE_TOTALS: dict = {}
@@ -531,13 +552,19 @@ def _collect_errors(res: _SheetResult, report: Report) -> None:
                    sheet.name, ligne, col)
 
 
+@functools.lru_cache(maxsize=1)
+def _str_dtype():
+    # Type « str » de pandas (Arrow quand pyarrow est là) : établi une fois.
+    return pd.Series([], dtype="str").dtype
+
+
 def _str_column(labels: list, codes: np.ndarray) -> pd.Series:
     """Colonne de type « str » de pandas : ``labels[codes]``, sans passer par des objets.
 
     Les libellés distincts (quelques indicateurs, feuilles, colonnes) sont convertis une
     fois, puis répartis par Arrow, au lieu de convertir une à une 100 000 chaînes.
     """
-    dtype = pd.Series([], dtype="str").dtype
+    dtype = _str_dtype()
     if getattr(dtype, "storage", None) == "pyarrow":
         import pyarrow as pa
 
@@ -554,9 +581,10 @@ def _finalise(results: list[_SheetResult], report: Report, index, contributeur: 
     for n_sheet, res in enumerate(results):
         o, rows = res.obs, res.rows
         keep = ~rows["total"][o["r"]] & np.isin(o["etat"], [V.OK, V.MASKED]) & (o["ind"] >= 0)
-        o = _take(o, keep)
+        # Rien à écarter (le cas courant) : les tableaux sont repris sans copie.
+        o = _take(o, keep) if not keep.all() else dict(o)
         sheet = res.sheet
-        pos, jj = o["pos"].astype(np.int64), o["j"].astype(np.int64)
+        pos, jj = np.asarray(o["pos"], dtype=np.int64), np.asarray(o["j"], dtype=np.int64)
         if sheet.transposed:
             o["ligne"] = np.asarray(sheet.cols_orig_rows, dtype=np.int64)[jj]
             labels, which = list(sheet.rows_orig_cols), pos
@@ -940,7 +968,7 @@ def read_contribution(source, filename: str | None = None, contributeur: str = "
             oriented, lay = detect(sheet, mapper, index)
         check_personal_data(oriented, None if lay is None else lay.header,
                             skip_cols=[] if lay is None else lay.commune_cols,
-                            current_codes=index.current_codes)
+                            current_codes=index.current_codes, index=index)
         if lay is None:
             report.feuilles.append({"nom": sheet.name,
                                     "role": "ignorée (aucun tableau par commune reconnu)"})

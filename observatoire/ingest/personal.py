@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from observatoire.errors import DonneesPersonnellesError
-from observatoire.matching import normalize_name
+from observatoire.matching import names_a_commune, normalize_name
 
 _PERSONAL_HEADERS = [
     (re.compile(r"^(DATE (DE )?NAISSANCE|DATE NAIS+|DDN|NEE? LE|NE E LE|ANNEE DE NAISSANCE|"
@@ -179,9 +179,6 @@ def _refuse(sheet_name: str, col: str, header, reason: str, ligne: int | None,
 
 
 _DATE_TYPES = (dt.date, pd.Timestamp)  # dt.datetime est un dt.date
-# Motifs qui ne concernent pas les personnes nommées : les seuls qui comptent dans une
-# colonne de communes (« Sainte-Marie-Kerque » n'est personne).
-_NOT_PERSON = [(p, r) for p, r in _CONTENT_PATTERNS if not r.startswith("personne")]
 
 
 @lru_cache(maxsize=1)
@@ -189,7 +186,7 @@ def _commune_strings() -> frozenset[str]:
     """Codes et noms officiels des communes, tels quels : sans danger dans une colonne de communes.
 
     Un nom officiel n'a ni chiffre ni « @ » (on ne garde que ceux-là) : il ne peut
-    ressembler qu'à une personne nommée, motif ignoré dans une colonne de communes ; un
+    ressembler qu'à une personne nommée, ce qu'il n'est pas puisque c'est une commune ; un
     code n'est fait que de chiffres (et de A ou B pour la Corse).
     """
     from observatoire import communes
@@ -199,7 +196,7 @@ def _commune_strings() -> frozenset[str]:
     return frozenset([*allc["code_insee"], *names])
 
 
-def _may_hit(texts, commune_col: bool) -> bool:
+def _may_hit(texts) -> bool:
     """Faux quand aucun des textes ne peut ressembler à une donnée personnelle.
 
     Les textes sont cherchés tous ensemble : joints par NUL (qu'aucun motif ne
@@ -210,16 +207,17 @@ def _may_hit(texts, commune_col: bool) -> bool:
     if not texts:
         return False
     joined = "\x00".join(texts)
-    patterns = _NOT_PERSON if commune_col else _CONTENT_PATTERNS
-    return any(p.search(joined) for p, _ in patterns) or bool(_TEXT_DATE.search(joined))
+    return any(p.search(joined) for p, _ in _CONTENT_PATTERNS) \
+        or bool(_TEXT_DATE.search(joined))
 
 
-def _first_content_hit(texts: list[str], commune_col: bool, allowed=None
+def _first_content_hit(texts: list[str], is_commune=None, allowed=None
                        ) -> tuple[str, str] | None:
     """Premier texte (dans l'ordre donné) qui ressemble à une donnée personnelle, ou None.
 
-    Même règle que :func:`personal_content_reason` ; dans une colonne de communes, les
-    personnes nommées ne comptent pas ; ``allowed(texte, raison)`` vrai excuse un texte.
+    Même règle que :func:`personal_content_reason`. Dans une colonne de communes,
+    ``is_commune(texte)`` vrai excuse une « personne nommée » qui est en fait le nom d'une
+    commune (« Sainte Marie Kerque ») ; ``allowed(texte, raison)`` vrai excuse un texte.
 
     Returns
     -------
@@ -228,7 +226,8 @@ def _first_content_hit(texts: list[str], commune_col: bool, allowed=None
     """
     for text in texts:
         reason = personal_content_reason(text)
-        if reason is None or (commune_col and reason.startswith("personne")):
+        if reason is None or (is_commune is not None and reason.startswith("personne")
+                              and is_commune(text)):
             continue
         if allowed is not None and allowed(text, reason):
             continue
@@ -266,8 +265,8 @@ def _codes_are_safe(codes: frozenset, safe: frozenset) -> bool:
 
 
 def check_personal_data(sheet, header_row: int | None = None, skip_cols=(),
-                        header_scan_rows: int = 60, current_codes: frozenset | None = None
-                        ) -> None:
+                        header_scan_rows: int = 60, current_codes: frozenset | None = None,
+                        index=None) -> None:
     """Refuse une feuille qui contient des données personnelles.
 
     Chaque colonne est contrôlée, colonnes de texte libre comprises ; les textes le
@@ -281,14 +280,18 @@ def check_personal_data(sheet, header_row: int | None = None, skip_cols=(),
         (titres, « extrait du … ») sont permises, celles du tableau non. None = toute
         la feuille est du tableau.
     skip_cols : iterable of int
-        Colonnes de communes : leurs contenus ne sont pas testés comme noms de personnes
-        (« Sainte-Marie-Kerque » n'est personne).
+        Colonnes de communes : un contenu qui ressemble à une personne nommée n'y est
+        permis que s'il désigne une commune (« Sainte Marie Kerque » n'est personne ;
+        « Jean DUPONT » en est une, et finirait sinon en libellé non localisé).
     header_scan_rows : int
         Nombre de premières lignes où chaque cellule courte est testée comme en-tête.
     current_codes : frozenset, optional
         Codes actuels des communes (``CommuneIndex.current_codes``) : une colonne de
         communes qui n'en porte que de ceux-là est reconnue sans danger par la même
         question que pose ensuite la reconnaissance des communes (réponse en cache).
+    index : CommuneIndex, optional
+        Index des communes servi : reconnaît aussi les anciens noms et les variantes
+        comme des communes (voir :func:`observatoire.matching.names_a_commune`).
 
     Raises
     ------
@@ -316,9 +319,18 @@ def check_personal_data(sheet, header_row: int | None = None, skip_cols=(),
     body = cells[start:]
     header_vals = cells[header_row] if header_row is not None else None
     safe = _commune_strings() if skip else frozenset()
+
+    def is_commune(text: str) -> bool:
+        return names_a_commune(text, index)
+
     lazy: dict = {}  # lignes de notes, calculées au premier besoin seulement
     for j in range(body.shape[1]):
         # Valeurs distinctes de la colonne (partagées avec la reconnaissance des communes).
+        if j in skip and (
+                (current_codes is not None and _codes_are_safe(current_codes, safe)
+                 and sheet.subset_of(j, start, current_codes))
+                or sheet.subset_of(j, start, safe)):
+            continue  # rien que des codes et noms officiels de communes
         types = sheet.types(j, start)
         if not any(issubclass(t, _DATE_TYPES) or issubclass(t, str) for t in types):
             continue  # ni texte ni date : rien à chercher, pas besoin des valeurs distinctes
@@ -332,17 +344,12 @@ def check_personal_data(sheet, header_row: int | None = None, skip_cols=(),
                           "date complète (possible date de naissance)", ligne, "contenu")
         if not any(issubclass(t, str) for t in types):
             continue
-        if j in skip and (
-                (current_codes is not None and _codes_are_safe(current_codes, safe)
-                 and sheet.subset_of(j, start, current_codes))
-                or sheet.subset_of(j, start, safe)):
-            continue  # rien que des codes et noms officiels de communes
         pool = set(distinct) - safe if j in skip else distinct
         if not types <= {str, type(None)}:
             pool = [t for t in pool if isinstance(t, str)]
         elif type(None) in types:
             pool = [t for t in pool if t is not None]
-        if not _may_hit(pool, j in skip):
+        if not _may_hit(pool):
             continue
         # Textes distincts dans l'ordre de leur première apparition : le premier trouvé est
         # celui de la première ligne en cause.
@@ -358,7 +365,7 @@ def check_personal_data(sheet, header_row: int | None = None, skip_cols=(),
             rows = start + np.flatnonzero(codes == k)
             return all(int(i) in lazy["notes"] for i in rows)
 
-        hit = _first_content_hit(texts, j in skip, in_notes)
+        hit = _first_content_hit(texts, is_commune if j in skip else None, in_notes)
         if hit is None:
             continue
         text, reason = hit

@@ -93,6 +93,17 @@ class Sheet:
         kw.setdefault("cols", [column_letter(j) for j in range(array.shape[1])])
         return cls(name=name, cells=cells, array=array, **kw)
 
+    def column(self, j: int, start: int = 0) -> list:
+        """Cellules de la colonne ``j`` à partir de la ligne ``start``, en liste (en cache).
+
+        Les contrôles qui suivent (types, appartenance à un ensemble connu) parcourent
+        cette liste : une seule conversion du tableau numpy par colonne.
+        """
+        cache = self.__dict__.setdefault("_column", {})
+        if (j, start) not in cache:
+            cache[(j, start)] = self.array[start:, j].tolist()
+        return cache[(j, start)]
+
     def distinct(self, j: int, start: int = 0) -> tuple[np.ndarray, list, frozenset]:
         """Valeurs distinctes de la colonne ``j`` à partir de la ligne ``start`` (en cache).
 
@@ -108,8 +119,12 @@ class Sheet:
 
         cache = self.__dict__.setdefault("_distinct", {})
         if (j, start) not in cache:
-            codes, uniq = distinct_values(self.array[start:, j], self.types(j, start))
-            cache[(j, start)] = (codes, uniq, frozenset(map(type, uniq)))
+            types = self.types(j, start)
+            codes, uniq = distinct_values(self.array[start:, j], types,
+                                          values_list=self.column(j, start))
+            # Types des valeurs distinctes, pas des cellules : pandas y rend None en NaN.
+            cache[(j, start)] = (codes, uniq, types if uniq is self.column(j, start)
+                                 else frozenset(map(type, uniq)))
         return cache[(j, start)]
 
     def subset_of(self, j: int, start: int, known: frozenset) -> bool:
@@ -117,15 +132,27 @@ class Sheet:
 
         En cache par ensemble : la même question (codes actuels des communes, codes et
         noms officiels) posée par le contrôle des données personnelles, la reconnaissance
-        des communes et celle des totaux n'est tranchée qu'une fois.
+        des communes et celle des totaux n'est tranchée qu'une fois. Les cellules sont
+        cherchées telles quelles (sans calculer les valeurs distinctes, qui coûtent plus
+        cher qu'une recherche) ; la recherche s'arrête au premier texte inconnu.
+
+        ``known`` ne contient que des textes : un nombre, une date ou une cellule vide
+        n'y est jamais. Une colonne qui s'y trouve tout entière est donc une colonne de
+        textes, ce que :meth:`types` sait alors sans la parcourir (les lecteurs ne
+        rendent que des ``str`` Python, jamais une sous-classe).
         """
         cache = self.__dict__.setdefault("_subset", {})
         key = (j, start, id(known))
         hit = cache.get(key)
         if hit is None or hit[0] is not known:
-            _, uniq, types = self.distinct(j, start)
-            hit = (known, types <= {str} and known.issuperset(uniq))
+            distinct = self.__dict__.get("_distinct", {}).get((j, start))
+            cells = distinct[1] if distinct is not None else self.column(j, start)
+            inside = known.issuperset(cells)
+            hit = (known, inside)
             cache[key] = hit
+            if inside:
+                self.__dict__.setdefault("_types", {}).setdefault(
+                    (j, start), frozenset({str}) if cells else frozenset())
         return hit[1]
 
     def types(self, j: int, start: int = 0) -> frozenset:
@@ -136,7 +163,7 @@ class Sheet:
         """
         cache = self.__dict__.setdefault("_types", {})
         if (j, start) not in cache:
-            cache[(j, start)] = frozenset(map(type, self.array[start:, j].tolist()))
+            cache[(j, start)] = frozenset(map(type, self.column(j, start)))
         return cache[(j, start)]
 
     @property
@@ -194,14 +221,20 @@ class Workbook:
     stamp: dict | None = None
 
 
-def _array(rows: list[list]) -> np.ndarray:
-    """Tableau d'objets (lignes × colonnes) des cellules, None pour une cellule vide."""
+def _array(rows: list[list], rectangular: bool = False) -> np.ndarray:
+    """Tableau d'objets (lignes × colonnes) des cellules, None pour une cellule vide.
+
+    ``rectangular`` : toutes les lignes ont déjà la même longueur (une plage calamine
+    l'est par construction), ce qu'on n'a alors pas à vérifier.
+    """
     if not rows:
         return np.empty((0, 0), dtype=object)
-    widths = set(map(len, rows))
-    width = max(widths)
-    if len(widths) > 1:
-        rows = [list(r) + [None] * (width - len(r)) for r in rows]
+    width = len(rows[0])
+    if not rectangular:
+        widths = set(map(len, rows))
+        width = max(widths)
+        if len(widths) > 1:
+            rows = [list(r) + [None] * (width - len(r)) for r in rows]
     # Une seule passe sur les cellules, sans l'analyse de forme d'une affectation imbriquée.
     arr = np.fromiter(itertools.chain.from_iterable(rows), dtype=object,
                       count=len(rows) * width).reshape(len(rows), width)
@@ -245,7 +278,8 @@ def read_workbook(content: bytes, kind: str, filename: str = "") -> Workbook:
                 stamp = _read_stamp(rows)
                 continue
             merged = [(r0, c0, r1, c1) for (r0, c0), (r1, c1) in (sh.merged_cell_ranges or [])]
-            sheets.append(Sheet.from_array(name, _array(rows), merged=merged, hidden=hidden))
+            sheets.append(Sheet.from_array(name, _array(rows, rectangular=True), merged=merged,
+                                           hidden=hidden))
     except FichierRefuseError:
         raise
     except Exception as exc:  # calamine lève ses propres types (ZipError, XmlError, PasswordError…)
