@@ -303,6 +303,25 @@ def test_non_localised_rows_kept_with_their_labels():
     assert not p.communes_non_reconnues
 
 
+def test_hidden_value_column_is_read_and_reported():
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "F"
+    for row in [["Commune", "Faits constatés", "Interventions à domicile"],
+                ["Arras", 3, 5], ["Lens", 1, 2]]:
+        ws.append(row)
+    ws.column_dimensions["C"].hidden = True
+    buf = io.BytesIO()
+    wb.save(buf)
+    p = read(buf.getvalue())
+    # Lue comme les autres (les valeurs sont dans le fichier)…
+    assert vals(p, "interventions_domicile") == {"62041": 5, "62498": 2}
+    # … et signalée, avec sa colonne ; la colonne visible ne l'est pas.
+    hidden = [w for w in p.report.avertissements if w.code == "colonne_masquee"]
+    assert len(hidden) == 1 and hidden[0].colonne == "C"
+    assert "Interventions à domicile" in hidden[0].message
+
+
 # --- Données personnelles ------------------------------------------------------------
 
 @pytest.mark.parametrize(("header", "cell", "where"), [

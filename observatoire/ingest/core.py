@@ -433,6 +433,27 @@ def _report_same_item(res: _SheetResult, report: Report) -> None:
                    f"et réimportez.", sheet.name, ligne, col)
 
 
+def _report_hidden_columns(res: _SheetResult, report: Report) -> None:
+    """Signale les colonnes de valeurs chargées alors qu'elles sont masquées dans le classeur.
+
+    Une colonne masquée est lue comme les autres (ses valeurs sont bien dans le fichier),
+    mais l'agent qui ouvre le classeur ne la voit pas : il doit savoir qu'elle compte.
+    """
+    sheet, lay = res.sheet, res.layout
+    if sheet.hidden_columns is None or not lay.item_cols:
+        return
+    hidden = sheet.hidden_columns()
+    for j in sorted(set(lay.item_cols) & hidden):
+        if j in lay.set_aside:
+            continue  # déjà signalée comme écartée
+        ligne, col = sheet.ref(lay.header, j)
+        report.add("avertissement", "colonne_masquee",
+                   f"la colonne {col} « {lay.headers.get(j, '')} » est masquée dans le "
+                   f"classeur : ses valeurs sont chargées comme les autres. Affichez-la pour "
+                   f"vérifier qu'elle doit l'être ; sinon, retirez-la et réimportez.",
+                   sheet.name, ligne, col)
+
+
 def _check_totals(res: _SheetResult, report: Report) -> None:
     """Compare chaque ligne de total indiquée à la somme des lignes qu'elle résume.
 
@@ -995,6 +1016,7 @@ def read_contribution(source, filename: str | None = None, contributeur: str = "
                        f"correspondances --confirmer \"{head}=CODE\" ») puis réimportez.",
                        res.sheet.name, res.sheet.ref(lay.header, j)[0], col)
         _report_same_item(res, report)
+        _report_hidden_columns(res, report)
         for m in lay.item_cols.values():
             if m.hors_contributeur:
                 report.add("avertissement", "indicateur_hors_contributeur",

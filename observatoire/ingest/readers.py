@@ -58,6 +58,8 @@ class Sheet:
         Feuille masquée dans le classeur.
     transposed : bool
         Vrai quand ``cells`` est la transposée de la feuille (communes en colonnes).
+    hidden_columns : callable, optional
+        Rend les indices des colonnes masquées dans le classeur (lues comme les autres).
     formulas : callable, optional
         Rend les cellules de formule sans valeur calculée (voir :attr:`uncached`) ;
         appelé seulement si on en a besoin.
@@ -75,6 +77,7 @@ class Sheet:
     transposed: bool = False
     array: np.ndarray | None = field(default=None, repr=False, compare=False)
     formulas: object = field(default=None, repr=False, compare=False)
+    hidden_columns: object = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.array is None:
@@ -298,6 +301,7 @@ def read_workbook(content: bytes, kind: str, filename: str = "") -> Workbook:
     if kind == "xlsx":
         for sheet in sheets:
             sheet.formulas = functools.partial(_uncached_formulas, content, sheet.name)
+            sheet.hidden_columns = functools.partial(_hidden_columns, content, sheet.name)
     return Workbook(format=kind, sheets=sheets, stamp=stamp)
 
 
@@ -338,6 +342,25 @@ def _column_index(letters: bytes) -> int:
     return n - 1
 
 
+def _sheet_xml_path(zf: zipfile.ZipFile, name: str) -> str | None:
+    """Chemin, dans l'archive d'un .xlsx, du XML de la feuille ``name`` (None si introuvable)."""
+    wb = zf.read("xl/workbook.xml").decode("utf-8", "replace")
+    rels = zf.read("xl/_rels/workbook.xml.rels").decode("utf-8", "replace")
+    rid = None
+    for tag in re.findall(r"<(?:\w+:)?sheet\b[^>]*>", wb):
+        found = re.search(r'\bname="([^"]*)"', tag)
+        if found and html.unescape(found[1]) == name:
+            rid = re.search(r'\br:id="([^"]+)"', tag)
+            break
+    if rid is None:
+        return None
+    for rel in re.findall(r"<(?:\w+:)?Relationship\b[^>]*>", rels):
+        if re.search(rf'\bId="{re.escape(rid[1])}"', rel):
+            target = re.search(r'Target="([^"]+)"', rel)[1].lstrip("/")
+            return target if target.startswith("xl/") else "xl/" + target
+    return None
+
+
 def _uncached_formulas(content: bytes, name: str) -> list[tuple[int, int]]:
     """Cellules ``(ligne, colonne)`` de formule sans valeur calculée de la feuille ``name``.
 
@@ -347,28 +370,50 @@ def _uncached_formulas(content: bytes, name: str) -> list[tuple[int, int]]:
     """
     try:
         with zipfile.ZipFile(io.BytesIO(content)) as zf:
-            wb = zf.read("xl/workbook.xml").decode("utf-8", "replace")
-            rels = zf.read("xl/_rels/workbook.xml.rels").decode("utf-8", "replace")
-            rid = None
-            for tag in re.findall(r"<(?:\w+:)?sheet\b[^>]*>", wb):
-                found = re.search(r'\bname="([^"]*)"', tag)
-                if found and html.unescape(found[1]) == name:
-                    rid = re.search(r'\br:id="([^"]+)"', tag)
-                    break
-            if rid is None:
+            target = _sheet_xml_path(zf, name)
+            if target is None:
                 return []
-            for rel in re.findall(r"<(?:\w+:)?Relationship\b[^>]*>", rels):
-                if re.search(rf'\bId="{re.escape(rid[1])}"', rel):
-                    target = re.search(r'Target="([^"]+)"', rel)[1].lstrip("/")
-                    break
-            else:
-                return []
-            xml = zf.read(target if target.startswith("xl/") else "xl/" + target)
+            xml = zf.read(target)
     except (KeyError, TypeError, zipfile.BadZipFile):
         return []  # structure inattendue : calamine a déjà lu ce qu'il pouvait
     if b"<f" not in xml and b":f" not in xml:  # sans formule, le cas courant
         return []
     return [(int(r) - 1, _column_index(c)) for c, r in _UNCACHED.findall(xml)]
+
+
+_COL_TAG = re.compile(rb"<(?:\w+:)?col\b[^>]*>")
+
+
+def _hidden_columns(content: bytes, name: str) -> frozenset[int]:
+    """Colonnes (indices à partir de 0) masquées dans la feuille ``name`` d'un .xlsx.
+
+    Elles sont décrites en tête du XML de la feuille (``<cols>``, avant les cellules) : on
+    ne lit que ce début, pas toute la feuille. calamine lit les cellules masquées comme
+    les autres ; le rapport le signale quand une colonne masquée est chargée.
+    """
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as zf:
+            target = _sheet_xml_path(zf, name)
+            if target is None:
+                return frozenset()
+            head = b""
+            with zf.open(target) as fh:
+                while b"sheetData" not in head and len(head) < 4_000_000:
+                    chunk = fh.read(65536)
+                    if not chunk:
+                        break
+                    head += chunk
+    except (KeyError, TypeError, zipfile.BadZipFile):
+        return frozenset()
+    head = head.split(b"sheetData", 1)[0]
+    hidden = set()
+    for tag in _COL_TAG.findall(head):
+        if not re.search(rb'\bhidden="(1|true)"', tag):
+            continue
+        lo, hi = re.search(rb'\bmin="(\d+)"', tag), re.search(rb'\bmax="(\d+)"', tag)
+        if lo and hi and int(hi[1]) - int(lo[1]) < 16384:
+            hidden.update(range(int(lo[1]) - 1, int(hi[1])))
+    return frozenset(hidden)
 
 
 _ENCODINGS = ("utf-8-sig", "cp1252")
