@@ -474,10 +474,25 @@ def read_dispositifs(path: str | Path, type: str | None = None, source: str | No
             f"{' ; ignorées : ' + ', '.join(ignored) if ignored else ''}. "
             "Renommez les en-têtes ou partez du modèle « observatoire dispositifs modele »."
         )
+    default_source = source or f"{path.name} (importé le {dt.date.today():%d/%m/%Y})"
+    frame = _dispositif_records(rows, where, report, type, default_source)
+    return frame, report
+
+
+def _dispositif_records(rows: list[dict], where: str, report: RegistryReport,
+                        type: str | None, default_source: str) -> pd.DataFrame:
+    """Valide des lignes de dispositifs (champ → texte, ``_ligne``, ``_colonnes``).
+
+    Même contrôle pour un tableur importé et pour le tableau modifié dans l'application.
+
+    Raises
+    ------
+    RegistreInvalideError
+        Toutes les lignes invalides, avec leur ligne et leur colonne.
+    """
     types = load_types()
     forced = resolve_type(type, types) if type else None
     index = _CommuneIndex()
-    default_source = source or f"{path.name} (importé le {dt.date.today():%d/%m/%Y})"
     errors: list[str] = []
     out = []
     for row in rows:
@@ -556,7 +571,7 @@ def read_dispositifs(path: str | Path, type: str | None = None, source: str | No
     frame["capacite"] = frame["capacite"].astype("Int64")
     frame["latitude"] = frame["latitude"].astype(float)
     frame["longitude"] = frame["longitude"].astype(float)
-    return frame, report
+    return frame
 
 
 def _errors_message(where: str, errors: list[str]) -> str:
@@ -742,6 +757,97 @@ def import_dispositifs(path: str | Path, type: str | None = None, source: str | 
     if layer is not None:
         place_at_communes(engine, layer)
     return report
+
+
+def save_edited_dispositifs(original: pd.DataFrame, edited: pd.DataFrame,
+                            utilisateur: str, demo: bool = False,
+                            engine: Engine | None = None) -> RegistryReport:
+    """Enregistre le registre modifié dans l'application (tableau éditable), en une transaction.
+
+    Chaque ligne passe par le même contrôle qu'un tableur importé (type du catalogue,
+    commune, coordonnées, capacité) ; une seule erreur et rien n'est écrit. Les lignes de
+    ``original`` (colonne ``id``) sont remplacées par celles de ``edited``.
+
+    Un dispositif placé à sa commune (``localisation`` « commune » ou « territoire ») dont
+    on n'a pas touché aux coordonnées y reste placé : ses coordonnées ne deviennent pas
+    une adresse ; si on les a modifiées, c'est désormais une adresse.
+
+    Parameters
+    ----------
+    original : pandas.DataFrame
+        Le registre tel qu'affiché (:func:`list_dispositifs`, avec ``id``).
+    edited : pandas.DataFrame
+        Le même tableau après modification, lignes dans le même ordre (``id`` non modifiable).
+    utilisateur : str
+        Qui enregistre (journal).
+    demo : bool, default False
+        Base de démonstration.
+    engine : Engine, optional
+
+    Returns
+    -------
+    RegistryReport
+
+    Raises
+    ------
+    RegistreInvalideError
+        Lignes invalides : le message les liste toutes, avec le nom du dispositif.
+    """
+    engine = engine or storage.get_engine()
+    before = original.set_index("id") if "id" in original.columns else None
+    rows, kept_points = [], {}
+    for k, rec in enumerate(edited.to_dict("records"), start=1):
+        row = {c: "" if _missing(rec.get(c)) else _cell_text(rec.get(c))
+               for c in DISPOSITIF_COLUMNS}
+        old = None
+        if before is not None and rec.get("id") in before.index:
+            old = before.loc[rec["id"]]
+        placed = row["localisation"] in ("commune", "territoire")
+        if placed and old is not None and _same_point(old, rec):
+            # Point de sa commune, pas une adresse : gardé tel quel, localisation comprise.
+            kept_points[k - 1] = (old["latitude"], old["longitude"], row["localisation"])
+            row["latitude"] = row["longitude"] = ""
+        row["_ligne"] = f"{k} « {row['nom'] or 'sans nom'} »"
+        row["_colonnes"] = {c: c for c in DISPOSITIF_COLUMNS}
+        rows.append(row)
+    report = RegistryReport(fichier="tableau modifié dans l'application",
+                            registre="dispositifs", lignes_lues=len(rows),
+                            colonnes={c: c for c in DISPOSITIF_COLUMNS})
+    frame = _dispositif_records(rows, "Tableau des dispositifs modifié", report, None,
+                                f"modifié dans l'application le {dt.date.today():%d/%m/%Y}")
+    for k, (lat, lon, where) in kept_points.items():
+        frame.loc[k, ["latitude", "longitude", "localisation"]] = [lat, lon, where]
+    ids = [int(i) for i in original["id"].tolist()] if "id" in original.columns else []
+    table = storage.dispositifs
+    with storage.transaction(engine) as conn:
+        ensure_mode(conn, demo)
+        removed = conn.execute(sa.delete(table).where(table.c.id.in_(ids))).rowcount if ids \
+            else 0
+        written, dup, _ = write_dispositifs(conn, frame, demo=demo)
+        _journal(conn, utilisateur, "modification_dispositifs",
+                 f"{written} dispositif(s) enregistré(s), {removed} remplacé(s)")
+    report.importes, report.doublons, report.supprimes = written, dup, removed
+    report.par_type = {k: int(v) for k, v in frame["type"].value_counts().items()}
+    layer = commune_layer_or_none()
+    if layer is not None:
+        place_at_communes(engine, layer)
+    return report
+
+
+def _missing(value) -> bool:
+    # Case vide du tableau éditable : None, NaN, pd.NA (capacité entière) ou NaT.
+    return value is None or (pd.api.types.is_scalar(value) and bool(pd.isna(value)))
+
+
+def _same_point(old, new: dict) -> bool:
+    def num(v):
+        return None if v is None or v != v else round(float(v), 7)
+
+    try:
+        return (num(old["latitude"]), num(old["longitude"])) == \
+            (num(new.get("latitude")), num(new.get("longitude")))
+    except (TypeError, ValueError):
+        return False
 
 
 def load_initial_registry(engine: Engine | None = None, demo: bool = False,

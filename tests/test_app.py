@@ -161,6 +161,23 @@ def test_admin_pages(use_demo):
     assert list(at.dataframe[0].value["identifiant"]) == ["chef"]
 
 
+def test_registry_page_saves_through_the_import_checks(use_demo):
+    from observatoire import registres
+
+    auth.add_account("cheffe", "mot de passe solide", "administrateur")
+    account = auth.verify_password("cheffe", "mot de passe solide")
+    before = registres.list_dispositifs().drop(columns=["id"])
+    at = app("registres", _observatoire_compte=account).run()
+    at.button(key="reg_disp_save").click().run()
+    assert not at.exception and not at.error, (at.exception, [e.value for e in at.error])
+    assert any("enregistré" in m.value for m in at.success)
+    # Enregistré tel quel : le même registre (localisations et points compris).
+    after = registres.list_dispositifs().drop(columns=["id"])
+    cols = ["type", "nom", "code_insee", "localisation", "source"]
+    pd.testing.assert_frame_equal(after[cols].sort_values(cols).reset_index(drop=True),
+                                  before[cols].sort_values(cols).reset_index(drop=True))
+
+
 def test_data_without_boundaries_keeps_the_table(use_demo, tmp_path, monkeypatch):
     import shutil
 

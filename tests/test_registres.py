@@ -156,6 +156,78 @@ def test_initial_registry_keeps_sources(engine):
         assert storage.get_meta(conn, "mode") == "reel"
 
 
+def _edit(engine, change):
+    """Registre initial affiché, modifié par ``change(tableau)``, puis enregistré."""
+    registres.load_initial_registry(engine=engine)
+    shown = registres.list_dispositifs(engine).drop(columns=["demo"])
+    edited = shown.copy()
+    change(edited)
+    return shown, registres.save_edited_dispositifs(shown, edited, "agent.test",
+                                                    engine=engine)
+
+
+def test_registry_edited_in_the_app_is_saved(engine):
+    def change(t):
+        i = t.index[t["type"] == "iscg"][0]
+        t.loc[i, "nom"] = "ISCG de Béthune (renommé)"
+        t.loc[i, "capacite"] = 3
+        t.loc[t.index[1], "type"] = "Lieu d'écoute"  # libellé du catalogue accepté
+
+    shown, report = _edit(engine, change)
+    after = registres.list_dispositifs(engine)
+    assert report.importes == len(after) == len(shown) == 15
+    renamed = after[after["nom"] == "ISCG de Béthune (renommé)"]
+    assert len(renamed) == 1 and renamed["capacite"].iloc[0] == 3
+    assert (after["type"] == "leao").sum() == (shown["type"] == "leao").sum() + (
+        shown["type"].iloc[1] != "leao")
+    # Rien d'autre n'a bougé : sources, localisations.
+    assert sorted(after["source"]) == sorted(shown["source"])
+    assert (after["localisation"] == "territoire").sum() == \
+        (shown["localisation"] == "territoire").sum()
+    with engine.connect() as conn:
+        assert "modification_dispositifs" in {r.action for r in conn.execute(
+            storage.journal.select())}
+
+
+def test_point_placed_at_its_commune_stays_so_unless_moved(engine):
+    registres.load_initial_registry(engine=engine)
+    shown = registres.list_dispositifs(engine).drop(columns=["demo"])
+    i = shown.index[shown["localisation"] == "commune"][0]
+    j = shown.index[shown["localisation"] == "commune"][1]
+    # Comme après place_at_communes : un point, mais celui de la commune.
+    shown.loc[[i, j], ["latitude", "longitude"]] = [[50.52, 2.64], [50.43, 2.83]]
+    edited = shown.copy()
+    edited.loc[j, ["latitude", "longitude"]] = [50.4301, 2.8302]  # déplacé : une adresse
+    registres.save_edited_dispositifs(shown, edited, "agent.test", engine=engine)
+    after = registres.list_dispositifs(engine).set_index("nom")
+    assert after.loc[shown.loc[i, "nom"], "localisation"] == "commune"
+    assert after.loc[shown.loc[i, "nom"], "latitude"] == pytest.approx(50.52)
+    assert after.loc[shown.loc[j, "nom"], "localisation"] == "adresse"
+
+
+def test_invalid_edit_is_refused_and_nothing_changes(engine):
+    def change(t):
+        t.loc[t.index[0], "type"] = "piscine municipale"
+        t.loc[t.index[2], "code_insee"] = "99999"
+        t.loc[t.index[3], "latitude"] = 50.5  # sans longitude
+
+    registres.load_initial_registry(engine=engine)
+    before = registres.list_dispositifs(engine)
+    with pytest.raises(registres.RegistreInvalideError) as exc:
+        _edit_again(engine, change)
+    text = str(exc.value)
+    assert "piscine municipale" in text and "99999" in text and "longitude" in text
+    assert f"ligne 1 « {before['nom'].iloc[0]} »" in text
+    pd.testing.assert_frame_equal(registres.list_dispositifs(engine), before)
+
+
+def _edit_again(engine, change):
+    shown = registres.list_dispositifs(engine).drop(columns=["demo"])
+    edited = shown.copy()
+    change(edited)
+    return registres.save_edited_dispositifs(shown, edited, "agent.test", engine=engine)
+
+
 def test_replace_removes_previous_of_same_type(engine, tmp_path):
     first = write_csv(tmp_path / "a.csv", "type;nom;code_insee\nleao;LEAO A;62119\n"
                                           "leao;LEAO B;62041\ncidff;CIDFF;62041\n")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from observatoire import registres, storage
+from observatoire import registres
 from observatoire.app_pages import common
 from observatoire.errors import ObservatoireError
 
@@ -47,15 +47,17 @@ def page() -> None:
                                 key="reg_disp_edit", disabled=["id"], num_rows="fixed")
         if st.button("Enregistrer les modifications des dispositifs", key="reg_disp_save"):
             try:
-                with storage.transaction() as conn:
-                    registres.write_dispositifs(conn, edited.drop(columns=["id"]),
-                                                demo=common.is_demo(),
-                                                replace_types=sorted(edited["type"].unique()))
+                # Même contrôle qu'un import : une ligne invalide et rien n'est écrit.
+                rep = registres.save_edited_dispositifs(disp, edited, account.identifiant,
+                                                        demo=common.is_demo())
             except ObservatoireError as exc:
                 common.show_error(exc)
             else:
                 st.cache_data.clear()
-                st.success("Registre des dispositifs enregistré.")
+                st.success(f"Registre des dispositifs enregistré : {rep.importes} "
+                           f"dispositif(s).")
+                for warning in rep.avertissements:
+                    st.warning(warning)
         _import("dispositifs", account)
     with t2:
         refs = registres.list_referents(exact=True)
