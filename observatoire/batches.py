@@ -13,6 +13,10 @@ Seul un arrêt brutal entre le renommage et la validation peut laisser un fichie
 lot ; :func:`sweep_archive` le retire au démarrage suivant (``storage.get_engine``), sous
 le même verrou que l'import, pour ne jamais toucher à un import en cours.
 
+Un fichier de plusieurs années (base communale du SSMSI) donne un lot par année,
+enregistrés ensemble en une transaction (:func:`store_batches`) et pointant tous vers le
+même fichier archivé, rangé sous la première année (dont l'import tient le verrou).
+
 Concurrence : deux imports du même couple (contributeur, année) se sérialisent
 (verrou consultatif ``pg_advisory_xact_lock`` sur PostgreSQL, ``BEGIN IMMEDIATE`` sur
 SQLite) ; le second voit le lot du premier et le fait passer dans l'historique. L'index
@@ -26,6 +30,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -164,53 +169,155 @@ def store_batch(
     -------
     StoreResult
     """
+    return store_batches(
+        contributeur=contributeur, fichier=fichier, contenu=contenu,
+        lots=[BatchInput(annee=annee, values=values, rapport=rapport)],
+        utilisateur=utilisateur, demo=demo, engine=engine)[0]
+
+
+@dataclass(frozen=True)
+class BatchInput:
+    """Un lot à enregistrer par :func:`store_batches` : une année tirée du fichier.
+
+    Attributes
+    ----------
+    annee : int
+        Année N des données.
+    values : pandas.DataFrame
+        Colonnes :data:`VALUE_COLUMNS`.
+    rapport : dict, optional
+        Rapport d'import de cette année, conservé en JSON avec le lot.
+    """
+
+    annee: int
+    values: pd.DataFrame
+    rapport: dict | None = None
+
+
+def store_batches(
+    *,
+    contributeur: str,
+    fichier: str,
+    contenu: bytes | os.PathLike,
+    lots: list[BatchInput],
+    utilisateur: str,
+    demo: bool = False,
+    engine: Engine | None = None,
+) -> list[StoreResult]:
+    """Enregistre les lots de plusieurs années d'un même fichier, tout ou rien.
+
+    Une seule transaction pour toutes les années : si l'une échoue, aucune n'est
+    enregistrée. Chaque année est un lot (contributeur, année) ordinaire : remplacement du
+    lot courant, historique, « inchangé » quand le même fichier est déjà courant. Le fichier
+    est archivé **une fois** ; les lots de toutes ses années pointent vers lui. Il est rangé
+    sous la première année de la série (``<année>/<contributeur>/<sha256>-<nom>``), dont le
+    verrou, tenu par l'import jusqu'à sa validation, protège aussi le fichier du balayage
+    (:func:`sweep_archive`). Un fichier déjà archivé pour ce contributeur (même empreinte)
+    n'est pas recopié : les nouveaux lots pointent vers l'exemplaire existant.
+
+    Parameters
+    ----------
+    contributeur : str
+        Identifiant du contributeur.
+    fichier : str
+        Nom d'origine du fichier.
+    contenu : bytes or path-like
+        Contenu exact du fichier, ou son chemin (gros fichier : lu par blocs, jamais
+        chargé en mémoire).
+    lots : list of BatchInput
+        Une entrée par année, années distinctes.
+    utilisateur : str
+        Qui importe (journalisé avec chaque lot).
+    demo : bool, default False
+        Lots de démonstration.
+    engine : Engine, optional
+
+    Returns
+    -------
+    list of StoreResult
+        Dans l'ordre de ``lots``.
+    """
     engine = engine or storage.get_engine()
-    missing = set(VALUE_COLUMNS) - set(values.columns)
-    if missing:
-        raise ObservatoireError(f"Valeurs incomplètes : colonnes manquantes {sorted(missing)}.")
-    digest = sha256_bytes(contenu)
+    if not lots:
+        raise ObservatoireError("Aucun lot à enregistrer : le fichier ne porte aucune année.")
+    annees = [int(lot.annee) for lot in lots]
+    if len(set(annees)) != len(annees):
+        raise ObservatoireError(f"Années en double dans les lots à enregistrer : {annees}.")
+    for lot in lots:
+        missing = set(VALUE_COLUMNS) - set(lot.values.columns)
+        if missing:
+            raise ObservatoireError(
+                f"Valeurs incomplètes : colonnes manquantes {sorted(missing)}.")
+    source = None if isinstance(contenu, bytes | bytearray) else Path(contenu)
+    digest = sha256_file(source) if source is not None else sha256_bytes(contenu)
     now = dt.datetime.now().replace(microsecond=0)
-    rel = Path(str(annee)) / contributeur / f"{digest[:16]}-{_safe_name(fichier)}"
+    rel = Path(str(min(annees))) / contributeur / f"{digest[:16]}-{_safe_name(fichier)}"
     target = settings().archive_dir / rel
     written = False
     try:
         with storage.transaction(engine) as conn:
             ensure_mode(conn, demo)
-            lt = storage.lots
-            # Deux imports simultanés du même couple se sérialisent ici. Un SELECT … FOR
-            # UPDATE ne suffirait pas : il n'y a rien à verrouiller avant le premier lot.
-            storage.lock(conn, "lots", contributeur, int(annee))
-            current = conn.execute(sa.select(lt.c.id, lt.c.sha256).where(
-                lt.c.contributeur == contributeur, lt.c.annee == int(annee),
-                lt.c.courant.is_(True))).all()
-            if any(row.sha256 == digest for row in current):
-                return StoreResult(lot_id=current[0].id, statut="inchange")
-            if current:
-                conn.execute(sa.update(lt).where(lt.c.id.in_([r.id for r in current]))
-                             .values(courant=False, remplace_le=now))
-            lot_id = conn.execute(sa.insert(lt).values(
-                contributeur=contributeur, annee=int(annee), fichier=Path(fichier).name,
-                sha256=digest, archive=rel.as_posix(), importe_le=now,
-                importe_par=utilisateur, courant=True, demo=demo, n_valeurs=len(values),
-                rapport=json.dumps(rapport or {}, ensure_ascii=False, default=str),
-            )).inserted_primary_key[0]
-            _insert_values(conn, values, lot_id)
-            conn.execute(sa.insert(storage.journal).values(
-                quand=now, qui=utilisateur, action="import",
-                detail=f"{contributeur} {annee} {Path(fichier).name} lot {lot_id}"))
-            # En dernier, juste avant la validation : la fenêtre où un arrêt brutal
-            # laisserait un fichier sans lot est aussi courte que possible.
-            written = _write_archive(target, contenu)
-        return StoreResult(lot_id=lot_id, statut="remplace" if current else "nouveau",
-                           remplace_lot_id=current[0].id if current else None)
+            # Deux imports simultanés d'un même couple se sérialisent ici ; années dans
+            # l'ordre pour que deux imports de plusieurs années ne s'attendent pas en croix.
+            # Un SELECT … FOR UPDATE ne suffirait pas : rien à verrouiller avant le 1er lot.
+            for annee in sorted(annees):
+                storage.lock(conn, "lots", contributeur, annee)
+            known = conn.execute(sa.select(storage.lots.c.archive).where(
+                storage.lots.c.contributeur == contributeur,
+                storage.lots.c.sha256 == digest).order_by(storage.lots.c.id).limit(1)
+            ).scalar_one_or_none()
+            if known is not None:
+                rel, target = Path(known), settings().archive_dir / known
+            results = [_store_one(conn, contributeur, lot, fichier, digest, rel.as_posix(),
+                                  now, utilisateur, demo) for lot in lots]
+            if any(r.statut != "inchange" for r in results):
+                # En dernier, juste avant la validation : la fenêtre où un arrêt brutal
+                # laisserait un fichier sans lot est aussi courte que possible.
+                written = _write_archive(target, contenu if source is None else source)
+        return results
     except BaseException:
         if written:
             target.unlink(missing_ok=True)
         raise
 
 
-def _write_archive(target: Path, contenu: bytes) -> bool:
+def _store_one(conn: Connection, contributeur: str, lot: BatchInput, fichier: str,
+               digest: str, archive: str, now: dt.datetime, utilisateur: str,
+               demo: bool) -> StoreResult:
+    """Écrit un lot dans la transaction ouverte (verrou du couple déjà pris)."""
+    lt = storage.lots
+    annee = int(lot.annee)
+    current = conn.execute(sa.select(lt.c.id, lt.c.sha256).where(
+        lt.c.contributeur == contributeur, lt.c.annee == annee,
+        lt.c.courant.is_(True))).all()
+    if any(row.sha256 == digest for row in current):
+        return StoreResult(lot_id=current[0].id, statut="inchange")
+    if current:
+        conn.execute(sa.update(lt).where(lt.c.id.in_([r.id for r in current]))
+                     .values(courant=False, remplace_le=now))
+    lot_id = conn.execute(sa.insert(lt).values(
+        contributeur=contributeur, annee=annee, fichier=Path(fichier).name,
+        sha256=digest, archive=archive, importe_le=now,
+        importe_par=utilisateur, courant=True, demo=demo, n_valeurs=len(lot.values),
+        rapport=json.dumps(lot.rapport or {}, ensure_ascii=False, default=str),
+    )).inserted_primary_key[0]
+    _insert_values(conn, lot.values, lot_id)
+    conn.execute(sa.insert(storage.journal).values(
+        quand=now, qui=utilisateur, action="import",
+        detail=f"{contributeur} {annee} {Path(fichier).name} lot {lot_id}"))
+    return StoreResult(lot_id=lot_id, statut="remplace" if current else "nouveau",
+                       remplace_lot_id=current[0].id if current else None)
+
+
+def _write_archive(target: Path, contenu: bytes | Path) -> bool:
     """Écrit ``contenu`` sous ``target`` de façon atomique et durable.
+
+    Parameters
+    ----------
+    target : Path
+        Chemin définitif dans l'archive.
+    contenu : bytes or Path
+        Contenu, ou fichier à recopier par blocs (gros fichiers).
 
     Returns
     -------
@@ -223,7 +330,11 @@ def _write_archive(target: Path, contenu: bytes) -> bool:
     tmp = target.with_name(f".{target.name}.{os.getpid()}.part")
     try:
         with open(tmp, "wb") as fh:
-            fh.write(contenu)
+            if isinstance(contenu, Path):
+                with open(contenu, "rb") as src:
+                    shutil.copyfileobj(src, fh, 1 << 20)
+            else:
+                fh.write(contenu)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, target)
