@@ -89,9 +89,15 @@ NON_LOCALISE_LABELS = ["Non renseigné", "Hors arrondissement", "Commune inconnu
 
 
 def load_contributeurs() -> pd.DataFrame:
-    """Registre des contributeurs (``data/catalogues/contributeurs.csv``)."""
+    """Contributeurs du registre (``data/catalogues/contributeurs.csv``) qui envoient un tableau.
+
+    Les sources publiques (SSMSI), importées par l'observatoire lui-même, n'ont pas de
+    lot fictif.
+    """
+    from observatoire.ssmsi import PUBLIC_SOURCE_TYPE
+
     df = pd.read_csv(CATALOGUE_DIR / "contributeurs.csv", dtype=str, keep_default_na=False)
-    return df
+    return df[df["type"] != PUBLIC_SOURCE_TYPE].reset_index(drop=True)
 
 
 def _territory_codes(territoire: str, frame: pd.DataFrame) -> set[str]:

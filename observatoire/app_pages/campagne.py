@@ -15,7 +15,13 @@ from observatoire.config import settings
 
 
 def expected_status(annee: int) -> pd.DataFrame:
-    """Contributeurs attendus par arrondissement et état de leur fichier pour ``annee``."""
+    """Contributeurs attendus par arrondissement et état de leur fichier pour ``annee``.
+
+    Les sources publiques (SSMSI), importées par l'observatoire lui-même, ne sont pas
+    attendues : personne ne les envoie.
+    """
+    from observatoire.ssmsi import is_public_source
+
     lots = batches.list_batches(annee=annee)
     courants = lots[lots["courant"]] if not lots.empty else lots
     arr = communes.load_arrondissements()
@@ -25,6 +31,8 @@ def expected_status(annee: int) -> pd.DataFrame:
         arr = arr[arr["arrondissement"].isin(s.arrondissements)]
     rows = []
     for c in catalogues.load_contributeurs():
+        if is_public_source(c):
+            continue
         if c.territoire == s.departement:
             where = "tout le département"
         else:

@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "base": ("observatoire.cli.base", "base"),
     "referentiel": ("observatoire.cli.referentiel", "referentiel"),
     "contributions": ("observatoire.cli.contributions", "contributions"),
+    "ssmsi": ("observatoire.cli.ssmsi", "ssmsi"),
     "dispositifs": ("observatoire.cli.registres", "dispositifs"),
     "referents": ("observatoire.cli.registres", "referents"),
     "demo": ("observatoire.cli.demo", "demo"),
