@@ -50,6 +50,10 @@ class Indicateur:
     actif: bool = True
 
 
+#: Type de registre d'une source publique importée par l'observatoire (le SSMSI).
+PUBLIC_SOURCE_TYPE = "source_publique"
+
+
 @dataclass(frozen=True)
 class Contributeur:
     """Un contributeur du registre.
@@ -76,6 +80,14 @@ class Contributeur:
     territoire: str
     indicateurs: tuple[str, ...]
     contact: str = ""
+
+    @property
+    def source_publique(self) -> bool:
+        """Vrai pour une source publique (type ``source_publique``, le SSMSI) : ses données
+        sont téléchargées et importées par l'observatoire, personne ne l'envoie chaque année
+        (ni campagne, ni modèle, ni tableau de contributeur, ni lot de démonstration).
+        """
+        return self.type == PUBLIC_SOURCE_TYPE
 
 
 def _read(name: str, directory: Path | None) -> pd.DataFrame:

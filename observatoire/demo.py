@@ -94,7 +94,7 @@ def load_contributeurs() -> pd.DataFrame:
     Les sources publiques (SSMSI), importées par l'observatoire lui-même, n'ont pas de
     lot fictif.
     """
-    from observatoire.ssmsi import PUBLIC_SOURCE_TYPE
+    from observatoire.catalogues import PUBLIC_SOURCE_TYPE
 
     df = pd.read_csv(CATALOGUE_DIR / "contributeurs.csv", dtype=str, keep_default_na=False)
     return df[df["type"] != PUBLIC_SOURCE_TYPE].reset_index(drop=True)

@@ -46,7 +46,7 @@ CONTRIBUTEUR = "ssmsi"
 #: Type du registre des contributeurs désignant une source publique, importée par
 #: l'observatoire lui-même : personne n'envoie de tableau annuel, aucun modèle n'est
 #: préparé, la campagne de collecte ne l'attend pas.
-PUBLIC_SOURCE_TYPE = "source_publique"
+PUBLIC_SOURCE_TYPE = catalogues.PUBLIC_SOURCE_TYPE
 #: Indicateur du catalogue → libellés du SSMSI qui l'alimentent (toutes éditions).
 INDICATORS: dict[str, tuple[str, ...]] = {
     "ssmsi_violences_intrafamiliales": ("Coups et blessures volontaires intrafamiliaux",
@@ -70,8 +70,8 @@ _BLOCK = 1 << 24  # 16 Mo de CSV (ou 500 000 lignes de parquet) par bloc
 
 
 def is_public_source(contributeur: catalogues.Contributeur) -> bool:
-    """Vrai pour une source publique du registre (rien à collecter chaque année)."""
-    return contributeur.type == PUBLIC_SOURCE_TYPE
+    """Vrai pour une source publique du registre (voir ``Contributeur.source_publique``)."""
+    return contributeur.source_publique
 
 
 @dataclass

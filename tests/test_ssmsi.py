@@ -368,3 +368,14 @@ def test_cli_json_report_and_refusal(tmp_path, engine, capsys):
     assert code == 1 and err.startswith("Erreur : L'année 2031 (--annees) est hors des bornes")
     code, out, _ = run_cli(capsys, "ssmsi", "--help")
     assert code == 0 and "importer" in out
+
+
+def test_public_source_refused_by_the_spreadsheet_importer_and_template():
+    from observatoire.errors import ObservatoireError
+    from observatoire.ingest import read_contribution
+    from observatoire.ingest.template import build_template
+
+    with pytest.raises(ObservatoireError, match="source publique.*ssmsi importer"):
+        read_contribution(b"code;faits\n62119;3\n", "f.csv", "ssmsi", 2023)
+    with pytest.raises(ObservatoireError, match="source publique.*pas de modèle"):
+        build_template("ssmsi", 2023)

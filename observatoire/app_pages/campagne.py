@@ -20,8 +20,6 @@ def expected_status(annee: int) -> pd.DataFrame:
     Les sources publiques (SSMSI), importées par l'observatoire lui-même, ne sont pas
     attendues : personne ne les envoie.
     """
-    from observatoire.ssmsi import is_public_source
-
     lots = batches.list_batches(annee=annee)
     courants = lots[lots["courant"]] if not lots.empty else lots
     arr = communes.load_arrondissements()
@@ -31,7 +29,7 @@ def expected_status(annee: int) -> pd.DataFrame:
         arr = arr[arr["arrondissement"].isin(s.arrondissements)]
     rows = []
     for c in catalogues.load_contributeurs():
-        if is_public_source(c):
+        if c.source_publique:
             continue
         if c.territoire == s.departement:
             where = "tout le département"

@@ -128,11 +128,16 @@ def noms_arrondissements() -> dict[str, str]:
     return dict(zip(arr["arrondissement"], arr["nom"], strict=True))
 
 
-def contributeurs() -> dict[str, str]:
-    """Identifiant -> nom des contributeurs du registre."""
+def contributeurs(tableaux_seulement: bool = False) -> dict[str, str]:
+    """Identifiant -> nom des contributeurs du registre.
+
+    ``tableaux_seulement`` : sans les sources publiques (SSMSI), qui ne s'importent pas
+    comme un tableau de contributeur.
+    """
     from observatoire import catalogues
 
-    return {c.identifiant: c.nom for c in catalogues.load_contributeurs()}
+    return {c.identifiant: c.nom for c in catalogues.load_contributeurs()
+            if not (tableaux_seulement and c.source_publique)}
 
 
 @st.cache_data(show_spinner=False)

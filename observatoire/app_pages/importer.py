@@ -34,7 +34,7 @@ def _read(digest: str, content: bytes, filename: str, contributeur: str, annee: 
 def page() -> None:
     account = common.require_staff()
     st.title("Importer un fichier de contributeur")
-    noms = common.contributeurs()
+    noms = common.contributeurs(tableaux_seulement=True)
     c1, c2 = st.columns([2, 1])
     contributeur = c1.selectbox("Contributeur", list(noms), format_func=noms.get,
                                 key="imp_contributeur")

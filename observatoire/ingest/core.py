@@ -938,6 +938,7 @@ def read_contribution(source, filename: str | None = None, contributeur: str = "
         Contributeur inconnu ou année invalide.
     """
     contrib = catalogues.get_contributeur(contributeur)
+    _refuse_public_source(contrib)
     annee = _check_year(annee)
     content, filename = _load_source(source, filename)
     name = Path(filename).name
@@ -1055,6 +1056,14 @@ def _year_hint(wb: Workbook, name: str, annee: int, report: Report) -> None:
         report.add("avertissement", "annee_differente",
                    f"le fichier mentionne l'année {', '.join(map(str, sorted(years)))} et non "
                    f"{annee} : vérifiez l'année choisie.")
+
+
+def _refuse_public_source(contrib) -> None:
+    """Une source publique (le SSMSI) a son propre import, pas celui des tableaux."""
+    if contrib.source_publique:
+        raise ObservatoireError(
+            f"« {contrib.identifiant} » est une source publique, pas un contributeur qui envoie "
+            f"un tableau : importez son fichier avec « observatoire ssmsi importer FICHIER ».")
 
 
 def _check_year(annee) -> int:

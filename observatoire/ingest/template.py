@@ -20,6 +20,7 @@ from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from observatoire import catalogues
+from observatoire.errors import ObservatoireError
 from observatoire.ingest.readers import TEMPLATE_SHEET, TEMPLATE_STAMP
 
 TEMPLATE_VERSION = "1"
@@ -46,6 +47,10 @@ def build_template(contributeur: str, annee: int) -> bytes:
         Contenu du fichier .xlsx.
     """
     contrib = catalogues.get_contributeur(contributeur)
+    if contrib.source_publique:
+        raise ObservatoireError(
+            f"« {contrib.identifiant} » est une source publique : elle n'a pas de modèle à "
+            f"remplir (son fichier s'importe avec « observatoire ssmsi importer »).")
     items = catalogues.indicateurs_du_contributeur(contributeur)
     communes = catalogues.communes_du_territoire(contrib.territoire)
     annee = int(annee)
