@@ -496,7 +496,8 @@ def apply_public(table: pd.DataFrame, seuil: int | None = None, *, staff: bool =
         _masquer_lignes(out, secret, COLONNES_DERIVEES)
     out["secret"] = secret
     out["motif_secret"] = motif
-    internes = ("observe_min", "observe_max", "observe_connu", "total_protege",
+    internes = ("observe_min", "observe_max", "observe_connu", "n_masques_libres",
+                "total_protege",
                 "total_protege_1", "total_protege_2")
     out = out.drop(columns=[c for c in internes if c in out])
     out.attrs["vue"] = "publique"

@@ -332,6 +332,38 @@ def test_masque_a_la_source_bornes_et_etiquette_conservatrice():
     assert t.attrs["taux_reference"] == pytest.approx((120 + 2.5) / 40_000 * 1000)
 
 
+def test_masque_non_borne_d_une_source_publique_ne_conclut_pas_au_deficit():
+    # Même cellule, non diffusée par le SSMSI : elle peut valoir 0 comme 12 ; ni
+    # « blanche présumée » ni « dans la norme » ne peuvent être établies.
+    c = _communes([10_000, 10_000, 10_000, 10_000])
+    v = _valeurs([0, 40, 40, 40], contributeur="ssmsi", masques={0})
+    t = analyser_table(v, c, surdispersion=False, zone_reference="territoire",
+                       sources_non_bornees={"ssmsi"})
+    assert (t["observe_min"].iat[0], t["n_masques_libres"].iat[0]) == (0, 1)
+    assert pd.isna(t["observe_max"].iat[0])
+    assert t["label"].iat[0] == NON_CONCLUANT and "SSMSI" in t["motif"].iat[0]
+    # Les communes diffusées gardent leur étiquette.
+    assert (t["label"].iloc[1:] == NORME).all()
+    # La même source, déclarée bornée (le cas par défaut) : déficit établi comme avant.
+    borne = analyser_table(v, c, surdispersion=False, zone_reference="territoire")
+    assert borne["label"].iat[0] == BLANCHE
+
+
+def test_masque_non_borne_n_empeche_pas_un_exces_etabli_par_la_partie_connue():
+    # Deux sources sur C1 : 90 cas connus (police) et une cellule non diffusée (SSMSI) :
+    # l'excès est établi quelle que soit la cellule inconnue.
+    c = _communes([10_000, 10_000, 10_000, 10_000])
+    v = pd.concat([_valeurs([90, 20, 20, 20]),
+                   _valeurs([0, 5, 5, 5], contributeur="ssmsi", masques={0})])
+    t = analyser_table(v, c, surdispersion=False, zone_reference="territoire",
+                       sources_non_bornees={"ssmsi"})
+    assert t["label"].iat[0] == REVELATRICE
+    # Agrégé à l'EPCI, la cellule non bornée suit : maximum inconnu.
+    e = analyser_table(v, c, niveau="epci", surdispersion=False,
+                       zone_reference="territoire", sources_non_bornees={"ssmsi"})
+    assert e["n_masques_libres"].iat[0] == 1 and pd.isna(e["observe_max"].iat[0])
+
+
 def test_communes_sans_cas_a_zero_et_non_localises():
     c = _communes([1000, 2000, 3000])
     v = _valeurs([5, 7])  # la troisième commune n'apparaît pas : 0, pas manquant

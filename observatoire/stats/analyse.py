@@ -7,7 +7,7 @@ communes et, quand il est importé, les contours (contiguïté pour le lissage s
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -69,6 +69,7 @@ def analyser_table(
     population: pd.Series | None = None,
     code_map: Mapping[str, str] | None = None,
     territoires_contributeurs: Mapping[str, str] | None = None,
+    sources_non_bornees: Collection[str] = (),
     zone_reference: str = "departement",
     alpha: float = 0.05,
     fdr: bool = False,
@@ -93,6 +94,11 @@ def analyser_table(
         Dénominateur annuel par code INSEE (population municipale par défaut).
     code_map, territoires_contributeurs : mapping, optional
         Voir :func:`observatoire.stats.measures.mesurer_communes`.
+    sources_non_bornees : collection of str, default ()
+        Sources dont les cellules masquées ne sont pas bornées par le seuil (SSMSI) ; voir
+        :func:`observatoire.stats.measures.mesurer_communes`. Une unité qui en a ne peut
+        être ni « blanche présumée » ni « dans la norme » : « non concluant », sauf excès
+        établi par la seule partie connue.
     zone_reference : {"departement", "arrondissement", "territoire"}
         Aire dont le taux sert à calculer l'attendu.
     alpha : float, default 0.05
@@ -122,6 +128,7 @@ def analyser_table(
     base = base_communale(valeurs, communes, territoire=territoire, population=population,
                           code_map=code_map,
                           territoires_contributeurs=territoires_contributeurs,
+                          sources_non_bornees=sources_non_bornees,
                           zone_reference=zone_reference, seuil_secret=seuil_secret)
     return analyser_unites(base, valeurs, niveau, code_map=code_map, alpha=alpha, fdr=fdr,
                            surdispersion=surdispersion, geometrie=geometrie, moran=moran,
@@ -136,6 +143,7 @@ def base_communale(
     population: pd.Series | None = None,
     code_map: Mapping[str, str] | None = None,
     territoires_contributeurs: Mapping[str, str] | None = None,
+    sources_non_bornees: Collection[str] = (),
     zone_reference: str = "departement",
     seuil_secret: int = 5,
 ) -> pd.DataFrame:
@@ -148,6 +156,8 @@ def base_communale(
     Parameters
     ----------
     valeurs, communes, territoire, population, code_map, territoires_contributeurs
+        Voir :func:`analyser_table`.
+    sources_non_bornees : collection of str, default ()
         Voir :func:`analyser_table`.
     zone_reference : {"departement", "arrondissement", "territoire"}
     seuil_secret : int, default 5
@@ -167,7 +177,7 @@ def base_communale(
     borne = max(int(seuil_secret) - 1, 1)
     base = mesurer_communes(valeurs, communes, population=population, code_map=code_map,
                             territoires_contributeurs=territoires_contributeurs,
-                            borne_masque=borne)
+                            borne_masque=borne, sources_non_bornees=sources_non_bornees)
     codes_t = set(base["code"]) if territoire is None else {str(c) for c in territoire}
     dans_t = base["code"].isin(codes_t).to_numpy()
     ref, ref_zones = _taux_reference(base, zone_reference, dans_t, borne)
@@ -247,6 +257,10 @@ def analyser_unites(
     omin = t["observe_min"].to_numpy(dtype=float, na_value=np.nan)
     omax = t["observe_max"].to_numpy(dtype=float, na_value=np.nan)
     exploitable = t["couvert"].to_numpy(bool) & ~np.isnan(omin) & (pa > 0)
+    # Cellule non diffusée par une source à sa propre règle (SSMSI) : pas de maximum.
+    libre = t["n_masques_libres"].to_numpy(int) > 0 if "n_masques_libres" in t \
+        else np.zeros(len(t), bool)
+    omax = np.where(libre & exploitable, np.inf, omax)
     phi = poisson.surdispersion(np.where(exploitable, obs, np.nan), e) if surdispersion else 1.0
     phi_applique = max(phi, 1.0)
     # Effectif masqué à la source : chaque queue est calculée à la borne qui lui est la
@@ -301,6 +315,12 @@ def analyser_unites(
     lab, mot = _labels.etiqueter(e, p_exces, p_defaut, connu=exploitable, alpha=alpha,
                                  phi=phi_applique, q_valeurs=q if fdr else None,
                                  motif_inconnu=motif_inconnu)
+    # Sans maximum, ni déficit ni conformité ne peuvent être établis ; un excès, si (la
+    # partie connue suffit).
+    flou = libre & exploitable & (lab != _labels.REVELATRICE)
+    lab[flou] = _labels.NON_CONCLUANT
+    mot[flou] = ("valeur non diffusée par la source (règle de diffusion du SSMSI) : "
+                 "un déficit ne peut être ni établi ni exclu")
     t["label"], t["motif"] = lab, mot
     t.attrs.update({k: v for k, v in base.attrs.items() if not k.startswith("_")})
     annees = t.attrs.get("annees") or []
@@ -347,6 +367,21 @@ def _territoires_contributeurs() -> dict[str, str]:
     except (ImportError, ObservatoireError, FileNotFoundError):
         # Sans registre, chaque source est réputée couvrir tout le territoire.
         return {}
+
+
+def _sources_non_bornees() -> frozenset[str]:
+    """Sources publiques du registre (SSMSI), aux cellules non diffusées non bornées.
+
+    Leur règle de diffusion n'est pas notre seuil du secret : une cellule non diffusée
+    peut valoir 0 comme davantage que le seuil.
+    """
+    try:
+        from observatoire import catalogues
+
+        return frozenset(c.identifiant for c in catalogues.load_contributeurs()
+                         if c.source_publique)
+    except (ImportError, ObservatoireError, FileNotFoundError):
+        return frozenset()
 
 
 def charger_geometrie(niveau: str):
@@ -511,6 +546,7 @@ def analyser_niveaux(
     base = base_communale(
         valeurs, univers, territoire=territoire, population=population, code_map=code_map,
         territoires_contributeurs=_territoires_contributeurs(),
+        sources_non_bornees=_sources_non_bornees(),
         zone_reference=zone_reference or s.zone_reference, seuil_secret=s.seuil_secret)
     noms = None
     if "departement" in niveaux:

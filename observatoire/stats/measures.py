@@ -8,7 +8,7 @@ la cohérence entre niveaux.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -81,6 +81,7 @@ def mesurer_communes(
     code_map: Mapping[str, str] | None = None,
     territoires_contributeurs: Mapping[str, str] | None = None,
     borne_masque: int = 4,
+    sources_non_bornees: Collection[str] = (),
 ) -> pd.DataFrame:
     """Effectifs par commune pour une sélection de valeurs (années, indicateur, sources).
 
@@ -102,6 +103,12 @@ def mesurer_communes(
         EPCI). Un contributeur absent est réputé couvrir toutes les communes.
     borne_masque : int, default 4
         Plus grande valeur possible d'une cellule masquée à la source (seuil − 1).
+    sources_non_bornees : collection of str, default ()
+        Sources dont les cellules masquées suivent leur propre règle de diffusion et ne
+        sont donc pas bornées par le seuil (le SSMSI ne diffuse une commune qu'avec plus
+        de 5 faits sur chacune de 3 années successives : une cellule non diffusée peut
+        valoir 0 comme 12). Une telle cellule vaut au moins 0, sans maximum :
+        ``observe_max`` est alors inconnu.
 
     Returns
     -------
@@ -110,7 +117,8 @@ def mesurer_communes(
         ``code``, ``nom``, ``niveau``, groupes (``epci``, ``arrondissement``,
         ``departement`` et leurs noms), ``population``, ``personnes_annees``,
         ``observe`` (Int64, ``<NA>`` si inconnu), ``observe_connu``, ``n_masques``,
-        ``masque``, ``observe_min``, ``observe_max``, ``nb_sources``, ``couvert`` (au
+        ``n_masques_libres`` (dont cellules de ``sources_non_bornees``), ``masque``,
+        ``observe_min``, ``observe_max``, ``nb_sources``, ``couvert`` (au
         moins une source couvre la commune), ``couvert_partiel`` (certaines sources
         seulement la couvrent : information, pas un défaut). ``attrs`` :
         ``non_localise``, ``non_localise_masques``, ``hors_territoire``, ``annees``,
@@ -126,12 +134,15 @@ def mesurer_communes(
     hors = v[v["code"].notna() & ~localise]
     v = v[localise]
     valeur = v["valeur"].astype("Float64").fillna(0).astype(float)
-    v = v.assign(_val=valeur.to_numpy(), _masq=v["masque"].astype(bool).to_numpy())
+    masq = v["masque"].astype(bool).to_numpy()
+    libre = masq & v["contributeur"].isin(list(sources_non_bornees)).to_numpy()
+    v = v.assign(_val=valeur.to_numpy(), _masq=masq, _libre=libre)
     par_source = v.groupby(["code", "contributeur"]).agg(s=("_val", "sum"), m=("_masq", "sum"))
     # Une cellule masquée à la source vaut au moins 1 : la source a signalé au moins un cas.
     par_source["signale"] = (par_source["s"] > 0) | (par_source["m"] > 0)
     nb_sources = par_source.groupby(level="code")["signale"].sum()
-    agg = v.groupby("code").agg(connu=("_val", "sum"), n_masques=("_masq", "sum"))
+    agg = v.groupby("code").agg(connu=("_val", "sum"), n_masques=("_masq", "sum"),
+                                n_libres=("_libre", "sum"))
 
     out = pd.DataFrame({"code": codes_communes, "nom": communes["nom"].to_numpy(),
                         "niveau": "commune"})
@@ -148,6 +159,7 @@ def mesurer_communes(
     out["personnes_annees"] = out["population"] * n_annees
     connu = codes_communes.map(agg["connu"]).fillna(0).to_numpy()
     n_masq = codes_communes.map(agg["n_masques"]).fillna(0).astype(int).to_numpy()
+    n_libres = codes_communes.map(agg["n_libres"]).fillna(0).astype(int).to_numpy()
     n_cov, n_lots = _couverture(valeurs, communes, territoires_contributeurs)
     n_cov = n_cov.to_numpy()
     # Les sources se partagent souvent le territoire (police en zone police, gendarmerie
@@ -158,14 +170,17 @@ def mesurer_communes(
     couvert = ~aucun
     out["observe_connu"] = connu.astype(int)
     out["n_masques"] = n_masq
+    out["n_masques_libres"] = n_libres
     out["masque"] = n_masq > 0
     obs = pd.array(connu.astype(int), dtype="Int64")
     obs[(n_masq > 0) | aucun] = pd.NA
     out["observe"] = obs
-    omin = pd.array((connu + n_masq).astype(int), dtype="Int64")
-    omax = pd.array((connu + n_masq * borne_masque).astype(int), dtype="Int64")
+    # Cellule masquée bornée : entre 1 et la borne ; non bornée : au moins 0, sans maximum.
+    n_bornes = n_masq - n_libres
+    omin = pd.array((connu + n_bornes).astype(int), dtype="Int64")
+    omax = pd.array((connu + n_bornes * borne_masque).astype(int), dtype="Int64")
     omin[aucun] = pd.NA
-    omax[aucun] = pd.NA
+    omax[aucun | (n_libres > 0)] = pd.NA
     out["observe_min"] = omin
     out["observe_max"] = omax
     out["nb_sources"] = codes_communes.map(nb_sources).fillna(0).astype(int).to_numpy()
@@ -225,13 +240,15 @@ def agreger(table: pd.DataFrame, niveau: str,
     if niveau in ("epci", "arrondissement") and "departement" in table:
         out["departement"] = out["code"].map(table.groupby(key)["departement"].first())
     sommes = [c for c in ("population", "personnes_annees", "observe_connu", "n_masques",
-                          "attendu") if c in table]
+                          "n_masques_libres", "attendu") if c in table]
     s = g[sommes].sum()
     for c in sommes:
         out[c] = out["code"].map(s[c]).to_numpy()
     for c in ("observe", "observe_min", "observe_max"):
         out[c] = pd.array(out["code"].map(g[c].agg(_sum_int64)).tolist(), dtype="Int64")
     out["n_masques"] = out["n_masques"].astype(int)
+    if "n_masques_libres" in out:
+        out["n_masques_libres"] = out["n_masques_libres"].astype(int)
     out["observe_connu"] = out["observe_connu"].astype(int)
     out["masque"] = out["n_masques"] > 0
     out["couvert"] = out["code"].map(g["couvert"].all()).astype(bool)
