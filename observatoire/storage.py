@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from observatoire.config import settings
+from observatoire.errors import ObservatoireError
 
 log = logging.getLogger(__name__)
 
@@ -338,6 +339,7 @@ def current_values(
     annees: Iterable[int] | None = None,
     indicateurs: Iterable[str] | None = None,
     contributeurs: Iterable[str] | None = None,
+    departement: str | None = None,
 ) -> pd.DataFrame:
     """Valeurs des lots courants.
 
@@ -346,6 +348,10 @@ def current_values(
     engine : Engine, optional
     annees, indicateurs, contributeurs : iterable, optional
         Filtres ; None = pas de filtre.
+    departement : str, optional
+        Ne garder que les communes de ce département (code INSEE commençant par son
+        code) et les valeurs non localisées. Filtré par la base : dans une base
+        nationale, l'analyse d'un département ne lit pas les 35 000 communes.
 
     Returns
     -------
@@ -370,6 +376,10 @@ def current_values(
         q = q.where(v.c.indicateur.in_(list(indicateurs)))
     if contributeurs is not None:
         q = q.where(lt.c.contributeur.in_(list(contributeurs)))
+    if departement:
+        if not str(departement).isalnum():
+            raise ObservatoireError(f"Code de département invalide : « {departement} ».")
+        q = q.where(sa.or_(v.c.code_insee.is_(None), v.c.code_insee.like(f"{departement}%")))
     with engine.connect() as conn:
         # Lecture brute du curseur : à l'échelle nationale (des centaines de milliers de
         # valeurs par indicateur et par année), les objets Row coûtaient plus que la

@@ -2,7 +2,7 @@ import pandas as pd
 import pytest
 
 from observatoire import batches, storage
-from observatoire.errors import ModeIncompatibleError
+from observatoire.errors import ModeIncompatibleError, ObservatoireError
 
 
 @pytest.fixture
@@ -59,3 +59,23 @@ def test_demo_and_real_never_mix(engine):
     _store(b"demo", demo=True)
     with pytest.raises(ModeIncompatibleError, match="démonstration"):
         _store(b"reel")
+
+
+def test_current_values_of_one_departement(engine):
+    # Une base nationale : l'analyse du Pas-de-Calais ne lit que ses communes et le non
+    # localisé, filtrés par la base.
+    values = _values()
+    values.loc[len(values)] = {"code_insee": "59350", "libelle_non_localise": None,
+                               "indicateur": "faits_constates", "valeur": 40,
+                               "masque": False, "feuille": "F", "ligne": 5, "colonne": "B"}
+    batches.store_batch(contributeur="gendarmerie_62", annee=2023, fichier="f.xlsx",
+                        contenu=b"national", values=values, utilisateur="test")
+    everything = storage.current_values(engine)
+    assert sorted(everything["code_insee"].fillna("-")) == ["-", "59350", "62119", "62120"]
+    only_62 = storage.current_values(engine, departement="62")
+    assert sorted(only_62["code_insee"].fillna("-")) == ["-", "62119", "62120"]
+    assert only_62.loc[only_62["code_insee"] == "62120", "valeur"].isna().all()
+    only_59 = storage.current_values(engine, departement="59")
+    assert sorted(only_59["code_insee"].fillna("-")) == ["-", "59350"]
+    with pytest.raises(ObservatoireError, match="département invalide"):
+        storage.current_values(engine, departement="6%")

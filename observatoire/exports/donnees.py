@@ -197,8 +197,10 @@ def _lots(engine, annee: int, indicateurs) -> list[dict]:
     import sqlalchemy as sa
 
     from observatoire import storage
+    from observatoire.config import settings
 
-    v = storage.current_values(engine, [annee], list(indicateurs))
+    v = storage.current_values(engine, [annee], list(indicateurs),
+                               departement=settings().departement)
     ids = sorted({int(i) for i in v["lot_id"].unique()})
     if not ids:
         return []
@@ -259,7 +261,7 @@ def rassembler(annee: int, indicateurs=None, *, territoire: str | None = None,
     couches_web = {"commune": referentiel.load_layer("commune", web=True)}
     for g in [*couches.values(), *couches_web.values()]:
         g["code"] = g["code"].astype(str)
-    valeurs = storage.current_values(engine, [annee])
+    valeurs = storage.current_values(engine, [annee], departement=s.departement)
     presents = list(dict.fromkeys(valeurs["indicateur"]))
     libelles = {i.code: i.libelle for i in catalogues.load_indicateurs()}
     if indicateurs is None:
@@ -288,8 +290,10 @@ def rassembler(annee: int, indicateurs=None, *, territoire: str | None = None,
         contributeurs[ind] = [noms_contrib.get(c, c)
                               for c in agents[ind].attrs.get("contributeurs", [])]
         morceaux = []
+        # Toutes les années de l'indicateur, lues une fois pour les deux niveaux.
+        historique = storage.current_values(engine, None, [ind], departement=s.departement)
         for niveau in ("arrondissement", "departement"):
-            serie = analyser_serie(ind, niveau=niveau, engine=engine)
+            serie = analyser_serie(ind, niveau=niveau, engine=engine, valeurs=historique)
             serie = serie[serie["annee"] <= annee]
             morceaux.append(secrecy.apply_public(serie, s.seuil_secret))
         tend = pd.concat(morceaux, ignore_index=True)

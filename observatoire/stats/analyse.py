@@ -524,7 +524,8 @@ def analyser_niveaux(
     niveaux = [verifier_niveau(n) for n in dict.fromkeys(niveaux)]
     s = settings()
     if valeurs is None:
-        valeurs = storage.current_values(engine, annees, [indicateur], contributeurs)
+        valeurs = storage.current_values(engine, annees, [indicateur], contributeurs,
+                                         departement=s.departement)
     else:
         valeurs = valeurs[valeurs["annee"].isin(annees) & (valeurs["indicateur"] == indicateur)]
         if contributeurs is not None:

@@ -223,20 +223,28 @@ def serie(
     return out
 
 
-def _contexte(indicateur, annees, contributeurs, engine):
+def _contexte(indicateur, annees, contributeurs, engine, valeurs=None):
     from observatoire import communes as _communes
     from observatoire import storage
     from observatoire.config import settings
     from observatoire.stats.analyse import _territoires_contributeurs
 
-    v = storage.current_values(engine, annees, [indicateur], contributeurs)
+    s = settings()
+    if valeurs is None:
+        v = storage.current_values(engine, annees, [indicateur], contributeurs,
+                                   departement=s.departement)
+    else:
+        v = valeurs[valeurs["indicateur"] == indicateur]
+        if annees is not None:
+            v = v[v["annee"].isin([int(a) for a in annees])]
+        if contributeurs is not None:
+            v = v[v["contributeur"].isin(list(contributeurs))]
     if v.empty:
         raise DonneesAbsentesError(
             f"Aucune valeur pour l'indicateur « {indicateur} »"
             + (f" en {', '.join(map(str, annees))}" if annees else "")
             + ". Importez les tableaux des contributeurs ou lancez « observatoire demo »."
         )
-    s = settings()
     noms = None
     d = _communes.load_departements()
     noms = dict(zip(d["departement"], d["nom"], strict=True))
@@ -264,9 +272,15 @@ def analyser_tendance(annee_1: int, annee_2: int, indicateur: str, *,
 
 
 def analyser_serie(indicateur: str, *, contributeurs: Iterable[str] | None = None,
-                   niveau: str = "commune", engine=None) -> pd.DataFrame:
-    """:func:`serie` sur toutes les années de la base (vue agents)."""
-    v, ctx = _contexte(indicateur, None, contributeurs, engine)
+                   niveau: str = "commune", engine=None,
+                   valeurs: pd.DataFrame | None = None) -> pd.DataFrame:
+    """:func:`serie` sur toutes les années de la base (vue agents).
+
+    ``valeurs`` : valeurs courantes déjà lues (:func:`observatoire.storage.current_values`),
+    pour calculer plusieurs niveaux sans relire la base ; filtrées ici sur l'indicateur
+    et les contributeurs.
+    """
+    v, ctx = _contexte(indicateur, None, contributeurs, engine, valeurs)
     t = serie(v, ctx.pop("communes"), niveau=niveau, **ctx)
     t.attrs["indicateur"] = indicateur
     return t
