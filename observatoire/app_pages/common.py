@@ -95,6 +95,25 @@ def referentiel_loaded() -> bool:
     return True
 
 
+# Streamlit ne traduit pas l'outil de dépôt de fichier (« Upload », « 200MB per file ») :
+# pas de paramètre pour ces textes (streamlit/streamlit#13500). On les remplace par CSS ;
+# la taille acceptée est celle de l'import (import.taille_max_mo), dite dans la page.
+_WIDGETS_EN_FRANCAIS = """<style>
+[data-testid="stFileUploaderDropzone"] button [data-testid="stMarkdownContainer"] p {
+  font-size: 0; }
+[data-testid="stFileUploaderDropzone"] button [data-testid="stMarkdownContainer"] p::after {
+  content: "Choisir un fichier"; font-size: 0.875rem; }
+[data-testid="stFileUploaderDropzoneInstructions"] span { font-size: 0; }
+[data-testid="stFileUploaderDropzoneInstructions"] span::after {
+  content: "ou déposez-le ici"; font-size: 0.875rem; }
+</style>"""
+
+
+def widgets_en_francais() -> None:
+    """Textes anglais des composants Streamlit remplacés par leur équivalent français."""
+    st.html(_WIDGETS_EN_FRANCAIS)
+
+
 def show_referentiel_absent(exc: Exception | None = None) -> None:
     """Explique comment importer les contours (jamais de trace d'exécution)."""
     st.warning(str(exc or ReferentielAbsentError()))

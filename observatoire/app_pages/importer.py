@@ -12,6 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from observatoire.app_pages import common
+from observatoire.config import settings
 from observatoire.errors import FichierRefuseError, ObservatoireError
 
 NON_LOCALISE = "__non_localise__"
@@ -44,7 +45,8 @@ def page() -> None:
                           type=["xlsx", "xls", "ods", "csv"], key="imp_fichier")
     if up is None:
         st.caption("Le fichier est lu et vérifié avant tout enregistrement ; un fichier "
-                   "contenant des données personnelles est refusé en entier.")
+                   "contenant des données personnelles est refusé en entier. Taille "
+                   f"maximale : {settings().taille_max_mo:g} Mo.")
         return
     content = up.getvalue()
     digest = hashlib.sha256(content).hexdigest()

@@ -39,6 +39,7 @@ STAFF_PAGES = {
 
 def build() -> st.Page:
     """Construit la navigation de la session et renvoie la page à exécuter."""
+    common.widgets_en_francais()
     account = common.user()
     public = [
         st.Page(carte.page, title="Carte", url_path="carte", default=True),

@@ -182,6 +182,11 @@ def test_import_flow_values_reach_the_map(real_server, page):
     year.fill("2023")
     year.press("Enter")
     settle(page)
+    # Outil de dépôt en français (Streamlit ne le traduit pas : CSS de l'application).
+    button_text = page.evaluate("""() => getComputedStyle(document.querySelector(
+        '[data-testid="stFileUploaderDropzone"] button [data-testid="stMarkdownContainer"] p'),
+        '::after').content""")
+    assert button_text == '"Choisir un fichier"'
     page.locator("input[type=file]").set_input_files(str(sample))
     try:
         page.get_by_text("3. Rapport de lecture").wait_for()
