@@ -250,7 +250,8 @@ class Style:
 STYLE_SECRET = Style(
     "secret statistique", "#bdbdbd", hachures="xxx", motif="croisillons",
     couleur_hachures="#525252",
-    description="effectif de 1 à 4 (ou sous le seuil configuré) : valeur non publiée")
+    description="effectif de 1 à 4 (ou sous le seuil configuré), ou non diffusé par la "
+                "source : valeur non publiée")
 STYLE_NON_CONCLUANT = Style(
     "non concluant", "#f0f0f0", hachures="..", motif="points", couleur_hachures="#737373",
     description="effectif attendu trop faible pour conclure : taux trop incertain pour être classé")

@@ -724,8 +724,8 @@ def values_from_table(table: pd.DataFrame, mesure: str, classification=None, *,
                 lines.append("effectif : secret statistique")
         elif secret[i]:
             k = "secret"
-            lines.append(f"secret statistique (effectif de 1 à {seuil_secret - 1}, ou "
-                         f"protégeant une autre cellule)")
+            lines.append(f"secret statistique (effectif de 1 à {seuil_secret - 1}, non "
+                         f"diffusé par la source, ou protégeant une autre cellule)")
         elif mesure == "ratio" and label == "non concluant":
             k = "non_concluant"
         else:

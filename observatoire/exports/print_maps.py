@@ -297,8 +297,9 @@ def dessiner_carte(ax, pub: Publication, indicateur: str, territoire: str,
             n = int((idx == i).sum())
             handles.append(Patch(facecolor=style.remplissage, edgecolor="#636363",
                                  linewidth=0.4, label=f"{style.libelle}  ({n})"))
-        secret_desc = (f"effectif de 1 à {pub.seuil_secret - 1} : ni l'effectif ni le taux "
-                       f"ne sont publiés" if niveau == "commune" else
+        secret_desc = (f"effectif de 1 à {pub.seuil_secret - 1}, ou non diffusé par la "
+                       f"source : ni l'effectif ni le taux ne sont publiés"
+                       if niveau == "commune" else
                        "total masqué pour qu'on ne puisse pas retrouver l'effectif d'une "
                        "commune")
         for code, style, desc in (
@@ -352,7 +353,8 @@ _DESCRIPTIONS_ETIQUETTES = {
     "dans la norme": "écart à l'attendu compatible avec le hasard",
     "blanche présumée": "moins de cas qu'attendu au-delà du hasard : possible "
                         "sous-révélation, pas absence de violences",
-    "non concluant": "trop peu de cas attendus pour conclure",
+    "non concluant": "trop peu de cas attendus, ou effectif non diffusé par la source : "
+                     "pas de conclusion possible",
 }
 
 
