@@ -22,6 +22,7 @@ from observatoire.app_pages import (
     publication,
     referentiel,
     registres,
+    ssmsi,
 )
 
 #: url_path -> (titre, fonction, réservé aux administrateurs)
@@ -29,6 +30,7 @@ STAFF_PAGES = {
     "campagne": ("Campagne N", campagne.page, False),
     "importer": ("Importer", importer.page, False),
     "contributions": ("Contributions", contributions.page, False),
+    "ssmsi": ("Base SSMSI", ssmsi.page, False),
     "valeurs-exactes": ("Valeurs exactes", exactes.page, False),
     "registres": ("Dispositifs et référents", registres.page, True),
     "publication": ("Publication", publication.page, False),
@@ -68,7 +70,9 @@ def build() -> st.Page:
         st.session_state["_pages"]["referentiel"] = staff[
             [url for url in STAFF_PAGES if account.is_admin or not STAFF_PAGES[url][2]]
             .index("referentiel")]
-    nav = st.navigation(pages)
+    # Menu déplié : toutes les pages visibles (replié, Streamlit en cache une partie
+    # derrière un « View more » non traduit).
+    nav = st.navigation(pages, expanded=True)
     with st.sidebar:
         if account is not None:
             st.caption(f"Connecté : {account.label}")

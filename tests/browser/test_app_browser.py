@@ -208,6 +208,7 @@ def test_import_flow_values_reach_the_map(real_server, page):
 def test_staff_pages_tour(demo_server, page):
     _login(page, demo_server)
     pages = {"Campagne N": "Campagne", "Contributions": "Contributions reçues",
+             "Base SSMSI": "Base communale du SSMSI",
              "Dispositifs et référents": "Dispositifs et référents",
              "Publication": "Publication", "Référentiel": "Référentiel géographique",
              "Comptes": "Comptes des agents"}
@@ -221,3 +222,19 @@ def test_staff_pages_tour(demo_server, page):
     page.wait_for_timeout(1500)
     assert page.locator("[data-testid='stException']").count() == 0
     screenshot(page, "methode")
+
+
+def test_ssmsi_base_imported_from_the_app(real_server, page, tmp_path):
+    from tests.test_ssmsi import write
+
+    path = write(tmp_path, "new_csvgz")
+    _login(page, real_server)
+    page.get_by_role("link", name="Base SSMSI").click()
+    page.get_by_role("heading", name="Base communale du SSMSI").wait_for()
+    page.locator("input[type=file]").set_input_files(str(path))
+    page.get_by_text("Rapport de lecture").wait_for()
+    assert page.locator("[data-testid='stException']").count() == 0
+    screenshot(page, "ssmsi_rapport")
+    page.get_by_role("button", name="Enregistrer toutes ces années").click()
+    page.get_by_text("Import terminé : 2 année(s) enregistrée(s).").wait_for()
+    screenshot(page, "ssmsi_enregistre")
