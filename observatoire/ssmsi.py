@@ -39,7 +39,7 @@ import pandas as pd
 from observatoire import batches, catalogues, communes, matching
 from observatoire.config import settings
 from observatoire.errors import FichierRefuseError, ObservatoireError
-from observatoire.ingest.report import Issue
+from observatoire.ingest.report import Issue, issue_lines, refusal
 
 #: Identifiant du SSMSI dans le registre des contributeurs.
 CONTRIBUTEUR = "ssmsi"
@@ -184,13 +184,7 @@ class SsmsiReport:
                         }.get(d.get("statut"), "lu")
                 lines.append(f"  - {annee} : {d['valeurs']} valeurs dont {d['masquees']} "
                              f"masquées — {etat}")
-        for title, issues in (("Erreurs", self.erreurs), ("Avertissements", self.avertissements)):
-            if issues:
-                lines.append(f"{title} ({len(issues)}) :")
-                for issue in issues[:max_items]:
-                    lines.append(f"  - {issue.to_text()}")
-                if len(issues) > max_items:
-                    lines.append(f"  … et {len(issues) - max_items} autres (voir --json).")
+        lines += issue_lines(self.erreurs, self.avertissements, max_items)
         return "\n".join(lines)
 
 
@@ -705,13 +699,7 @@ def import_ssmsi(path, annees: list[int] | None = None, simulation: bool = False
         report.statut = "simulation" if report.ok else "refuse"
         return report
     if not report.ok:
-        report.statut = "refuse"
-        first = "; ".join(i.to_text() for i in report.erreurs[:5])
-        more = f" (et {len(report.erreurs) - 5} autres)" if len(report.erreurs) > 5 else ""
-        exc = FichierRefuseError(
-            f"Fichier « {report.fichier} » refusé, rien n'a été enregistré : {first}{more}.")
-        exc.rapport = report
-        raise exc
+        raise refusal(report, report.fichier)
     engine = engine or storage.get_engine()
     common = report.to_dict()
     for key in ("par_annee", "codes_fusionnes", "avertissements"):

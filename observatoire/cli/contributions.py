@@ -62,11 +62,22 @@ def importer(fichier, contributeur, annee, simulation, as_json, utilisateur, feu
 
     overrides = _pairs(correspondances, "la correspondance")
     commune_overrides = {k: (v or None) for k, v in _pairs(communes, "la commune").items()}
+    print_import(lambda: import_contribution(
+        fichier, contributeur=contributeur, annee=annee, simulation=simulation,
+        utilisateur=_user(utilisateur), mapping_overrides=overrides or None,
+        commune_overrides=commune_overrides or None, feuilles=list(feuilles) or None),
+        as_json)
+
+
+def print_import(run, as_json: bool) -> None:
+    """Lance un import et imprime son rapport (texte, ou JSON avec ``--json``).
+
+    Un fichier refusé sort en code 1 : en JSON, le rapport porte la clé ``refus`` ; en
+    texte, le rapport puis le message d'erreur. Un rapport avec des erreurs (simulation)
+    sort aussi en code 1.
+    """
     try:
-        report = import_contribution(
-            fichier, contributeur=contributeur, annee=annee, simulation=simulation,
-            utilisateur=_user(utilisateur), mapping_overrides=overrides or None,
-            commune_overrides=commune_overrides or None, feuilles=list(feuilles) or None)
+        report = run()
     except FichierRefuseError as exc:
         report = getattr(exc, "rapport", None)
         if as_json:

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 
-from observatoire.cli.contributions import _user
-from observatoire.errors import FichierRefuseError
+from observatoire.cli.contributions import _user, print_import
 
 
 @click.group()
@@ -36,22 +33,5 @@ def importer(fichier, annees, simulation, as_json, utilisateur) -> None:
     from observatoire import ssmsi as source
 
     years = source.parse_years(annees)
-    try:
-        report = source.import_ssmsi(fichier, annees=years, simulation=simulation,
-                                     utilisateur=_user(utilisateur))
-    except FichierRefuseError as exc:
-        report = getattr(exc, "rapport", None)
-        if as_json:
-            out = report.to_dict() if report else {"statut": "refuse", "ok": False}
-            out["refus"] = str(exc)
-            click.echo(json.dumps(out, ensure_ascii=False, indent=2, default=str))
-            raise SystemExit(1) from exc
-        if report is not None:
-            click.echo(report.to_text())
-        raise
-    if as_json:
-        click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2, default=str))
-    else:
-        click.echo(report.to_text())
-    if not report.ok:
-        raise SystemExit(1)
+    print_import(lambda: source.import_ssmsi(fichier, annees=years, simulation=simulation,
+                                             utilisateur=_user(utilisateur)), as_json)

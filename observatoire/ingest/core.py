@@ -26,7 +26,7 @@ from observatoire.ingest.headers import HeaderMapper, HeaderMatch, remember_mapp
 from observatoire.ingest.layout import Layout, detect
 from observatoire.ingest.personal import _commune_strings, check_personal_data
 from observatoire.ingest.readers import Sheet, Workbook, read_any
-from observatoire.ingest.report import Report
+from observatoire.ingest.report import Report, refusal
 from observatoire.ingest.safety import check_file
 
 _PERIOD_SHEET = re.compile(
@@ -1118,13 +1118,7 @@ def import_contribution(source, filename: str | None = None, contributeur: str =
         report.statut = "simulation" if report.ok else "refuse"
         return report
     if not report.ok:
-        report.statut = "refuse"
-        first = "; ".join(i.to_text() for i in report.erreurs[:5])
-        more = f" (et {len(report.erreurs) - 5} autres)" if len(report.erreurs) > 5 else ""
-        exc = FichierRefuseError(
-            f"Fichier « {parsed.filename} » refusé, rien n'a été enregistré : {first}{more}.")
-        exc.rapport = report
-        raise exc
+        raise refusal(report, parsed.filename)
     result = batches.store_batch(
         contributeur=report.contributeur, annee=report.annee, fichier=parsed.filename,
         contenu=parsed.content, values=parsed.values, utilisateur=utilisateur,

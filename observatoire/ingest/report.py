@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
+from observatoire.errors import FichierRefuseError
+
 
 @dataclass
 class Issue:
@@ -233,14 +235,23 @@ class Report:
             if c["methode"] == "approchee":
                 lines.append(f"Correspondance à confirmer : « {c['entete']} » → "
                              f"{c['indicateur']} (score {c['score']:.2f})")
-        for title, issues in (("Erreurs", self.erreurs), ("Avertissements", self.avertissements)):
-            if issues:
-                lines.append(f"{title} ({len(issues)}) :")
-                for issue in issues[:max_items]:
-                    lines.append(f"  - {issue.to_text()}")
-                if len(issues) > max_items:
-                    lines.append(f"  … et {len(issues) - max_items} autres (voir --json).")
+        lines += issue_lines(self.erreurs, self.avertissements, max_items)
         return "\n".join(lines)
+
+
+def issue_lines(erreurs: list[Issue], avertissements: list[Issue], max_items: int
+                ) -> list[str]:
+    """Erreurs puis avertissements d'un rapport, en lignes de texte (au plus ``max_items``
+    de chaque, le reste compté).
+    """
+    lines = []
+    for title, issues in (("Erreurs", erreurs), ("Avertissements", avertissements)):
+        if issues:
+            lines.append(f"{title} ({len(issues)}) :")
+            lines += [f"  - {issue.to_text()}" for issue in issues[:max_items]]
+            if len(issues) > max_items:
+                lines.append(f"  … et {len(issues) - max_items} autres (voir --json).")
+    return lines
 
 
 def _value_records(values: pd.DataFrame, noms: dict[str, str]) -> list[dict]:
@@ -259,3 +270,30 @@ def _value_records(values: pd.DataFrame, noms: dict[str, str]) -> list[dict]:
             col("code_insee"), col("libelle_non_localise"), col("indicateur"),
             vals, values["masque"].to_numpy(dtype=bool), strict=True)
     ]
+
+
+def refusal(report, fichier: str) -> FichierRefuseError:
+    """Refus d'un fichier dont le rapport a des erreurs : rien ne sera enregistré.
+
+    Passe le rapport au statut ``refuse`` et le joint à l'exception (attribut
+    ``rapport``), dont le message cite les cinq premières erreurs.
+
+    Parameters
+    ----------
+    report : Report or SsmsiReport
+        Rapport avec ``erreurs`` (:class:`Issue`) et ``statut``.
+    fichier : str
+        Nom du fichier, pour le message.
+
+    Returns
+    -------
+    FichierRefuseError
+        À lever par l'appelant.
+    """
+    report.statut = "refuse"
+    first = "; ".join(i.to_text() for i in report.erreurs[:5])
+    more = f" (et {len(report.erreurs) - 5} autres)" if len(report.erreurs) > 5 else ""
+    exc = FichierRefuseError(
+        f"Fichier « {fichier} » refusé, rien n'a été enregistré : {first}{more}.")
+    exc.rapport = report
+    return exc
