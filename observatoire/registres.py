@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -283,7 +282,9 @@ def _read_sheets(path: Path) -> dict:
 
 
 def _cell_text(value) -> str:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
+    # Case vide : None, NaN, et les marques de pandas (pd.NA d'une colonne entière, NaT)
+    # d'un tableau modifié dans l'application.
+    if value is None or (pd.api.types.is_scalar(value) and bool(pd.isna(value))):
         return ""
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
@@ -797,8 +798,7 @@ def save_edited_dispositifs(original: pd.DataFrame, edited: pd.DataFrame,
     before = original.set_index("id") if "id" in original.columns else None
     rows, kept_points = [], {}
     for k, rec in enumerate(edited.to_dict("records"), start=1):
-        row = {c: "" if _missing(rec.get(c)) else _cell_text(rec.get(c))
-               for c in DISPOSITIF_COLUMNS}
+        row = {c: _cell_text(rec.get(c)) for c in DISPOSITIF_COLUMNS}
         old = None
         if before is not None and rec.get("id") in before.index:
             old = before.loc[rec["id"]]
@@ -832,11 +832,6 @@ def save_edited_dispositifs(original: pd.DataFrame, edited: pd.DataFrame,
     if layer is not None:
         place_at_communes(engine, layer)
     return report
-
-
-def _missing(value) -> bool:
-    # Case vide du tableau éditable : None, NaN, pd.NA (capacité entière) ou NaT.
-    return value is None or (pd.api.types.is_scalar(value) and bool(pd.isna(value)))
 
 
 def _same_point(old, new: dict) -> bool:

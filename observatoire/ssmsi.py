@@ -46,7 +46,6 @@ CONTRIBUTEUR = "ssmsi"
 #: Type du registre des contributeurs désignant une source publique, importée par
 #: l'observatoire lui-même : personne n'envoie de tableau annuel, aucun modèle n'est
 #: préparé, la campagne de collecte ne l'attend pas.
-PUBLIC_SOURCE_TYPE = catalogues.PUBLIC_SOURCE_TYPE
 #: Indicateur du catalogue → libellés du SSMSI qui l'alimentent (toutes éditions).
 INDICATORS: dict[str, tuple[str, ...]] = {
     "ssmsi_violences_intrafamiliales": ("Coups et blessures volontaires intrafamiliaux",
@@ -67,11 +66,6 @@ MAX_LISTED = 50
 _CODGEO = re.compile(r"^codgeo(?:_(\d{4}))?$")
 _MISSING = {"", "NA", "NAN", "NULL", "NONE"}
 _BLOCK = 1 << 24  # 16 Mo de CSV (ou 500 000 lignes de parquet) par bloc
-
-
-def is_public_source(contributeur: catalogues.Contributeur) -> bool:
-    """Vrai pour une source publique du registre (voir ``Contributeur.source_publique``)."""
-    return contributeur.source_publique
 
 
 @dataclass

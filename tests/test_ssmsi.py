@@ -336,7 +336,7 @@ def test_public_source_is_not_expected_as_a_yearly_spreadsheet():
     from observatoire import catalogues
 
     contrib = catalogues.get_contributeur("ssmsi")
-    assert ssmsi.is_public_source(contrib) and contrib.territoire == settings().departement
+    assert contrib.source_publique and contrib.territoire == settings().departement
     assert [i.code for i in catalogues.indicateurs_du_contributeur("ssmsi")] == [VIF, SEX]
     assert "ssmsi" not in set(demo.load_contributeurs()["identifiant"])
     assert set(demo.generate_values((2023,))["contributeur"]).isdisjoint({"ssmsi"})

@@ -114,6 +114,16 @@ def widgets_en_francais() -> None:
     st.html(_WIDGETS_EN_FRANCAIS)
 
 
+def issue_text(issue) -> str:
+    """Erreur ou avertissement d'un rapport d'import (dict JSON), avec sa position."""
+    if isinstance(issue, dict):
+        where = ", ".join(f"{k} {issue[k]}" for k in ("feuille", "ligne", "colonne")
+                          if issue.get(k) not in (None, ""))
+        msg = issue.get("message") or issue.get("texte") or str(issue)
+        return f"{msg}" + (f" ({where})" if where else "")
+    return str(issue)
+
+
 def show_referentiel_absent(exc: Exception | None = None) -> None:
     """Explique comment importer les contours (jamais de trace d'exécution)."""
     st.warning(str(exc or ReferentielAbsentError()))

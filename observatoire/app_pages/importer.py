@@ -128,9 +128,9 @@ def page() -> None:
                                    for k, v in par_ind.items()]),
                      hide_index=True, key="imp_par_ind")
     for issue in rapport.get("erreurs", []):
-        st.error(_issue_text(issue))
+        st.error(common.issue_text(issue))
     for issue in rapport.get("avertissements", [])[:50]:
-        st.warning(_issue_text(issue))
+        st.warning(common.issue_text(issue))
     with st.expander("Aperçu des valeurs lues"):
         st.dataframe(values.head(200), hide_index=True, key="imp_apercu")
 
@@ -160,12 +160,3 @@ def page() -> None:
                               "l'historique)",
                   "inchange": "fichier identique au lot courant : rien n'a changé"}
         st.success(f"Import terminé : {statut.get(rep.statut, rep.statut)} (lot {rep.lot_id}).")
-
-
-def _issue_text(issue) -> str:
-    if isinstance(issue, dict):
-        where = ", ".join(f"{k} {issue[k]}" for k in ("feuille", "ligne", "colonne")
-                          if issue.get(k) not in (None, ""))
-        msg = issue.get("message") or issue.get("texte") or str(issue)
-        return f"{msg}" + (f" ({where})" if where else "")
-    return str(issue)

@@ -118,9 +118,9 @@ def _show(rapport: dict) -> None:
         st.caption(f"{len(rapport['codes_fusionnes'])} ancien(s) code(s) de commune "
                    f"rattaché(s) à leur commune actuelle.")
     for issue in rapport.get("erreurs", []):
-        st.error(_issue_text(issue))
+        st.error(common.issue_text(issue))
     for issue in rapport.get("avertissements", [])[:50]:
-        st.warning(_issue_text(issue))
+        st.warning(common.issue_text(issue))
 
 
 def _par_annee(rapport: dict) -> None:
@@ -131,11 +131,3 @@ def _par_annee(rapport: dict) -> None:
          "Lot": d.get("lot_id"), "État": statut.get(d.get("statut"), d.get("statut"))}
         for a, d in sorted(rapport.get("par_annee", {}).items())]), hide_index=True,
         key="ssmsi_par_annee")
-
-
-def _issue_text(issue) -> str:
-    if isinstance(issue, dict):
-        where = ", ".join(f"{k} {issue[k]}" for k in ("ligne", "colonne")
-                          if issue.get(k) not in (None, ""))
-        return issue.get("message", str(issue)) + (f" ({where})" if where else "")
-    return str(issue)
