@@ -20,6 +20,7 @@ from observatoire.stats.measures import (
     DonneesAbsentesError,
     agreger,
     mesurer_communes,
+    selectionner,
     sources_croisees,
     verifier_niveau,
 )
@@ -527,9 +528,7 @@ def analyser_niveaux(
         valeurs = storage.current_values(engine, annees, [indicateur], contributeurs,
                                          departement=s.departement)
     else:
-        valeurs = valeurs[valeurs["annee"].isin(annees) & (valeurs["indicateur"] == indicateur)]
-        if contributeurs is not None:
-            valeurs = valeurs[valeurs["contributeur"].isin(list(contributeurs))]
+        valeurs = selectionner(valeurs, indicateur, annees, contributeurs)
     if valeurs.empty:
         raise DonneesAbsentesError(
             f"Aucune valeur pour l'indicateur « {indicateur} » en "

@@ -48,6 +48,33 @@ def verifier_niveau(niveau: str) -> str:
     return niveau
 
 
+def selectionner(valeurs: pd.DataFrame, indicateur: str, annees: Iterable[int] | None = None,
+                 contributeurs: Iterable[str] | None = None) -> pd.DataFrame:
+    """Valeurs déjà lues restreintes à un indicateur, des années et des sources.
+
+    Le même filtre que :func:`observatoire.storage.current_values` applique dans la base,
+    pour un appelant qui a lu les valeurs une fois et les analyse plusieurs fois.
+
+    Parameters
+    ----------
+    valeurs : pandas.DataFrame
+        Sortie de :func:`~observatoire.storage.current_values`.
+    indicateur : str
+    annees, contributeurs : iterable, optional
+        None = pas de filtre.
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
+    keep = valeurs["indicateur"] == indicateur
+    if annees is not None:
+        keep &= valeurs["annee"].isin([int(a) for a in annees])
+    if contributeurs is not None:
+        keep &= valeurs["contributeur"].isin(list(contributeurs))
+    return valeurs[keep]
+
+
 def _normaliser_codes(valeurs: pd.DataFrame, code_map: Mapping[str, str] | None) -> pd.Series:
     codes = valeurs["code_insee"].astype("object")
     if code_map is not None:

@@ -17,6 +17,7 @@ from observatoire.stats.measures import (
     DonneesAbsentesError,
     agreger,
     mesurer_communes,
+    selectionner,
     verifier_niveau,
 )
 
@@ -234,11 +235,7 @@ def _contexte(indicateur, annees, contributeurs, engine, valeurs=None):
         v = storage.current_values(engine, annees, [indicateur], contributeurs,
                                    departement=s.departement)
     else:
-        v = valeurs[valeurs["indicateur"] == indicateur]
-        if annees is not None:
-            v = v[v["annee"].isin([int(a) for a in annees])]
-        if contributeurs is not None:
-            v = v[v["contributeur"].isin(list(contributeurs))]
+        v = selectionner(valeurs, indicateur, annees, contributeurs)
     if v.empty:
         raise DonneesAbsentesError(
             f"Aucune valeur pour l'indicateur « {indicateur} »"
