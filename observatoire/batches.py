@@ -141,6 +141,7 @@ def store_batch(
     rapport: dict | None = None,
     demo: bool = False,
     engine: Engine | None = None,
+    perimetre: str | None = None,
 ) -> StoreResult:
     """Enregistre un lot en une transaction et archive le fichier reçu.
 
@@ -164,6 +165,9 @@ def store_batch(
     demo : bool, default False
         Lot de démonstration.
     engine : Engine, optional
+    perimetre : str, optional
+        Périmètre du lot, quand les agents restreignent à l'import le territoire déclaré
+        du contributeur (voir :class:`BatchInput`).
 
     Returns
     -------
@@ -171,7 +175,7 @@ def store_batch(
     """
     return store_batches(
         contributeur=contributeur, fichier=fichier, contenu=contenu,
-        lots=[BatchInput(annee=annee, values=values, rapport=rapport)],
+        lots=[BatchInput(annee=annee, values=values, rapport=rapport, perimetre=perimetre)],
         utilisateur=utilisateur, demo=demo, engine=engine)[0]
 
 
@@ -187,11 +191,16 @@ class BatchInput:
         Colonnes :data:`VALUE_COLUMNS`.
     rapport : dict, optional
         Rapport d'import de cette année, conservé en JSON avec le lot.
+    perimetre : str, optional
+        Communes que le lot couvre, quand elles sont moins que le territoire déclaré du
+        contributeur (syntaxe de :func:`observatoire.catalogues.communes_couvertes`) ;
+        None : le territoire déclaré. Colonne ``lots.perimetre``.
     """
 
     annee: int
     values: pd.DataFrame
     rapport: dict | None = None
+    perimetre: str | None = None
 
 
 def store_batches(
@@ -287,10 +296,12 @@ def _store_one(conn: Connection, contributeur: str, lot: BatchInput, fichier: st
     """Écrit un lot dans la transaction ouverte (verrou du couple déjà pris)."""
     lt = storage.lots
     annee = int(lot.annee)
-    current = conn.execute(sa.select(lt.c.id, lt.c.sha256).where(
+    current = conn.execute(sa.select(lt.c.id, lt.c.sha256, lt.c.perimetre).where(
         lt.c.contributeur == contributeur, lt.c.annee == annee,
         lt.c.courant.is_(True))).all()
-    if any(row.sha256 == digest for row in current):
+    # Même fichier, même périmètre : rien ne change (un autre périmètre fait un autre lot).
+    if any(row.sha256 == digest and (row.perimetre or None) == (lot.perimetre or None)
+           for row in current):
         return StoreResult(lot_id=current[0].id, statut="inchange")
     if current:
         conn.execute(sa.update(lt).where(lt.c.id.in_([r.id for r in current]))
@@ -299,6 +310,7 @@ def _store_one(conn: Connection, contributeur: str, lot: BatchInput, fichier: st
         contributeur=contributeur, annee=annee, fichier=Path(fichier).name,
         sha256=digest, archive=archive, importe_le=now,
         importe_par=utilisateur, courant=True, demo=demo, n_valeurs=len(lot.values),
+        perimetre=lot.perimetre or None,
         rapport=json.dumps(lot.rapport or {}, ensure_ascii=False, default=str),
     )).inserted_primary_key[0]
     _insert_values(conn, lot.values, lot_id)
@@ -398,7 +410,8 @@ def list_batches(engine: Engine | None = None, contributeur: str | None = None,
     lt = storage.lots
     q = sa.select(lt.c.id, lt.c.contributeur, lt.c.annee, lt.c.fichier, lt.c.sha256,
                   lt.c.importe_le, lt.c.importe_par, lt.c.courant, lt.c.remplace_le,
-                  lt.c.n_valeurs, lt.c.demo, lt.c.archive).order_by(lt.c.id.desc())
+                  lt.c.n_valeurs, lt.c.demo, lt.c.archive, lt.c.perimetre).order_by(
+        lt.c.id.desc())
     if contributeur:
         q = q.where(lt.c.contributeur == contributeur)
     if annee:

@@ -8,13 +8,15 @@ de son indicateur, jamais son libellé.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from observatoire.config import CATALOGUE_DIR
+from observatoire.config import CATALOGUE_DIR, settings
 from observatoire.errors import ObservatoireError
 
 
@@ -67,11 +69,17 @@ class Contributeur:
     type : str
         Type (``iscg``, ``police``, ``association``…).
     territoire : str
-        Code d'arrondissement INSEE (3 caractères, ``622``) ou de département (``62``).
+        Territoire déclaré, dans la syntaxe de :func:`communes_couvertes` : département
+        (``62``), arrondissement(s) (``622`` ou ``622|623``), EPCI (code SIREN), liste
+        de communes (``62119|62510``, une circonscription de police), ou « le reste »
+        du territoire d'autres sources (``reste:police_62|reste:police_bethune``, la
+        zone de gendarmerie).
     indicateurs : tuple of str
         Codes des indicateurs qu'il déclare.
     contact : str
         À qui s'adresser.
+    premiere_annee, derniere_annee : int, optional
+        Années de la collecte où il est attendu (vides : toutes).
     """
 
     identifiant: str
@@ -80,6 +88,8 @@ class Contributeur:
     territoire: str
     indicateurs: tuple[str, ...]
     contact: str = ""
+    premiere_annee: int | None = None
+    derniere_annee: int | None = None
 
     @property
     def source_publique(self) -> bool:
@@ -88,6 +98,26 @@ class Contributeur:
         (ni campagne, ni modèle, ni tableau de contributeur, ni lot de démonstration).
         """
         return self.type == PUBLIC_SOURCE_TYPE
+
+    def attendu_en(self, annee: int) -> bool:
+        """Vrai si la campagne de l'année ``annee`` attend un fichier de ce contributeur."""
+        if self.source_publique:
+            return False
+        return ((self.premiere_annee is None or int(annee) >= self.premiere_annee)
+                and (self.derniere_annee is None or int(annee) <= self.derniere_annee))
+
+
+def _annee(value: str, colonne: str, identifiant: str) -> int | None:
+    value = str(value or "").strip()
+    if not value:
+        return None
+    if not value.isdigit():
+        raise ObservatoireError(
+            f"Registre des contributeurs (data/catalogues/contributeurs.csv), contributeur "
+            f"« {identifiant} », colonne « {colonne} » : « {value} » n'est pas une année ; "
+            f"écrivez une année sur quatre chiffres ou laissez la case vide."
+        )
+    return int(value)
 
 
 def _read(name: str, directory: Path | None) -> pd.DataFrame:
@@ -135,7 +165,11 @@ def load_contributeurs(directory: Path | None = None) -> tuple[Contributeur, ...
     return tuple(
         Contributeur(identifiant=r["identifiant"].strip(), nom=r["nom"].strip(),
                      type=r["type"].strip(), territoire=r["territoire"].strip(),
-                     indicateurs=_split(r["indicateurs"]), contact=r.get("contact", "").strip())
+                     indicateurs=_split(r["indicateurs"]), contact=r.get("contact", "").strip(),
+                     premiere_annee=_annee(r.get("premiere_annee", ""), "premiere_annee",
+                                           r["identifiant"].strip()),
+                     derniere_annee=_annee(r.get("derniere_annee", ""), "derniere_annee",
+                                           r["identifiant"].strip()))
         for r in df.to_dict("records") if r["identifiant"].strip()
     )
 
@@ -187,15 +221,224 @@ def indicateurs_du_contributeur(identifiant: str) -> list[Indicateur]:
     return [i for i in load_indicateurs() if i.actif and contrib.type in i.contributeurs_types]
 
 
+def territoires_declares(directory: Path | None = None) -> dict[str, str]:
+    """Identifiant → territoire déclaré de chaque contributeur du registre."""
+    return {c.identifiant: c.territoire for c in load_contributeurs(directory)}
+
+
+def contributeurs_attendus(annee: int, indicateur: str | None = None) -> tuple[Contributeur, ...]:
+    """Contributeurs dont la campagne de l'année attend un fichier (page Campagne).
+
+    Les sources publiques (SSMSI), que l'observatoire importe lui-même, ne sont jamais
+    attendues ; un contributeur hors de ses années (``premiere_annee``,
+    ``derniere_annee`` du registre) non plus.
+
+    Parameters
+    ----------
+    annee : int
+        Année N des données.
+    indicateur : str, optional
+        Ne garder que ceux qui déclarent cet indicateur (voir
+        :func:`indicateurs_du_contributeur`).
+
+    Returns
+    -------
+    tuple of Contributeur
+        Dans l'ordre du registre.
+    """
+    out = []
+    for c in load_contributeurs():
+        if not c.attendu_en(annee):
+            continue
+        if indicateur is not None and indicateur not in {
+                i.code for i in indicateurs_du_contributeur(c.identifiant)}:
+            continue
+        out.append(c)
+    return tuple(out)
+
+
+_PREFIXES = {"commune": "commune", "communes": "commune", "epci": "epci",
+             "arrondissement": "arrondissement", "arrondissements": "arrondissement",
+             "departement": "departement", "département": "departement"}
+
+
+def _erreur_territoire(territoire: str, partie: str, pourquoi: str) -> ObservatoireError:
+    return ObservatoireError(
+        f"Territoire « {territoire} » : {pourquoi} (partie « {partie} »). Écrivez un "
+        f"département (62), un ou plusieurs arrondissements (622|623), un EPCI (code SIREN à "
+        f"9 chiffres), des communes (codes INSEE 62119|62510) ou le reste du territoire "
+        f"d'autres contributeurs (reste:police_62), séparés par « | » (colonne « territoire » "
+        f"de data/catalogues/contributeurs.csv, ou --perimetre)."
+    )
+
+
+_COLONNES_TERRITOIRE = {"commune": "code_insee", "epci": "epci",
+                        "arrondissement": "arrondissement", "departement": "departement"}
+
+
+def _codes_parties(parties: list[str], territoire: str, communes: pd.DataFrame) -> np.ndarray:
+    """Masque des communes désignées par des parties positives du territoire.
+
+    Les codes sont rangés par genre puis cherchés d'un coup par genre (une liste de
+    communes d'une circonscription de police peut compter des dizaines de codes).
+    """
+    par_genre: dict[str, list[tuple[str, str]]] = {}
+    valeurs: dict[str, set[str]] = {}
+    for partie in parties:
+        genre, sep, code = partie.partition(":")
+        if sep:
+            g = _PREFIXES.get(genre.strip().lower())
+            if g is None:
+                raise _erreur_territoire(territoire, partie, "préfixe inconnu")
+            candidats = [g]
+        else:
+            code = genre
+            candidats = (["commune"] if len(code) == 5 else ["epci"] if len(code) == 9 else
+                         ["arrondissement", "departement"] if len(code) == 3 else
+                         ["departement"] if len(code) == 2 else [])
+        code = code.strip()
+        for g in candidats:
+            if g not in valeurs:
+                valeurs[g] = _valeurs_connues(communes, g)
+        connus = [g for g in candidats if code in valeurs[g]]
+        if not connus:
+            raise _erreur_territoire(territoire, partie,
+                                     "ce code ne désigne aucune commune, aucun EPCI, aucun "
+                                     "arrondissement ni aucun département connu")
+        par_genre.setdefault(connus[0], []).append((partie, code))
+    m = np.zeros(len(communes), dtype=bool)
+    for g, codes in par_genre.items():
+        m |= communes[_COLONNES_TERRITOIRE[g]].astype(str).isin([c for _p, c in codes]).to_numpy()
+    return m
+
+
+def _valeurs_connues(communes: pd.DataFrame, genre: str) -> set[str]:
+    col = _COLONNES_TERRITOIRE[genre]
+    return set(communes[col].astype(str).unique()) if col in communes else set()
+
+
+def communes_couvertes(territoire: str, communes: pd.DataFrame | None = None, *,
+                       territoires: Mapping[str, str] | None = None,
+                       _pile: tuple[str, ...] = ()) -> frozenset[str]:
+    """Codes INSEE des communes d'un territoire de contributeur (ou d'un périmètre de lot).
+
+    Syntaxe : des parties séparées par « | », qui s'ajoutent ; celles qui commencent par
+    ``reste:`` ou ``sauf:`` se retranchent.
+
+    - ``62`` : un département ; ``622`` : un arrondissement (un code à 3 caractères est
+      d'abord cherché parmi les arrondissements) ; ``200035442`` : un EPCI (SIREN) ;
+      ``62119`` : une commune. Préfixes explicites possibles : ``commune:``,
+      ``epci:``, ``arrondissement:``, ``departement:`` ;
+    - ``reste:ID`` : hors du territoire du contributeur ``ID`` (la gendarmerie couvre le
+      reste de la police : ``reste:police_62|reste:police_bethune``) ;
+    - ``sauf:CODE`` : hors d'une zone (``62|sauf:622``).
+
+    Sans partie positive, le point de départ est le département servi
+    (``config/territoire.toml``) s'il figure dans ``communes``, sinon toutes les communes
+    de ``communes``.
+
+    Parameters
+    ----------
+    territoire : str
+    communes : pandas.DataFrame, optional
+        Communes où chercher (``code_insee``, ``epci``, ``arrondissement``,
+        ``departement``) ; par défaut toute la France (référentiel du COG).
+    territoires : mapping, optional
+        Identifiant → territoire des autres contributeurs, pour ``reste:`` ; par défaut
+        le registre.
+
+    Returns
+    -------
+    frozenset of str
+
+    Raises
+    ------
+    ObservatoireError
+        Partie illisible, code inconnu, contributeur inconnu ou renvoi circulaire
+        (message français qui dit quoi écrire).
+    """
+    from observatoire import communes as _communes
+
+    territoire = str(territoire or "").strip()
+    frame = _communes.load_communes(None) if communes is None else communes
+    parties = [p.strip() for p in territoire.split("|") if p.strip()]
+    if not parties:
+        raise _erreur_territoire(territoire, territoire, "territoire vide")
+    moins = np.zeros(len(frame), dtype=bool)
+    positives = []
+    for partie in parties:
+        tete, _, reste = partie.partition(":")
+        tete = tete.strip().lower()
+        if tete == "reste" and reste:
+            ident = reste.strip()
+            autres = territoires_declares() if territoires is None else territoires
+            if ident not in autres:
+                raise _erreur_territoire(territoire, partie,
+                                         f"le contributeur « {ident} » n'est pas dans le "
+                                         f"registre")
+            if ident in _pile:
+                raise _erreur_territoire(territoire, partie,
+                                         "renvoi circulaire entre territoires ("
+                                         + " → ".join((*_pile, ident)) + ")")
+            codes = communes_couvertes(autres[ident], frame, territoires=autres,
+                                       _pile=(*_pile, ident))
+            moins |= frame["code_insee"].astype(str).isin(codes).to_numpy()
+        elif tete == "sauf" and reste:
+            moins |= _codes_parties([reste.strip()], territoire, frame)
+        else:
+            positives.append(partie)
+    if positives:
+        plus = _codes_parties(positives, territoire, frame)
+    else:
+        dep = settings().departement
+        dans = (frame["departement"].astype(str) == dep).to_numpy()
+        plus = dans if dans.any() else np.ones(len(frame), dtype=bool)
+    return frozenset(frame.loc[plus & ~moins, "code_insee"].astype(str))
+
+
+def groupes_sources(territoires: Mapping[str, str]) -> dict[str, str]:
+    """Groupe de chaque source : celles qu'un ``reste:`` relie se partagent un territoire.
+
+    La police et la gendarmerie (``reste:police_62``) forment un groupe : ensemble elles
+    couvrent le département, et une commune de la zone de gendarmerie n'est pas « en
+    partie couverte » parce que la police n'y va pas.
+
+    Parameters
+    ----------
+    territoires : mapping
+        Identifiant → territoire.
+
+    Returns
+    -------
+    dict
+        Identifiant → identifiant du groupe (le plus petit identifiant du groupe).
+    """
+    parent = {c: c for c in territoires}
+
+    def racine(c: str) -> str:
+        while parent[c] != c:
+            parent[c] = parent[parent[c]]
+            c = parent[c]
+        return c
+
+    for ident, terr in territoires.items():
+        for partie in str(terr or "").split("|"):
+            tete, _, autre = partie.strip().partition(":")
+            if tete.strip().lower() == "reste" and autre.strip() in parent:
+                a, b = racine(ident), racine(autre.strip())
+                if a != b:
+                    parent[max(a, b)] = min(a, b)
+    return {c: racine(c) for c in territoires}
+
+
 def communes_du_territoire(territoire: str) -> pd.DataFrame:
     """Communes actuelles d'un territoire de contributeur.
 
     Parameters
     ----------
     territoire : str
-        Code d'arrondissement (3 caractères, ``622``) ou de département (2 ou 3
-        caractères, ``62``, ``2A``, ``974``). Un code de 3 caractères est d'abord cherché
-        parmi les arrondissements.
+        Territoire dans la syntaxe de :func:`communes_couvertes` (``622``, ``62``,
+        ``62119|62510``, ``reste:police_62``…).
 
     Returns
     -------
@@ -204,17 +447,9 @@ def communes_du_territoire(territoire: str) -> pd.DataFrame:
     """
     from observatoire import communes
 
-    territoire = str(territoire).strip()
     allc = communes.load_communes(None)
-    df = allc[allc["arrondissement"] == territoire]
-    if df.empty:
-        df = allc[allc["departement"] == territoire]
-    if df.empty:
-        raise ObservatoireError(
-            f"Le territoire « {territoire} » n'est ni un arrondissement ni un département "
-            f"connu : indiquez un code INSEE d'arrondissement (622) ou de département (62) "
-            f"dans la colonne « territoire » de data/catalogues/contributeurs.csv."
-        )
+    codes = communes_couvertes(territoire, allc)
+    df = allc[allc["code_insee"].isin(codes)]
     return df.sort_values(["nom", "code_insee"]).reset_index(drop=True)
 
 
@@ -222,6 +457,6 @@ def communes_du_territoire(territoire: str) -> pd.DataFrame:
 def codes_du_territoire(territoire: str) -> frozenset[str]:
     """Codes INSEE des communes d'un territoire de contributeur (mis en cache).
 
-    Voir :func:`communes_du_territoire` ; lève la même erreur pour un territoire inconnu.
+    Voir :func:`communes_couvertes` ; lève la même erreur pour un territoire inconnu.
     """
-    return frozenset(communes_du_territoire(territoire)["code_insee"])
+    return communes_couvertes(territoire)

@@ -3,7 +3,8 @@
 Une seule source pour les bornes de classes (quantiles, seuils naturels de Jenks,
 intervalles égaux, bornes fixes conservées d'une année à l'autre), pour les palettes
 lisibles par les personnes daltoniennes et pour les styles des états qui ne sont pas
-une valeur (« secret statistique », « pas de donnée ») et des quatre étiquettes de
+une valeur (« secret statistique », « hors du périmètre des sources », « pas de
+donnée ») et des quatre étiquettes de
 l'analyse. Chaque état non numérique a un motif de hachures en plus de sa couleur :
 aucune information n'est portée par la couleur seule.
 
@@ -202,7 +203,7 @@ class Style:
         Motif matplotlib (``"///"``, ``"xxx"``, ``"..."``…) ; vide = aucun.
     motif : str
         Nom du motif pour le web (``"diagonales"``, ``"croisillons"``, ``"points"``,
-        ``"horizontales"``, ``"contre-diagonales"``) ; vide = aucun.
+        ``"horizontales"``, ``"verticales"``, ``"contre-diagonales"``) ; vide = aucun.
     couleur_hachures : str
         Couleur des hachures.
     tirets : str
@@ -255,10 +256,14 @@ STYLE_SECRET = Style(
 STYLE_NON_CONCLUANT = Style(
     "non concluant", "#f0f0f0", hachures="..", motif="points", couleur_hachures="#737373",
     description="effectif attendu trop faible pour conclure : taux trop incertain pour être classé")
-STYLE_PAS_DE_DONNEE = Style(
-    "pas de donnée", "#ffffff", hachures="--", motif="horizontales",
+STYLE_HORS_PERIMETRE = Style(
+    "hors du périmètre des sources", "#ffffff", hachures="--", motif="horizontales",
     couleur_hachures="#969696",
-    description="aucun contributeur ne couvre cette commune pour cet indicateur")
+    description="aucune source reçue ne couvre cette unité pour cet indicateur et cette "
+                "année : effectif inconnu, ni nul ni secret, sans étiquette")
+STYLE_PAS_DE_DONNEE = Style(
+    "pas de donnée", "#ffffff", hachures="||", motif="verticales", couleur_hachures="#bdbdbd",
+    description="population inconnue : ni taux ni étiquette")
 
 #: Les quatre étiquettes de l'analyse. Révélatrice et blanche présumée sont opposées en
 #: teinte (orange / violet, la paire la plus sûre pour les daltoniens, ColorBrewer PuOr)
@@ -268,9 +273,11 @@ STYLES_ETIQUETTES: dict[str, Style] = {
         "révélatrice", "#e66101", hachures="///", motif="diagonales",
         couleur_hachures="#7f2704",
         description="plus de cas que ne le laisse attendre la population, au-delà du hasard"),
-    "dans la norme": Style(
-        "dans la norme", "#f7f7f7",
-        description="écart à l'attendu compatible avec le hasard"),
+    "pas d'écart détecté": Style(
+        "pas d'écart détecté", "#f7f7f7",
+        description="écart à l'attendu compatible avec le hasard (un écart plus petit que "
+                    "ce que l'attendu permet de voir passe inaperçu : ce n'est pas « tout "
+                    "va bien »)"),
     "blanche présumée": Style(
         "blanche présumée", "#5e3c99", hachures="\\\\\\", motif="contre-diagonales",
         couleur_hachures="#ffffff",
@@ -293,10 +300,10 @@ STYLE_LIMITE_EPCI = Style("limite d'EPCI", "none", contour="#525252", epaisseur=
 
 
 def style_etiquette(label: str | None) -> Style:
-    """Style d'une étiquette d'analyse (``"pas de donnée"`` si inconnue ou absente)."""
+    """Style d'une étiquette d'analyse (« hors du périmètre des sources » si absente)."""
     if label is None or (isinstance(label, float) and math.isnan(label)):
-        return STYLE_PAS_DE_DONNEE
-    return STYLES_ETIQUETTES.get(str(label), STYLE_PAS_DE_DONNEE)
+        return STYLE_HORS_PERIMETRE
+    return STYLES_ETIQUETTES.get(str(label), STYLE_HORS_PERIMETRE)
 
 
 _MOTIFS_SVG = {
@@ -305,6 +312,7 @@ _MOTIFS_SVG = {
     "croisillons": '<path d="M0,8 L8,0 M0,0 L8,8" stroke="{c}" stroke-width="1"/>',
     "points": '<circle cx="4" cy="4" r="1.1" fill="{c}"/>',
     "horizontales": '<path d="M0,4 L8,4" stroke="{c}" stroke-width="1"/>',
+    "verticales": '<path d="M4,0 L4,8" stroke="{c}" stroke-width="1"/>',
 }
 
 

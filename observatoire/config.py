@@ -44,6 +44,9 @@ class Settings:
     taille_max_mo: float = 20
     decompression_max_mo: float = 200
     indicateurs_publies: tuple[str, ...] = ()
+    fdr: bool = True
+    surdispersion: str = "multiplicative"
+    attendu_min_surdispersion: float = 10.0
     data_dir: Path = ROOT / "data"
     db_url: str = ""
     config_path: Path = DEFAULT_CONFIG
@@ -94,6 +97,13 @@ def load_settings(path: str | os.PathLike | None = None) -> Settings:
                     or ROOT / stockage.get("donnees", "data"))
     db_url = os.environ.get("OBSERVATOIRE_DB_URL") or f"sqlite:///{data_dir / 'observatoire.db'}"
     imp = raw.get("import", {})
+    ana = raw.get("analyse", {})
+    modele = str(ana.get("surdispersion", "multiplicative"))
+    if modele not in ("aucune", "multiplicative", "additive"):
+        raise ConfigurationError(
+            f"Le fichier {path}, section [analyse], clé « surdispersion » : « {modele} » "
+            f"inconnu ; écrivez \"multiplicative\", \"additive\" ou \"aucune\"."
+        )
     return Settings(
         territoire_nom=terr.get("nom", terr["departement"]),
         departement=str(terr["departement"]),
@@ -104,6 +114,9 @@ def load_settings(path: str | os.PathLike | None = None) -> Settings:
         taille_max_mo=float(imp.get("taille_max_mo", 20)),
         decompression_max_mo=float(imp.get("decompression_max_mo", 200)),
         indicateurs_publies=tuple(raw.get("publication", {}).get("indicateurs", [])),
+        fdr=bool(ana.get("controle_multiplicite", True)),
+        surdispersion=modele,
+        attendu_min_surdispersion=float(ana.get("attendu_min_surdispersion", 10)),
         data_dir=data_dir,
         db_url=db_url,
         config_path=path,

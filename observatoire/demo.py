@@ -100,18 +100,12 @@ def load_contributeurs() -> pd.DataFrame:
     return df[df["type"] != PUBLIC_SOURCE_TYPE].reset_index(drop=True)
 
 
-def _territory_codes(territoire: str, frame: pd.DataFrame) -> set[str]:
-    """Communes couvertes par un code de territoire (département, arrondissement, EPCI)."""
-    codes: set[str] = set()
-    for part in str(territoire).split("|"):
-        part = part.strip()
-        if len(part) == 2:
-            codes |= set(frame.loc[frame["departement"] == part, "code_insee"])
-        elif len(part) == 3:
-            codes |= set(frame.loc[frame["arrondissement"] == part, "code_insee"])
-        elif part:
-            codes |= set(frame.loc[frame["epci"] == part, "code_insee"])
-    return codes
+def _territory_codes(territoire: str, frame: pd.DataFrame,
+                     territoires: dict[str, str] | None = None) -> set[str]:
+    """Communes couvertes par un territoire du registre (syntaxe des territoires)."""
+    from observatoire.catalogues import communes_couvertes
+
+    return set(communes_couvertes(territoire, frame, territoires=territoires))
 
 
 def coverage(contributeurs: pd.DataFrame, territoire: pd.DataFrame) -> dict[str, list[str]]:
@@ -134,7 +128,9 @@ def coverage(contributeurs: pd.DataFrame, territoire: pd.DataFrame) -> dict[str,
     dict
         Identifiant du contributeur → codes INSEE triés (liste vide : rien à envoyer).
     """
-    own = {row.identifiant: _territory_codes(row.territoire, territoire)
+    registre = dict(zip(contributeurs["identifiant"], contributeurs["territoire"],
+                        strict=True))
+    own = {row.identifiant: _territory_codes(row.territoire, territoire, registre)
            for row in contributeurs.itertuples(index=False)}
     police = set(territoire.loc[territoire["population"] >= POLICE_MIN_POPULATION, "code_insee"])
     out = {}

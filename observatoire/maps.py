@@ -574,6 +574,7 @@ def build_map(
     styles.setdefault("secret", cl.STYLE_SECRET)
     styles.setdefault("non_concluant", cl.STYLE_NON_CONCLUANT)
     styles.setdefault("sans_donnee", cl.STYLE_PAS_DE_DONNEE)
+    styles.setdefault("hors_perimetre", cl.STYLE_HORS_PERIMETRE)
     x0, y0, x1, y1 = topology["bbox"]
     # maxZoom explicite : sans fond de tuiles Leaflet n'en a pas, et les grappes l'exigent.
     m = folium.Map(location=[(y0 + y1) / 2, (x0 + x1) / 2], zoom_start=9, tiles=None,
@@ -714,9 +715,17 @@ def values_from_table(table: pd.DataFrame, mesure: str, classification=None, *,
     esc = html.escape
     codes = table["code"].astype(str).tolist()
     noms = table["nom"].astype(str).tolist()
+    from observatoire.classification import STYLE_HORS_PERIMETRE
+    from observatoire.exports.donnees import hors_perimetre
+
+    hors = hors_perimetre(table).tolist()
     for i in range(n):
         label = labels[i]
         lines = []
+        if hors[i]:
+            # Aucune source ne couvre l'unité : ni valeur, ni secret, ni étiquette.
+            out[codes[i]] = ["hors_perimetre", esc(STYLE_HORS_PERIMETRE.libelle), noms[i], 0]
+            continue
         if mesure == "label":
             # L'étiquette ne révèle pas l'effectif : elle reste visible même sous le secret.
             k = label

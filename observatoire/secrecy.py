@@ -59,6 +59,10 @@ COLONNES_DERIVEES = (
     "taux_lisse_spatial", "p_exces", "p_defaut", "p_bilaterale", "q_bh", "nb_sources",
     "sources", "motif", "moran_local_i", "moran_local_p", "moran_local_groupe",
     "composante_sous_revelation", "indice_priorite", "rang_priorite",
+    "ratio_ic95_bas", "ratio_ic95_haut", "taux_ic95_bas", "taux_ic95_haut", "ratio_lisse",
+    "ratio_lisse_min", "ratio_lisse_max", "composante_sous_revelation_min",
+    "composante_sous_revelation_max", "indice_priorite_min", "indice_priorite_max",
+    "rang_priorite_min", "rang_priorite_max", "priorite_statut",
 )
 
 #: Colonnes des tendances : par année, et dérivées des deux années.
@@ -224,6 +228,11 @@ def planifier(table: pd.DataFrame, seuil: int | None = None, *, colonne: str = "
     s = _seuil(seuil)
     codes = table["code"].astype(str).to_numpy()
     val = table[colonne].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+    # Hors du périmètre des sources : aucune valeur à cacher (ce n'est ni 0 ni secret), et
+    # les totaux publiés ne portent que sur les communes couvertes : elle y compte pour 0.
+    hors = ~table["couvert"].fillna(True).to_numpy(bool) if "couvert" in table else None
+    if hors is not None:
+        val = np.where(hors, 0.0, val)
     groupes = {g: table[g].astype(str).to_numpy() for g in groupes if g in table}
     src = table["masque"].to_numpy(bool) if "masque" in table else None
     cle = _cle_plan(s, codes, val, groupes, src)
@@ -235,7 +244,11 @@ def planifier(table: pd.DataFrame, seuil: int | None = None, *, colonne: str = "
             _PLANS[cle] = plan
             while len(_PLANS) > _PLANS_MAX:
                 _PLANS.pop(next(iter(_PLANS)))
-    return _copie_plan(plan)
+    plan = _copie_plan(plan)
+    if hors is not None and hors.any():
+        plan.communes.loc[hors, "secret"] = False
+        plan.communes.loc[hors, "motif_secret"] = None
+    return plan
 
 
 #: Plans déjà calculés dans ce processus (contenu des entrées -> plan). Une publication
@@ -392,6 +405,41 @@ def _plan_lignes(t: pd.DataFrame, s: int, commune: bool, *, colonne: str, masque
     return sec | src, motif
 
 
+def _etiquettes_publiques(out: pd.DataFrame, secret: np.ndarray, motif: np.ndarray,
+                          s: int, commune: bool) -> None:
+    """Étiquettes des lignes secrètes recalculées sur ce que le public sait de l'effectif.
+
+    Une cellule secrète sous le seuil vaut, pour le public, de 1 à ``s − 1`` ; toute autre
+    ligne secrète (masquée à la source, secret secondaire, total protégé) au moins 1
+    (commune) ou 0 (total), sans maximum. L'étiquette n'est donnée que si elle est la même
+    pour toutes ces valeurs (:func:`observatoire.stats.labels.etiqueter_intervalles`, au
+    seuil de la carte entière) : elle ne resserre jamais un effectif secret.
+    """
+    a = out.attrs
+    if not secret.any() or "label" not in out or "attendu" not in out or "seuil_p" not in a:
+        return
+    from observatoire.stats.labels import etiqueter_intervalles
+
+    primaire = secret & (motif == MOTIF_PRIMAIRE) if commune else np.zeros(len(out), bool)
+    lo = np.where(primaire, 1.0, 1.0 if commune else 0.0)
+    hi = np.where(primaire, float(s - 1), np.inf)
+    idx = np.flatnonzero(secret)
+    e = out["attendu"].to_numpy(float)
+    e_lo = out["attendu_min"].to_numpy(float) if "attendu_min" in out else e
+    e_hi = out["attendu_max"].to_numpy(float) if "attendu_max" in out else e
+    couvert = out["couvert"].fillna(False).to_numpy(bool) if "couvert" in out else \
+        np.ones(len(out), bool)
+    lab = etiqueter_intervalles(
+        lo[idx], hi[idx], e[idx], phi=float(a.get("phi", 1.0)) if a.get("surdispersion")
+        == "multiplicative" else 1.0, tau2=float(a.get("tau2", 0.0)) if a.get(
+            "surdispersion") == "additive" else 0.0, alpha=float(a.get("alpha", 0.05)),
+        attendu_min=e_lo[idx], attendu_max=e_hi[idx], connu=couvert[idx],
+        seuil_p=float(a["seuil_p"]))
+    lab_col = np.array(out["label"].astype(object), dtype=object)
+    lab_col[idx] = np.where(couvert[idx], lab["label"].to_numpy(object), None)
+    out["label"] = lab_col
+
+
 def _type_table(table: pd.DataFrame) -> str:
     t = table.attrs.get("type")
     if t:
@@ -493,6 +541,8 @@ def apply_public(table: pd.DataFrame, seuil: int | None = None, *, staff: bool =
                 src = out["masque"].to_numpy(bool)
                 motif = np.where(src & ~secret, MOTIF_SOURCE, motif)
                 secret = secret | src
+        _etiquettes_publiques(out, secret, np.asarray(motif, dtype=object), s,
+                              niveau == "commune")
         _masquer_lignes(out, secret, COLONNES_DERIVEES)
     out["secret"] = secret
     out["motif_secret"] = motif

@@ -49,6 +49,9 @@ lots = sa.Table(
     sa.Column("demo", sa.Boolean, nullable=False, default=False),
     sa.Column("n_valeurs", sa.Integer, nullable=False, default=0),
     sa.Column("rapport", sa.Text, nullable=True),
+    # Périmètre du lot quand les agents l'ont restreint à l'import (syntaxe des territoires
+    # du registre) ; NULL : le territoire déclaré du contributeur (migration 0004).
+    sa.Column("perimetre", sa.Text, nullable=True),
     sa.Index("ix_lots_contributeur_annee", "contributeur", "annee"),
     # Au plus un lot courant par (contributeur, année), garanti par la base elle-même
     # (migration 0002) : filet de sécurité sous le verrou de store_batch.

@@ -114,10 +114,11 @@ def test_login_opens_staff_pages(use_demo):
     assert titles(at) == ["Campagne 2024"]  # dernière année chargée
     etat = at.dataframe[0].value["État"]
     assert (etat == "reçu et validé").sum() >= 5 and set(etat) <= {"reçu et validé", "manquant"}
-    # Un onglet par arrondissement : les 8 contributeurs départementaux, plus les 3 de
-    # l'arrondissement de Béthune dans le sien.
+    # Un onglet par arrondissement : les contributeurs dont le territoire le touche (les 5
+    # départementaux, la gendarmerie, l'ISCG et la police du département ailleurs qu'à
+    # Béthune ; à Béthune, ses ISCG, police et tribunal).
     par_arr = [len(df.value) for df in at.dataframe[1:]]
-    assert par_arr == [8, 11, 8, 8, 8, 8, 8]
+    assert par_arr == [8, 9, 8, 8, 8, 8, 8]
     at._page_hash = calc_hash("valeurs-exactes")
     at.run()
     assert titles(at) == ["Valeurs exactes"]

@@ -172,14 +172,15 @@ def test_classification_aller_retour_dict():
 def test_styles_non_numeriques_distincts_sans_la_couleur():
     """Aucune information portée par la couleur seule : motifs de hachures distincts."""
     etats = [cl.STYLE_SECRET, cl.STYLE_NON_CONCLUANT, cl.STYLE_PAS_DE_DONNEE,
+             cl.STYLE_HORS_PERIMETRE,
              cl.STYLES_ETIQUETTES["révélatrice"], cl.STYLES_ETIQUETTES["blanche présumée"]]
     assert all(s.hachures for s in etats)
     assert len({s.hachures for s in etats}) == len(etats)
     assert len({s.motif for s in etats}) == len(etats)
-    assert set(cl.STYLES_ETIQUETTES) == {"révélatrice", "dans la norme", "blanche présumée",
-                                         "non concluant"}
-    assert cl.style_etiquette(None) is cl.STYLE_PAS_DE_DONNEE
-    assert cl.style_etiquette(math.nan) is cl.STYLE_PAS_DE_DONNEE
+    assert set(cl.STYLES_ETIQUETTES) == {"révélatrice", "pas d'écart détecté",
+                                         "blanche présumée", "non concluant"}
+    assert cl.style_etiquette(None) is cl.STYLE_HORS_PERIMETRE
+    assert cl.style_etiquette(math.nan) is cl.STYLE_HORS_PERIMETRE
     assert cl.style_etiquette("révélatrice").libelle == "révélatrice"
 
 
@@ -191,7 +192,7 @@ def test_style_matplotlib_et_leaflet():
     assert cl.STYLE_SECRET.leaflet()["pattern"] == "croisillons"
     svg = cl.motif_svg(cl.STYLE_SECRET)
     assert svg.startswith('<pattern id="motif-croisillons"') and "#bdbdbd" in svg
-    assert cl.motif_svg(cl.STYLES_ETIQUETTES["dans la norme"]) == ""
+    assert cl.motif_svg(cl.STYLES_ETIQUETTES["pas d'écart détecté"]) == ""
 
 
 def test_doctests():

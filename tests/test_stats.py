@@ -71,7 +71,7 @@ def _poisson_cdf(k, mu):
 
 def test_exemple_quatre_communes_a_la_main():
     c = _communes([1000, 2000, 3000, 4000])
-    t = analyser_table(_valeurs([0, 20, 6, 14]), c, surdispersion=False)
+    t = analyser_table(_valeurs([0, 20, 6, 14]), c, surdispersion=False, fdr=False)
     assert t["attendu"].tolist() == pytest.approx([4, 8, 12, 16])
     assert t["ratio"].tolist() == pytest.approx([0, 2.5, 0.5, 0.875])
     assert t["taux"].tolist() == pytest.approx([0, 10, 2, 3.5])
@@ -97,7 +97,7 @@ def test_exemple_quatre_communes_a_la_main():
 def test_zero_non_concluant_sous_attendu_minimal_et_regroupement_propose():
     # E = 3 < ln(40) : zéro cas n'est pas significatif ; cumuler 3 ans donne E = 9.
     c = _communes([750, 2000, 3000, 4250], epci=["E1", "E1", "E2", "E2"])
-    t = analyser_table(_valeurs([0, 8, 12, 20]), c, surdispersion=False)
+    t = analyser_table(_valeurs([0, 8, 12, 20]), c, surdispersion=False, fdr=False)
     assert t["attendu"].iat[0] == pytest.approx(3.0)
     assert t["label"].iat[0] == NON_CONCLUANT
     assert t["regroupement"].iat[0] == "3_annees"
@@ -106,7 +106,7 @@ def test_zero_non_concluant_sous_attendu_minimal_et_regroupement_propose():
     # Trois années déjà cumulées : on propose l'EPCI.
     v = pd.concat([_valeurs([0, 3, 4, 7], annee=a) for a in (2022, 2023, 2024)])
     c2 = _communes([150, 2000, 3000, 4850], epci=["E1", "E1", "E2", "E2"])
-    t = analyser_table(v, c2, surdispersion=False)
+    t = analyser_table(v, c2, surdispersion=False, fdr=False)
     assert t.attrs["n_annees"] == 3
     assert t["label"].iat[0] == NON_CONCLUANT
     assert t["regroupement"].iat[0] == "epci"
@@ -120,8 +120,11 @@ def test_attendu_minimal_est_ln_40():
 
 
 def test_labels_vocabulaire():
-    assert set(LABELS) == {"révélatrice", "dans la norme", "blanche présumée", "non concluant"}
+    assert set(LABELS) == {"révélatrice", "pas d'écart détecté", "blanche présumée",
+                           "non concluant"}
     assert "pas d'une absence de violences" in LABELS[BLANCHE]
+    # « Pas d'écart détecté » ne se lit pas « tout va bien ».
+    assert "tout va bien" in LABELS[NORME] and "Ce n'est pas" in LABELS[NORME]
 
 
 # --- accord avec esda ---------------------------------------------------------------------
@@ -390,7 +393,10 @@ def test_couverture_des_contributeurs():
     v = _valeurs([5, 7, 0])
     t = analyser_table(v, c, territoires_contributeurs={"police_62": "991"})
     assert pd.isna(t["observe"].iat[2])
-    assert t["label"].iat[2] == NON_CONCLUANT
+    # Hors du périmètre des sources : ni effectif, ni attendu, ni étiquette.
+    assert pd.isna(t["label"].iat[2]) and pd.isna(t["attendu"].iat[2])
+    assert t["couverture"].iat[2] == "hors_perimetre"
+    assert t["couverture_libelle"].iat[2] == "hors du périmètre des sources"
     assert "périmètre" in t["motif"].iat[2]
     # Deux sources aux territoires complémentaires (police / gendarmerie) : chaque commune
     # couverte par l'une au moins est couverte ; la couverture partielle est signalée.

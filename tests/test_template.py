@@ -38,9 +38,13 @@ def test_template_structure(template):
 
 
 def test_departement_territory():
-    wb = openpyxl.load_workbook(io.BytesIO(build_template("gendarmerie_62", 2024)))
+    wb = openpyxl.load_workbook(io.BytesIO(build_template("caf_62", 2024)))
     ws = wb[DATA_SHEET]
     assert ws.max_row - 2 == len(catalogues.communes_du_territoire("62"))
+    # La gendarmerie couvre le reste du territoire des polices : ses communes seulement.
+    wb = openpyxl.load_workbook(io.BytesIO(build_template("gendarmerie_62", 2024)))
+    police = catalogues.communes_couvertes("reste:police_62|reste:police_bethune")
+    assert wb[DATA_SHEET].max_row - 2 == len(police) == 887 - 25
 
 
 def test_filled_template_round_trips(template, engine):

@@ -12,37 +12,52 @@ import streamlit as st
 from observatoire import batches, catalogues, communes
 from observatoire.app_pages import common
 from observatoire.config import settings
+from observatoire.errors import ObservatoireError
+
+
+def _ou(codes: frozenset[str], com: pd.DataFrame, noms: dict[str, str], dep: str) -> str:
+    """Territoire lisible : « tout le département », des arrondissements, ou des communes."""
+    dedans = com[com["code_insee"].isin(codes)]
+    if len(dedans) == len(com):
+        return "tout le département"
+    arrs = sorted(set(dedans["arrondissement"]))
+    entiers = [a for a in arrs if (com["arrondissement"] == a).sum()
+               == (dedans["arrondissement"] == a).sum()]
+    if entiers == arrs:
+        return ", ".join(noms.get(a, a) for a in arrs)
+    return f"{len(dedans)} communes ({', '.join(noms.get(a, a) for a in arrs)})"
 
 
 def expected_status(annee: int) -> pd.DataFrame:
-    """Contributeurs attendus par arrondissement et état de leur fichier pour ``annee``.
+    """Contributeurs attendus pour ``annee`` (:func:`catalogues.contributeurs_attendus`),
+    leur territoire et l'état de leur fichier.
 
     Les sources publiques (SSMSI), importées par l'observatoire lui-même, ne sont pas
-    attendues : personne ne les envoie.
+    attendues : personne ne les envoie. La colonne ``arrondissements`` dit lesquels le
+    territoire du contributeur touche (même en partie : une circonscription de police).
     """
     lots = batches.list_batches(annee=annee)
     courants = lots[lots["courant"]] if not lots.empty else lots
-    arr = communes.load_arrondissements()
     s = settings()
-    arr = arr[arr["departement"] == s.departement]
-    if s.arrondissements:
-        arr = arr[arr["arrondissement"].isin(s.arrondissements)]
+    com = communes.load_communes(s.departement)
+    arr = communes.load_arrondissements()
+    noms = dict(zip(arr["arrondissement"], arr["nom"], strict=True))
     rows = []
-    for c in catalogues.load_contributeurs():
-        if c.source_publique:
-            continue
-        if c.territoire == s.departement:
-            where = "tout le département"
-        else:
-            hit = arr[arr["arrondissement"] == c.territoire]
-            where = hit["nom"].iloc[0] if not hit.empty else c.territoire
+    for c in catalogues.contributeurs_attendus(annee):
+        try:
+            codes = catalogues.communes_couvertes(c.territoire, com)
+        except ObservatoireError:
+            codes = frozenset()
         lot = courants[courants["contributeur"] == c.identifiant] if not lots.empty else lots
         if lot.empty:
             etat, quand = "manquant", ""
         else:
             etat, quand = "reçu et validé", str(lot["importe_le"].iloc[0])
-        rows.append({"Territoire": where, "Contributeur": c.nom, "identifiant": c.identifiant,
+        rows.append({"Territoire": _ou(codes, com, noms, s.departement) if codes
+                     else c.territoire, "Contributeur": c.nom, "identifiant": c.identifiant,
                      "code_territoire": c.territoire,
+                     "arrondissements": sorted(set(com.loc[com["code_insee"].isin(codes),
+                                                           "arrondissement"])),
                      "État": etat, "Importé le": quand, "Contact": c.contact})
     return pd.DataFrame(rows)
 
@@ -58,7 +73,8 @@ def page() -> None:
     table = expected_status(int(annee))
     n_ok = int((table["État"] != "manquant").sum())
     st.metric("Fichiers reçus et validés", f"{n_ok} sur {len(table)}")
-    st.dataframe(table.drop(columns=["identifiant", "code_territoire"]), hide_index=True,
+    st.dataframe(table.drop(columns=["identifiant", "code_territoire", "arrondissements"]),
+                 hide_index=True,
                  key="campagne_table")
     st.subheader("Par arrondissement")
     s = settings()
@@ -66,8 +82,8 @@ def page() -> None:
     arrs = list(s.arrondissements) or sorted(
         a for a, n in noms.items() if a.startswith(s.departement))
     for tab, arr in zip(st.tabs([noms.get(a, a) for a in arrs]), arrs, strict=True):
-        # Contributeurs attendus dans l'arrondissement : ceux du département et les siens.
-        sub = table[table["code_territoire"].isin([s.departement, arr])]
+        # Contributeurs attendus dans l'arrondissement : ceux dont le territoire le touche.
+        sub = table[table["arrondissements"].map(lambda a, arr=arr: arr in a)]
         manque = int((sub["État"] == "manquant").sum())
         tab.caption(f"{len(sub)} contributeurs attendus, {len(sub) - manque} fichiers reçus, "
                     f"{manque} manquant(s).")

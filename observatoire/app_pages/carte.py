@@ -13,6 +13,7 @@ from observatoire import maps
 from observatoire.app_pages import common
 from observatoire.config import settings
 from observatoire.errors import ObservatoireError, ReferentielAbsentError
+from observatoire.exports.donnees import note_sources_manquantes, texte_etiquette
 
 UNIT_KEY = {"commune": "id", "epci": "e", "arrondissement": "a"}
 _CODE_IN_TOOLTIP = re.compile(r"\(([0-9A-Za-z]{3,9})\)")
@@ -99,13 +100,12 @@ def legend_for(sel: dict, classes, table: pd.DataFrame, titre: str) -> str:
     if classes is not None:
         entries += classes.styles()
     else:
-        entries += [cl.STYLES_ETIQUETTES[k] for k in ("révélatrice", "dans la norme",
-                                                      "blanche présumée", "non concluant")]
+        entries += list(cl.STYLES_ETIQUETTES.values())
     if table["secret"].any() and sel["mesure"] != "label":
         entries.append(cl.STYLE_SECRET)
     if sel["mesure"] == "ratio":
         entries.append(cl.STYLE_NON_CONCLUANT)
-    entries.append(cl.STYLE_PAS_DE_DONNEE)
+    entries.append(cl.STYLE_HORS_PERIMETRE)
     if sel["mesure"] != "label" and (table["label"] == "blanche présumée").any():
         entries.append(cl.STYLE_CONTOUR_BLANCHE)
     if sel["couches"]["limites"]:
@@ -190,6 +190,8 @@ def display_table(table: pd.DataFrame) -> pd.DataFrame:
         if c in out:
             out[c] = pd.to_numeric(out[c], errors="coerce").astype(float)
     out.insert(2, "Secret", table["secret"].map({True: "secret", False: ""}).to_numpy())
+    if "Étiquette" in out:
+        out["Étiquette"] = texte_etiquette(table).to_numpy(object)
     return out
 
 
@@ -242,6 +244,9 @@ def page() -> None:
     except ObservatoireError as exc:
         common.show_error(exc)
         return
+    note = note_sources_manquantes(table)
+    if note:
+        st.warning(note)
     libelle = common.indicateurs().get(sel["indicateur"], sel["indicateur"])
     titre = f"{libelle} — {sel['annee']}"
     st.subheader(f"{common.MESURES[sel['mesure']]} · {libelle} · {sel['annee']}")

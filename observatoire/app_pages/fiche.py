@@ -10,6 +10,7 @@ from observatoire import classification as cl
 from observatoire import communes
 from observatoire.app_pages import common
 from observatoire.errors import ObservatoireError, ReferentielAbsentError
+from observatoire.exports.donnees import texte_etiquette
 
 
 @st.cache_data(show_spinner=False)
@@ -56,12 +57,25 @@ def _row(table: pd.DataFrame, code: str) -> pd.Series | None:
 def _value(row, col, dec=1) -> str:
     if row is None:
         return "pas de donnée"
+    if row.get("couverture") == "hors_perimetre" and col in ("observe", "taux", "taux_lisse",
+                                                             "ratio"):
+        return "hors du périmètre des sources"
     if bool(row.get("secret", False)) and col in ("observe", "taux", "taux_lisse", "ratio"):
         return "secret"
     v = row.get(col)
     if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
         return "–"
     return common.fmt(v, dec)
+
+
+def _intervalle(row) -> str:
+    """Intervalle exact (Garwood) à 95 % du taux, « de 2,1 à 4,5 »."""
+    if row is None or bool(row.get("secret", False)):
+        return "secret" if row is not None else "–"
+    lo, hi = row.get("taux_ic95_bas"), row.get("taux_ic95_haut")
+    if lo is None or hi is None or pd.isna(lo) or pd.isna(hi):
+        return "–"
+    return f"de {common.fmt(lo, 1)} à {common.fmt(hi, 1)}"
 
 
 def _series(niveau: str, code: str, indicateur: str, annees: list[int]) -> pd.DataFrame:
@@ -80,12 +94,15 @@ def _series(niveau: str, code: str, indicateur: str, annees: list[int]) -> pd.Da
         if r is not None and pd.notna(taux):
             rank = int((vals > taux).sum()) + 1
         rows.append({"Année": annee, "Effectif": _value(r, "observe", 0),
-                     "Taux ‰": _value(r, "taux"), "Taux lissé ‰": _value(r, "taux_lisse"),
+                     "Taux ‰": _value(r, "taux"),
+                     "Intervalle à 95 % du taux": _intervalle(r),
+                     "Taux lissé ‰": _value(r, "taux_lisse"),
                      "Observé / attendu": _value(r, "ratio", 2),
                      "Rang (taux décroissant)": f"{rank} sur {int(vals.notna().sum())}"
                      if rank else "–",
                      "Taux du département ‰": _value(ref, "taux"),
-                     "Étiquette": (r.get("label") if r is not None else None) or "–",
+                     "Étiquette": (texte_etiquette(r.to_frame().T).iat[0] if r is not None
+                                   else "–"),
                      "_taux": taux, "_taux_dep": ref.get("taux") if ref is not None else np.nan})
     return pd.DataFrame(rows)
 

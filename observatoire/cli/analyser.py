@@ -97,9 +97,21 @@ def _imprimer(table: pd.DataFrame, genre: str, as_json: bool, vue: str) -> None:
     detail = "valeurs exactes" if vue == "agents" else "secret statistique appliqué"
     click.echo(f"Vue {vue} ({detail}).")
     if "taux_reference" in a:
-        click.echo(f"Taux de référence ({a.get('zone_reference')}) : "
-                   f"{a['taux_reference']:.3f} pour 1 000 ; surdispersion φ = {a['phi']:.2f}"
-                   f"{' (appliquée)' if a.get('phi_applique') else ' (non appliquée)'}.")
+        disp = (f"τ² = {a.get('tau2', 0):.3f}" if a.get("surdispersion") == "additive"
+                else f"φ = {a['phi']:.2f}")
+        click.echo(f"Taux de référence ({a.get('zone_reference')}, par source) : "
+                   f"{a['taux_reference']:.3f} pour 1 000 ; surdispersion "
+                   f"{a.get('surdispersion', 'multiplicative')} {disp}"
+                   f"{' (appliquée)' if a.get('phi_applique') else ' (non appliquée)'}, "
+                   f"estimée sur {a.get('n_unites_surdispersion', 0)} unités d'attendu "
+                   f"≥ {a.get('attendu_min_surdispersion', 10):g}.")
+        controle = ("contrôle Benjamini–Hochberg" if a.get("fdr")
+                    else "sans contrôle de multiplicité")
+        click.echo(f"Étiquettes : seuil bilatéral {a.get('alpha', 0.05):g} ({controle}, "
+                   f"p ≤ {a.get('seuil_p', 0):.2g}) ; {a.get('n_etiquetees', 0)} unité(s) "
+                   f"étiquetée(s) sur {a.get('n_testees', 0)} testée(s).")
+    for annee, d in (a.get("denominateurs") or {}).items():
+        click.echo(f"Dénominateur {annee} : {d}.")
     if a.get("non_localise"):
         click.echo(f"Non localisés : {a['non_localise']} cas (hors communes).")
     for m in a.get("avertissements", []):
@@ -121,14 +133,18 @@ def _imprimer(table: pd.DataFrame, genre: str, as_json: bool, vue: str) -> None:
 @click.option("--serie", is_flag=True, help="Série sur toutes les années disponibles.")
 @click.option("--couverture", is_flag=True,
               help="Distances aux dispositifs, référents et indice de priorité (communes).")
-@click.option("--fdr", is_flag=True, help="Contrôle Benjamini–Hochberg entre unités.")
+@click.option("--fdr/--sans-fdr", "fdr", default=None,
+              help="Contrôle Benjamini–Hochberg entre unités (par défaut : clé "
+                   "controle_multiplicite de [analyse] dans config/territoire.toml, vrai).")
+@click.option("--surdispersion", type=click.Choice(("multiplicative", "additive", "aucune")),
+              default=None, help="Modèle de surdispersion (par défaut : celui de [analyse]).")
 @click.option("--moran", is_flag=True, help="Moran local sur les taux (contours requis).")
 @click.option("--json", "as_json", is_flag=True, help="Sortie JSON.")
 @click.option("--staff", is_flag=True,
               help="Valeurs exactes (agents : OBSERVATOIRE_AGENT doit nommer un compte).")
 @click.pass_context
 def analyser(ctx, annees, indicateur, niveau, contributeurs, denominateur, tendance, serie,
-             couverture, fdr, moran, as_json, staff) -> None:
+             couverture, fdr, surdispersion, moran, as_json, staff) -> None:
     """Analyse : taux, zones révélatrices et blanches présumées, tendances, couverture.
 
     Exemples : observatoire analyser --annee 2024 --indicateur victimes_accueillies ;
@@ -159,11 +175,13 @@ def analyser(ctx, annees, indicateur, niveau, contributeurs, denominateur, tenda
             if niveau != "commune":
                 raise click.UsageError("--couverture se calcule au niveau des communes.")
             t = stats.analyser_couverture(list(annees), indicateur, contributeurs=contributeurs,
-                                          denominateur=denominateur, fdr=fdr, moran=moran)
+                                          denominateur=denominateur, fdr=fdr, moran=moran,
+                                          surdispersion=surdispersion)
             genre = "couverture"
         else:
             t = stats.analyser(list(annees), indicateur, contributeurs=contributeurs,
-                               niveau=niveau, denominateur=denominateur, fdr=fdr, moran=moran)
+                               niveau=niveau, denominateur=denominateur, fdr=fdr, moran=moran,
+                               surdispersion=surdispersion)
             genre = "analyse"
     t = secrecy.apply_public(t, staff=staff)
     _imprimer(t, genre, as_json, vue)

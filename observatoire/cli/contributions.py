@@ -49,14 +49,19 @@ def contributions() -> None:
               help='En-tête → indicateur pour cet import, mémorisé : "ENTETE=code".')
 @click.option("--commune", "communes", multiple=True,
               help='Commune à préciser : "TEXTE=code INSEE" (ou "TEXTE=" : non localisé).')
+@click.option("--perimetre",
+              help="Communes que couvre ce lot, s'il en couvre moins que le territoire déclaré "
+                   "du contributeur : arrondissement(s), EPCI, codes INSEE séparés par « | » "
+                   "(ex. 622, ou 62119|62510). Enregistré avec le lot.")
 def importer(fichier, contributeur, annee, simulation, as_json, utilisateur, feuilles,
-             correspondances, communes) -> None:
+             correspondances, communes, perimetre) -> None:
     """Importe le tableau FICHIER d'un contributeur pour l'année N.
 
     Le fichier est refusé en entier (rien n'est enregistré) s'il contient des données
     personnelles, s'il est dangereux ou illisible, ou si des valeurs sont invalides ;
     le rapport dit où. Réimporter le même couple contributeur/année remplace le lot
-    courant, qui reste dans l'historique.
+    courant, qui reste dans l'historique. --perimetre restreint les communes que le lot
+    couvre (hors de lui, le lot ne dit rien d'elles ; dedans, une commune absente compte 0).
     """
     from observatoire.ingest import import_contribution
 
@@ -65,8 +70,8 @@ def importer(fichier, contributeur, annee, simulation, as_json, utilisateur, feu
     print_import(lambda: import_contribution(
         fichier, contributeur=contributeur, annee=annee, simulation=simulation,
         utilisateur=_user(utilisateur), mapping_overrides=overrides or None,
-        commune_overrides=commune_overrides or None, feuilles=list(feuilles) or None),
-        as_json)
+        commune_overrides=commune_overrides or None, feuilles=list(feuilles) or None,
+        perimetre=perimetre or None), as_json)
 
 
 def print_import(run, as_json: bool) -> None:

@@ -27,7 +27,13 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from observatoire import classification as cl  # noqa: E402
 from observatoire.exports import print_maps as pm  # noqa: E402
-from observatoire.exports.donnees import MENTION_DEMO, Publication, texte_valeur  # noqa: E402
+from observatoire.exports.donnees import (  # noqa: E402
+    MENTION_DEMO,
+    Publication,
+    note_sources_manquantes,
+    texte_etiquette,
+    texte_valeur,
+)
 
 #: Lignes de tableau par page A4 portrait (corps 7 pt).
 LIGNES_PAR_PAGE = 58
@@ -188,14 +194,14 @@ def _lignes_communes(pub: Publication, indicateur: str, territoire: str) -> list
     t = pub.table(indicateur, "commune")
     t = t[t["arrondissement"].astype(str) == territoire] if territoire != "departement" else t
     t = t.sort_values("nom", key=lambda s: s.str.normalize("NFKD"))
+    etiquettes = texte_etiquette(t).tolist()
     lignes = []
-    for r in t.itertuples(index=False):
+    for r, etiquette in zip(t.itertuples(index=False), etiquettes, strict=True):
         sec = bool(r.secret) if not pd.isna(r.secret) else False
         lignes.append([
             str(r.nom)[:38], str(r.code), texte_valeur(r.population, 0),
             texte_valeur(r.observe, 0, sec), texte_valeur(r.taux, 1, sec),
-            texte_valeur(getattr(r, "taux_lisse", np.nan), 1, sec),
-            str(r.label) if isinstance(r.label, str) else "pas de donnée",
+            texte_valeur(getattr(r, "taux_lisse", np.nan), 1, sec), etiquette,
         ])
     return lignes
 
@@ -329,6 +335,13 @@ def _sources_lignes(pub: Publication) -> list[str]:
             subsequent_indent="  ")
     if not pub.lots:
         lignes.append("Aucune contribution.")
+    notes = dict.fromkeys(note_sources_manquantes(pub.table(ind, "commune"))
+                          for ind in pub.indicateurs)
+    notes.pop("", None)
+    if notes:
+        lignes += ["", "## Sources attendues absentes", ""]
+        for n in notes:
+            lignes += textwrap.wrap(n, LARGEUR_TEXTE)
     lignes += ["", "## Référentiel géographique", ""]
     lignes += textwrap.wrap(pub.attribution(), LARGEUR_TEXTE)
     lignes += textwrap.wrap("Populations municipales : INSEE (Code officiel géographique, "

@@ -27,6 +27,11 @@ COLONNES = ["code", "nom", "niveau", "population", "observe", "secret", "taux",
 
 #: Statuts cartographiques d'une unité.
 VALEUR, SECRET, NON_CONCLUANT, PAS_DE_DONNEE = "valeur", "secret", "non_concluant", "pas_de_donnee"
+HORS_PERIMETRE = "hors_perimetre"
+#: Ce qu'une sortie écrit à la place d'une valeur ou d'une étiquette absente.
+LIBELLES_STATUT = {HORS_PERIMETRE: "hors du périmètre des sources",
+                   PAS_DE_DONNEE: "pas de donnée (population inconnue)",
+                   SECRET: "secret"}
 
 
 @dataclass
@@ -141,47 +146,83 @@ class Publication:
                 f"Projection : RGF93 / Lambert-93 (EPSG:2154).")
 
 
+def hors_perimetre(table: pd.DataFrame) -> pd.Series:
+    """Vrai pour les unités qu'aucune source reçue ne couvre (colonne ``couverture``).
+
+    Une table sans ``couverture`` ni ``couvert`` (produite avant que l'analyse ne les
+    donne) n'a aucune unité hors du périmètre.
+    """
+    if "couverture" in table:
+        return (table["couverture"].astype(object) == HORS_PERIMETRE).fillna(False).astype(bool)
+    if "couvert" in table:
+        return ~table["couvert"].astype("boolean").fillna(True).astype(bool)
+    return pd.Series(False, index=table.index)
+
+
 def statut(table: pd.DataFrame, colonne: str = "taux") -> pd.Series:
     """Statut cartographique de chaque unité sur une carte de valeurs (effectif, taux…).
 
-    Le secret prime (la valeur n'est pas publiée) ; une unité sans valeur (aucun
-    contributeur ne la couvre, population nulle) n'a « pas de donnée » ; toute autre
-    unité est colorée selon sa valeur. « Non concluant » n'est pas un statut de la
-    valeur mais de l'étiquette (le test de l'écart à l'attendu) : il ne se montre que
-    sur les cartes des étiquettes.
+    Une unité hors du périmètre des sources l'est avant tout (elle n'est ni secrète ni
+    nulle : aucune source ne dit rien d'elle) ; puis le secret prime (la valeur n'est pas
+    publiée) ; une unité couverte sans valeur (population inconnue) n'a « pas de
+    donnée » ; toute autre unité est colorée selon sa valeur. « Non concluant » n'est pas
+    un statut de la valeur mais de l'étiquette (le test de l'écart à l'attendu) : il ne se
+    montre que sur les cartes des étiquettes.
 
     Parameters
     ----------
     table : pandas.DataFrame
-        Table publique (``secret``, ``observe`` et ``colonne``).
+        Table publique (``secret``, ``observe``, ``colonne`` et, s'il y en a,
+        ``couverture``).
     colonne : str, default "taux"
         Valeur cartographiée.
 
     Returns
     -------
     pandas.Series
-        :data:`VALEUR`, :data:`SECRET` ou :data:`PAS_DE_DONNEE`.
+        :data:`VALEUR`, :data:`SECRET`, :data:`HORS_PERIMETRE` ou :data:`PAS_DE_DONNEE`.
     """
     secret = table["secret"].fillna(False).astype(bool) if "secret" in table else \
         pd.Series(False, index=table.index)
     observe = pd.to_numeric(table.get("observe"), errors="coerce")
     valeur = pd.to_numeric(table[colonne], errors="coerce") if colonne in table else observe
     absent = observe.isna() | valeur.isna()
-    out = np.where(secret, SECRET, np.where(absent, PAS_DE_DONNEE, VALEUR))
+    out = np.where(hors_perimetre(table), HORS_PERIMETRE,
+                   np.where(secret, SECRET, np.where(absent, PAS_DE_DONNEE, VALEUR)))
     return pd.Series(out, index=table.index, name="statut")
 
 
 def etiquette_carte(table: pd.DataFrame) -> pd.Series:
-    """Étiquette montrée sur la carte des étiquettes (``None`` : pas de donnée).
+    """Étiquette montrée sur la carte des étiquettes (``None`` : pas d'étiquette).
 
-    Les étiquettes se publient même quand l'effectif est secret : elles ne le révèlent
-    pas (voir ``docs/methodologie.md``). Une unité hors du périmètre des contributeurs
-    n'a « pas de donnée ».
+    Les étiquettes se publient même quand l'effectif est secret, calculées sur tout
+    l'intervalle que le public connaît (voir ``docs/methodologie.md``). Une unité hors
+    du périmètre des sources, ou sans population connue, n'en a pas.
     """
     st = statut(table, "observe")
     lab = table["label"].astype("object") if "label" in table else \
         pd.Series(None, index=table.index, dtype="object")
-    return lab.where(st != PAS_DE_DONNEE, None)
+    return lab.where(~st.isin([PAS_DE_DONNEE, HORS_PERIMETRE]), None)
+
+
+def texte_etiquette(table: pd.DataFrame) -> pd.Series:
+    """Étiquette à écrire dans un tableau : l'étiquette, ou pourquoi il n'y en a pas."""
+    st = statut(table, "observe")
+    lab = etiquette_carte(table)
+    sans = st.map(LIBELLES_STATUT).where(st.isin([HORS_PERIMETRE, PAS_DE_DONNEE]),
+                                         LIBELLES_STATUT[PAS_DE_DONNEE])
+    return lab.where(lab.notna(), sans).astype(object)
+
+
+def note_sources_manquantes(table: pd.DataFrame) -> str:
+    """Phrase sur les sources que la campagne attendait et qui manquent (vide sinon)."""
+    manq = (table.attrs or {}).get("sources_manquantes") or []
+    if not manq:
+        return ""
+    liste = ", ".join(f"{m['nom']} ({m['annee']})" for m in manq)
+    return (f"Sources attendues absentes : {liste}. Elles sont laissées de côté (effectifs "
+            f"et attendus) ; les communes qu'elles seules couvrent sont hors du périmètre "
+            f"des sources.")
 
 
 def texte_valeur(x, decimales: int = 1, secret: bool = False) -> str:

@@ -21,7 +21,12 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
-from observatoire.exports.donnees import MENTION_DEMO, Publication
+from observatoire.exports.donnees import (
+    MENTION_DEMO,
+    Publication,
+    note_sources_manquantes,
+    texte_etiquette,
+)
 
 #: Début de chaîne qu'un tableur interpréterait comme formule (OWASP « CSV injection »).
 DEBUTS_DANGEREUX = ("=", "+", "-", "@", "\t", "\r")
@@ -38,11 +43,15 @@ COLONNES_EXCEL = [
     ("attendu", "Effectif attendu", "#,##0.0"),
     ("ratio", "Ratio observé / attendu", "0.00"),
     ("taux", "Taux pour 1 000 habitants", "#,##0.0"),
+    ("taux_ic95_bas", "Taux : borne basse de l'intervalle exact à 95 %", "#,##0.0"),
+    ("taux_ic95_haut", "Taux : borne haute de l'intervalle exact à 95 %", "#,##0.0"),
     ("taux_lisse", "Taux lissé (Bayes empirique)", "#,##0.0"),
     ("label", "Étiquette", None),
+    ("couverture_libelle", "Couverture par les sources", None),
     ("motif_secret", "Secret statistique", None),
 ]
-DERIVEES = {"observe", "attendu", "ratio", "taux", "taux_lisse"}
+DERIVEES = {"observe", "attendu", "ratio", "taux", "taux_lisse", "taux_ic95_bas",
+            "taux_ic95_haut"}
 FEUILLES = [("commune", "Communes"), ("epci", "EPCI"), ("arrondissement", "Arrondissements"),
             ("departement", "Département")]
 
@@ -85,6 +94,7 @@ def _feuille(wb: Workbook, titre: str, table: pd.DataFrame, pub: Publication) ->
         cell = _ecrire(ws, debut, j, entete)
         cell.font, cell.fill = _ENTETE, _FOND
         cell.alignment = Alignment(wrap_text=True, vertical="center")
+    table = table.assign(label=texte_etiquette(table).to_numpy(object))
     for i, row in enumerate(table.itertuples(index=False), start=debut + 1):
         r = row._asdict()
         secret = bool(r.get("secret", False) is True)
@@ -117,11 +127,19 @@ def _sources(wb: Workbook, pub: Publication) -> None:
                 f"secondaire des cellules qui permettraient de les retrouver.", None),
                ("Taux pour 1 000 habitants : effectif observé / population municipale × 1 000.",
                 None),
-               ("Étiquettes : révélatrice, dans la norme, blanche présumée, non concluant "
-                "(voir la méthode dans l'atlas). Une zone blanche présumée signale une "
-                "possible sous-révélation, pas une absence de violences.", None),
+               ("Étiquettes : révélatrice, pas d'écart détecté, blanche présumée, non "
+                "concluant (voir la méthode dans l'atlas). Une zone blanche présumée signale "
+                "une possible sous-révélation, pas une absence de violences ; « pas d'écart "
+                "détecté » ne veut pas dire « tout va bien ». Une commune « hors du "
+                "périmètre des sources » n'est couverte par aucune source reçue : ni "
+                "effectif, ni étiquette (ce n'est ni zéro, ni secret).", None),
+               ("Intervalles à 95 % : méthode exacte de Garwood (loi de Poisson).", None),
                ("", None), ("Contributions utilisées (lot, contributeur, année, fichier, "
                             "SHA-256)", None)]
+    for ind in pub.indicateurs:
+        note = note_sources_manquantes(pub.table(ind, "commune"))
+        if note:
+            lignes.insert(len(lignes) - 2, (f"{pub.indicateurs[ind]} : {note}", None))
     for lot in pub.lots:
         lignes.append((f"{lot['id']} — {lot['contributeur']} — {lot['annee']} — "
                        f"{lot['fichier']} — {lot['sha256']}", None))

@@ -21,7 +21,7 @@ import pandas as pd
 from observatoire import classification as cl
 from observatoire import maps
 from observatoire.exports import print_maps as pm
-from observatoire.exports.donnees import Publication
+from observatoire.exports.donnees import Publication, note_sources_manquantes
 
 
 def _ids_deterministes(racine) -> None:
@@ -43,7 +43,7 @@ def _legende(pub: Publication, indicateur: str, classification: cl.Classificatio
              table: pd.DataFrame) -> str:
     titre, sous = pm.titres(pub, indicateur, "departement")
     entrees: list = list(classification.styles())
-    entrees += [cl.STYLE_SECRET, cl.STYLE_PAS_DE_DONNEE]
+    entrees += [cl.STYLE_SECRET, cl.STYLE_HORS_PERIMETRE]
     if (table["label"] == "blanche présumée").any():
         entrees.append(cl.STYLE_CONTOUR_BLANCHE)
     entrees += [cl.STYLE_LIMITE_ARRONDISSEMENT, cl.STYLE_LIMITE_EPCI]
@@ -53,6 +53,7 @@ def _legende(pub: Publication, indicateur: str, classification: cl.Classificatio
     notes = [f"Secret statistique : effectifs communaux de 1 à {pub.seuil_secret - 1} "
              f"non publiés, ni les valeurs qui en dérivent.",
              pub.ligne_source(indicateur), pub.attribution()]
+    notes += [note_sources_manquantes(table)] if note_sources_manquantes(table) else []
     methode = cl.METHODES[classification.methode]
     if classification.k > 1 and classification.bornes[0] == 0 == classification.minimum:
         methode += ", zéro à part"

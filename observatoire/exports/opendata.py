@@ -29,10 +29,16 @@ SCHEMA = [
     ("ratio", "number", "Ratio observé / attendu"),
     ("taux", "number", "Taux pour 1 000 habitants"),
     ("taux_lisse", "number", "Taux lissé (Bayes empirique) pour 1 000 habitants"),
-    ("label", "string", "révélatrice, dans la norme, blanche présumée ou non concluant"),
+    ("label", "string", "révélatrice, pas d'écart détecté, blanche présumée ou non concluant ; "
+                        "vide hors du périmètre des sources"),
     ("secret", "string", "oui si la valeur est couverte par le secret statistique"),
     ("demo", "string", "oui pour des données fictives de démonstration"),
+    ("couverture", "string", "couverte, couverte en partie, ou hors du périmètre des sources "
+                             "(aucune source reçue ne couvre l'unité : effectif inconnu, ni "
+                             "nul ni secret)"),
 ]
+COUVERTURE_CSV = {"complete": "couverte", "partielle": "couverte en partie",
+                  "hors_perimetre": "hors du périmètre des sources"}
 DECIMALES = {"attendu": 2, "ratio": 3, "taux": 2, "taux_lisse": 2}
 
 
@@ -78,7 +84,8 @@ def produire_csv(pub: Publication, chemin: Path) -> list[Path]:
                         "niveau": niveau, "code": str(r["code"]), "nom": str(r["nom"]),
                         "population": _nombre(r.get("population"), None),
                         "label": r["label"] if isinstance(r.get("label"), str) else "",
-                        "secret": "oui" if sec else "non", "demo": "oui" if pub.demo else "non"}
+                        "secret": "oui" if sec else "non", "demo": "oui" if pub.demo else "non",
+                        "couverture": COUVERTURE_CSV.get(str(r.get("couverture")), "couverte")}
                 for c in ("observe", "attendu", "ratio", "taux", "taux_lisse"):
                     vals[c] = "" if sec else _nombre(r.get(c), DECIMALES.get(c))
                 lignes.append(";".join(_cellule(vals[c]) for c, _t, _d in SCHEMA))

@@ -26,6 +26,7 @@ from matplotlib.patches import Patch, Rectangle  # noqa: E402
 
 from observatoire import classification as cl  # noqa: E402
 from observatoire.exports.donnees import (  # noqa: E402
+    HORS_PERIMETRE,
     MENTION_DEMO,
     PAS_DE_DONNEE,
     SECRET,
@@ -137,7 +138,8 @@ def table_carte(pub: Publication, indicateur: str, territoire: str,
     """
     geo = unites_du_territoire(pub, territoire, niveau)[["code", "nom", "geometry"]]
     t = pub.table(indicateur, niveau)
-    keep = [c for c in ("code", "observe", "secret", "taux", "taux_lisse", "label") if c in t]
+    keep = [c for c in ("code", "observe", "secret", "taux", "taux_lisse", "label", "couvert",
+                        "couverture") if c in t]
     g = geo.merge(t[keep], on="code", how="left")
     if "secret" not in g:
         g["secret"] = False
@@ -304,23 +306,31 @@ def dessiner_carte(ax, pub: Publication, indicateur: str, territoire: str,
                        "commune")
         for code, style, desc in (
                 (SECRET, cl.STYLE_SECRET, secret_desc),
-                (PAS_DE_DONNEE, cl.STYLE_PAS_DE_DONNEE,
-                 "hors du périmètre des contributeurs (effectif inconnu, pas nul)")):
+                (HORS_PERIMETRE, cl.STYLE_HORS_PERIMETRE,
+                 "aucune source reçue ne couvre l'unité : effectif inconnu, ni nul ni secret"),
+                (PAS_DE_DONNEE, cl.STYLE_PAS_DE_DONNEE, "population inconnue")):
             m = (g["statut"] == code).to_numpy()
             _remplir(ax, g.geometry[m], style)
-            # Les classes d'état restent dans la légende même vides : le lecteur sait
-            # qu'elles existent et ce qu'elles veulent dire.
-            handles.append(_patch(style, int(m.sum()), desc))
+            # Les classes d'état restent dans la légende même vides (sauf la rare
+            # population inconnue) : le lecteur sait qu'elles existent.
+            if code != PAS_DE_DONNEE or m.any():
+                handles.append(_patch(style, int(m.sum()), desc))
     else:
         lab = g["etiquette"]
         for nom, style in cl.STYLES_ETIQUETTES.items():
             m = (lab == nom).to_numpy()
             _remplir(ax, g.geometry[m], style)
             handles.append(_patch(style, int(m.sum()), _DESCRIPTIONS_ETIQUETTES.get(nom)))
-        m = ~lab.isin(list(cl.STYLES_ETIQUETTES)).to_numpy()
-        _remplir(ax, g.geometry[m], cl.STYLE_PAS_DE_DONNEE)
-        handles.append(_patch(cl.STYLE_PAS_DE_DONNEE, int(m.sum()),
-                              "hors du périmètre des contributeurs"))
+        sans = ~lab.isin(list(cl.STYLES_ETIQUETTES)).to_numpy()
+        hors = sans & (g["statut"] == HORS_PERIMETRE).to_numpy()
+        _remplir(ax, g.geometry[hors], cl.STYLE_HORS_PERIMETRE)
+        handles.append(_patch(cl.STYLE_HORS_PERIMETRE, int(hors.sum()),
+                              "aucune source reçue ne couvre l'unité : ni effectif, ni "
+                              "étiquette"))
+        if (sans & ~hors).any():
+            _remplir(ax, g.geometry[sans & ~hors], cl.STYLE_PAS_DE_DONNEE)
+            handles.append(_patch(cl.STYLE_PAS_DE_DONNEE, int((sans & ~hors).sum()),
+                                  "population inconnue"))
     # Limites des unités en un seul trait fin, par-dessus les remplissages.
     g.geometry.plot(ax=ax, facecolor="none", edgecolor="#737373",
                     linewidth=0.15 if niveau == "commune" else 0.5, zorder=3)
@@ -350,7 +360,8 @@ def dessiner_carte(ax, pub: Publication, indicateur: str, territoire: str,
 #: Compléments de légende des étiquettes (la méthode complète est dans l'atlas).
 _DESCRIPTIONS_ETIQUETTES = {
     "révélatrice": "plus de cas qu'attendu au-delà du hasard",
-    "dans la norme": "écart à l'attendu compatible avec le hasard",
+    "pas d'écart détecté": "écart à l'attendu compatible avec le hasard ; ce n'est pas "
+                           "« tout va bien »",
     "blanche présumée": "moins de cas qu'attendu au-delà du hasard : possible "
                         "sous-révélation, pas absence de violences",
     "non concluant": "trop peu de cas attendus, ou effectif non diffusé par la source : "

@@ -1083,13 +1083,18 @@ def import_contribution(source, filename: str | None = None, contributeur: str =
                         utilisateur: str = "inconnu",
                         mapping_overrides: dict[str, str] | None = None,
                         commune_overrides: dict[str, str | None] | None = None,
-                        feuilles: list[str] | None = None, engine=None) -> Report:
+                        feuilles: list[str] | None = None, engine=None,
+                        perimetre: str | None = None) -> Report:
     """Lit un fichier de contributeur puis l'enregistre comme lot (une transaction).
 
     Parameters
     ----------
     source, filename, contributeur, annee, mapping_overrides, commune_overrides, feuilles
         Voir :func:`read_contribution`.
+    perimetre : str, optional
+        Communes que couvre ce lot quand elles sont moins que le territoire déclaré du
+        contributeur (syntaxe de :func:`observatoire.catalogues.communes_couvertes`),
+        enregistré avec le lot ; refusé s'il déborde du territoire déclaré.
     simulation : bool, default False
         Lecture complète et rapport, rien n'est enregistré (ni base, ni archive) ; un
         fichier aux valeurs invalides donne un rapport ``ok`` faux au lieu d'une exception.
@@ -1111,9 +1116,17 @@ def import_contribution(source, filename: str | None = None, contributeur: str =
     from observatoire import storage
 
     engine = engine or storage.get_engine()
+    if perimetre:
+        from observatoire.stats.perimetres import verifier_perimetre
+
+        n_perimetre = len(verifier_perimetre(contributeur, perimetre))
     parsed = read_contribution(source, filename, contributeur, annee, mapping_overrides,
                                commune_overrides, feuilles, engine=engine)
     report = parsed.report
+    if perimetre:
+        report.add("avertissement", "perimetre_restreint",
+                   f"périmètre du lot restreint à {n_perimetre} commune(s) ({perimetre}) : "
+                   f"hors de lui, ce lot ne dit rien des communes.")
     if simulation:
         report.statut = "simulation" if report.ok else "refuse"
         return report
@@ -1122,7 +1135,7 @@ def import_contribution(source, filename: str | None = None, contributeur: str =
     result = batches.store_batch(
         contributeur=report.contributeur, annee=report.annee, fichier=parsed.filename,
         contenu=parsed.content, values=parsed.values, utilisateur=utilisateur,
-        rapport=report.to_dict(with_values=False), engine=engine)
+        rapport=report.to_dict(with_values=False), engine=engine, perimetre=perimetre or None)
     report.statut, report.lot_id = result.statut, result.lot_id
     report.remplace_lot_id = result.remplace_lot_id
     for entete, code in (mapping_overrides or {}).items():

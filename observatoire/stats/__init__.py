@@ -7,6 +7,9 @@ API stable partagée par l'application, la ligne de commande et les exports :
 - :func:`analyser_niveaux` : plusieurs niveaux d'un coup, communes mesurées une fois ;
 - :func:`analyser_table` : la même chose sans entrée-sortie (DataFrames fournis) ;
 - :data:`LABELS` : les quatre étiquettes et leur description française ;
+- :func:`etiqueter_intervalles` : la règle des étiquettes, pour des effectifs exacts ou
+  connus par intervalle (cellules secrètes) ; :func:`limites_test` : son entonnoir ;
+- :func:`couverture_lot`, :func:`couvertures_lots` : les communes que couvre un lot ;
 - :func:`tendance`, :func:`serie` : évolutions entre années ;
 - :func:`couverture`, :func:`indice_priorite` : distances aux dispositifs, référents,
   priorités ;
@@ -41,6 +44,9 @@ from observatoire.stats.labels import (
     NORME,
     REVELATRICE,
     etiqueter,
+    etiqueter_intervalles,
+    limites_test,
+    seuil_benjamini_hochberg,
     suggerer_regroupement,
 )
 from observatoire.stats.measures import (
@@ -49,6 +55,14 @@ from observatoire.stats.measures import (
     agreger,
     mesurer_communes,
     sources_croisees,
+)
+from observatoire.stats.perimetres import (
+    COUVERTURES,
+    couverture_lot,
+    couvertures_lots,
+    perimetres_des_lots,
+    sources_manquantes,
+    verifier_perimetre,
 )
 from observatoire.stats.trends import (
     analyser_serie,
@@ -60,6 +74,15 @@ from observatoire.stats.trends import (
 
 __all__ = [
     "COMPOSANTES",
+    "COUVERTURES",
+    "couverture_lot",
+    "couvertures_lots",
+    "etiqueter_intervalles",
+    "limites_test",
+    "perimetres_des_lots",
+    "seuil_benjamini_hochberg",
+    "sources_manquantes",
+    "verifier_perimetre",
     "analyser_couverture",
     "analyser_serie",
     "analyser_tendance",

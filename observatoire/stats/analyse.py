@@ -1,8 +1,10 @@
 """Analyse complète d'une sélection : attendus, ratios, probabilités, lissage, étiquettes.
 
 :func:`analyser_table` est pure (DataFrames en entrée et en sortie) ;
-:func:`analyser` la branche sur la base (``storage.current_values``), le référentiel des
-communes et, quand il est importé, les contours (contiguïté pour le lissage spatial).
+:func:`analyser` la branche sur la base (``storage.current_values``), le registre des
+contributeurs (périmètre de chaque source), les périmètres enregistrés des lots, les
+populations de chaque année, le référentiel des communes et, quand il est importé, les
+contours (contiguïté pour le lissage spatial).
 """
 
 from __future__ import annotations
@@ -21,9 +23,9 @@ from observatoire.stats.measures import (
     agreger,
     mesurer_communes,
     selectionner,
-    sources_croisees,
     verifier_niveau,
 )
+from observatoire.stats.perimetres import COUVERTURES, HORS_PERIMETRE
 
 __all__ = ["COLONNES", "ZONES_REFERENCE", "analyser", "analyser_niveaux", "analyser_regroupement",
            "analyser_table", "analyser_unites", "base_communale"]
@@ -32,33 +34,37 @@ __all__ = ["COLONNES", "ZONES_REFERENCE", "analyser", "analyser_niveaux", "analy
 ZONES_REFERENCE = ("departement", "arrondissement", "territoire")
 
 #: Colonnes garanties du tableau d'analyse, dans cet ordre (d'autres peuvent suivre).
+#:
+#: - ``population`` : dénominateur de la dernière année ; ``personnes_annees`` : somme
+#:   des populations des années où un lot au moins couvre l'unité ;
+#: - ``observe`` (exact, ``<NA>`` si inconnu), ``observe_min``/``observe_max`` (bornes
+#:   quand des cellules sont masquées à la source ; ``observe_max`` inconnu pour une
+#:   cellule non diffusée du SSMSI), ``n_masques``, ``masque`` ;
+#: - ``attendu`` (somme, sur les lots qui couvrent l'unité, de population × taux de la
+#:   source sur la partie de l'aire de référence qu'elle couvre), ``attendu_min`` et
+#:   ``attendu_max`` (cellules masquées du taux de référence à leurs bornes) ;
+#: - ``ratio`` = observe / attendu ; ``ratio_ic95_bas``/``_haut`` : intervalle exact
+#:   (Garwood) ; ``taux``, ``taux_ic95_bas``, ``taux_ic95_haut`` pour 1 000 ;
+#:   ``taux_lisse`` (Bayes empirique sur le ratio, ramené au taux), ``taux_lisse_spatial`` ;
+#: - ``p_exces``, ``p_defaut`` (bornes défavorables), ``p_bilaterale``, ``q_bh`` ;
+#:   ``limite_95_*`` : entonnoir du test des étiquettes (même seuil, même φ), hors duquel
+#:   une unité est exactement une unité étiquetée ; ``limite_998_*`` : à 99,8 % ;
+#: - ``ratio_detectable_haut``/``_bas`` : plus petit excès, plus grand déficit que
+#:   l'attendu de l'unité permettait de déceler ;
+#: - ``label`` (None hors du périmètre des sources), ``motif`` ;
+#: - ``couvert`` (une source au moins couvre l'unité, en partie pour un agrégat),
+#:   ``couverture`` (``complete``, ``partielle``, ``hors_perimetre``) et
+#:   ``couverture_libelle`` (en français), ``n_lots``, ``nb_sources``, ``sources``.
 COLONNES = (
     "code", "nom", "niveau", "population", "personnes_annees", "observe", "n_masques",
-    "masque", "observe_min", "observe_max", "attendu", "ratio", "taux", "taux_lisse",
-    "taux_lisse_spatial", "p_exces", "p_defaut", "p_bilaterale", "q_bh",
+    "masque", "observe_min", "observe_max", "attendu", "attendu_min", "attendu_max",
+    "ratio", "ratio_ic95_bas", "ratio_ic95_haut", "taux", "taux_ic95_bas", "taux_ic95_haut",
+    "taux_lisse", "taux_lisse_spatial", "p_exces", "p_defaut", "p_bilaterale", "q_bh",
     "limite_95_basse", "limite_95_haute", "limite_998_basse", "limite_998_haute",
+    "ratio_detectable_haut", "ratio_detectable_bas",
     "label", "motif", "regroupement", "regroupement_suggere", "nb_sources", "sources",
-    "couvert", "n_communes",
+    "couvert", "couverture", "couverture_libelle", "n_lots", "n_communes",
 )
-
-
-def _taux_reference(base: pd.DataFrame, zone: str, dans_territoire: np.ndarray,
-                    borne_masque: int) -> tuple[np.ndarray, dict[str, float]]:
-    """Taux de référence (par personne-année) de chaque commune, selon l'aire choisie."""
-    utile = base["couvert"].to_numpy() & (base["personnes_annees"].to_numpy() > 0)
-    # Une cellule masquée à la source vaut entre 1 et borne : on la compte au milieu.
-    cas = base["observe_connu"].to_numpy(float) + base["n_masques"].to_numpy(float) * (
-        1 + borne_masque) / 2
-    pa = base["personnes_annees"].to_numpy(float)
-    if zone == "territoire":
-        cle = np.where(dans_territoire, "territoire", "hors")
-    else:
-        cle = base[zone].astype(str).to_numpy()
-    df = pd.DataFrame({"cle": cle, "cas": np.where(utile, cas, 0.0),
-                       "pa": np.where(utile, pa, 0.0)})
-    s = df.groupby("cle")[["cas", "pa"]].sum()
-    taux = (s["cas"] / s["pa"].where(s["pa"] > 0)).fillna(0.0)
-    return df["cle"].map(taux).to_numpy(float), {str(k): float(v) for k, v in taux.items()}
 
 
 def analyser_table(
@@ -67,18 +73,21 @@ def analyser_table(
     *,
     territoire: Iterable[str] | None = None,
     niveau: str = "commune",
-    population: pd.Series | None = None,
+    population: pd.Series | Mapping[int, pd.Series] | None = None,
     code_map: Mapping[str, str] | None = None,
     territoires_contributeurs: Mapping[str, str] | None = None,
     sources_non_bornees: Collection[str] = (),
     zone_reference: str = "departement",
     alpha: float = 0.05,
-    fdr: bool = False,
-    surdispersion: bool = True,
+    fdr: bool = True,
+    surdispersion: bool | str = True,
     seuil_secret: int = 5,
     geometrie=None,
     moran: bool = False,
     noms: Mapping[str, str] | None = None,
+    couvertures: Mapping[tuple[str, int], Collection[str]] | None = None,
+    groupes_sources: Mapping[str, str] | None = None,
+    attendu_min_surdispersion: float = poisson.ATTENDU_MIN_SURDISPERSION,
 ) -> pd.DataFrame:
     """Analyse d'une sélection de valeurs, sans entrée-sortie.
 
@@ -91,49 +100,57 @@ def analyser_table(
     territoire : iterable of str, optional
         Codes des communes restituées ; par défaut toutes celles de ``communes``.
     niveau : {"commune", "epci", "arrondissement", "departement"}
-    population : pandas.Series, optional
-        Dénominateur annuel par code INSEE (population municipale par défaut).
-    code_map, territoires_contributeurs : mapping, optional
+    population : Series or mapping année → Series, optional
+        Dénominateur annuel par code INSEE (population municipale par défaut), ou un
+        par année.
+    code_map, territoires_contributeurs, couvertures, groupes_sources : mapping, optional
         Voir :func:`observatoire.stats.measures.mesurer_communes`.
     sources_non_bornees : collection of str, default ()
         Sources dont les cellules masquées ne sont pas bornées par le seuil (SSMSI) ; voir
         :func:`observatoire.stats.measures.mesurer_communes`. Une unité qui en a ne peut
-        être ni « blanche présumée » ni « dans la norme » : « non concluant », sauf excès
-        établi par la seule partie connue.
+        être ni « blanche présumée » ni « pas d'écart détecté » : « non concluant », sauf
+        excès établi par la seule partie connue.
     zone_reference : {"departement", "arrondissement", "territoire"}
-        Aire dont le taux sert à calculer l'attendu.
+        Aire dont le taux (par source) sert à calculer l'attendu.
     alpha : float, default 0.05
-        Niveau bilatéral des étiquettes (entonnoir à 95 %).
-    fdr : bool, default False
+        Niveau bilatéral des étiquettes.
+    fdr : bool, default True
         Contrôle du taux de fausses découvertes (Benjamini–Hochberg) entre unités.
-    surdispersion : bool, default True
-        Estimer φ et l'appliquer s'il dépasse 1.
+    surdispersion : bool or {"multiplicative", "additive", "aucune"}, default True
+        Modèle de surdispersion (True : multiplicatif ; False : aucun). φ (ou τ²) est
+        estimé sur les unités d'attendu au moins ``attendu_min_surdispersion`` et appliqué
+        s'il dépasse 1 (ou 0).
     seuil_secret : int, default 5
         Seuil du secret : une cellule masquée à la source vaut entre 1 et seuil − 1.
     geometrie : geopandas.GeoDataFrame, optional
         Contours des unités du niveau (colonne ``code``) : lissage spatial et Moran local.
     moran : bool, default False
-        Calculer le Moran local sur les taux (999 permutations, graine fixe).
+        Calculer le Moran local sur les ratios (999 permutations, graine fixe).
     noms : mapping, optional
         Noms des unités agrégées (départements…) absents de ``communes``.
+    attendu_min_surdispersion : float, default 10
 
     Returns
     -------
     pandas.DataFrame
         Une ligne par unité (colonnes :data:`COLONNES`, plus les groupes englobants pour
-        les communes) ; ``attrs`` : ``taux_reference`` (pour 1 000), ``taux_reference_par_zone``,
-        ``zone_reference``, ``phi``, ``phi_applique``, ``alpha``, ``attendu_minimal``,
-        ``non_localise``, ``annees``, ``n_annees``, ``niveau``, ``avertissements``.
+        les communes) ; ``attrs`` : ``taux_reference`` (pour 1 000),
+        ``taux_reference_par_zone``, ``taux_reference_par_lot``, ``zone_reference``,
+        ``phi``, ``phi_applique``, ``tau2``, ``surdispersion``, ``n_unites_surdispersion``,
+        ``alpha``, ``fdr``, ``seuil_p``, ``attendu_minimal``, ``non_localise``,
+        ``hors_perimetre_lot``, ``annees``, ``n_annees``, ``lots``, ``niveau``,
+        ``avertissements``.
     """
     verifier_niveau(niveau)
     base = base_communale(valeurs, communes, territoire=territoire, population=population,
                           code_map=code_map,
                           territoires_contributeurs=territoires_contributeurs,
                           sources_non_bornees=sources_non_bornees,
-                          zone_reference=zone_reference, seuil_secret=seuil_secret)
+                          zone_reference=zone_reference, seuil_secret=seuil_secret,
+                          couvertures=couvertures, groupes_sources=groupes_sources)
     return analyser_unites(base, valeurs, niveau, code_map=code_map, alpha=alpha, fdr=fdr,
                            surdispersion=surdispersion, geometrie=geometrie, moran=moran,
-                           noms=noms)
+                           noms=noms, attendu_min_surdispersion=attendu_min_surdispersion)
 
 
 def base_communale(
@@ -141,12 +158,14 @@ def base_communale(
     communes: pd.DataFrame,
     *,
     territoire: Iterable[str] | None = None,
-    population: pd.Series | None = None,
+    population: pd.Series | Mapping[int, pd.Series] | None = None,
     code_map: Mapping[str, str] | None = None,
     territoires_contributeurs: Mapping[str, str] | None = None,
     sources_non_bornees: Collection[str] = (),
     zone_reference: str = "departement",
     seuil_secret: int = 5,
+    couvertures: Mapping[tuple[str, int], Collection[str]] | None = None,
+    groupes_sources: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """Effectifs et attendus des communes restituées : la base de tous les niveaux.
 
@@ -162,13 +181,16 @@ def base_communale(
         Voir :func:`analyser_table`.
     zone_reference : {"departement", "arrondissement", "territoire"}
     seuil_secret : int, default 5
+    couvertures, groupes_sources : mapping, optional
+        Voir :func:`observatoire.stats.measures.mesurer_communes`.
 
     Returns
     -------
     pandas.DataFrame
-        Table de :func:`~observatoire.stats.measures.mesurer_communes` restreinte au
-        territoire, avec ``attendu`` ; ``attrs`` : ceux des mesures plus
-        ``_ref_zones``, ``_avertissements``, ``_borne`` et ``_seuil`` (internes).
+        Table de :func:`~observatoire.stats.measures.mesurer_communes` (avec
+        ``attendu``, ``attendu_min``, ``attendu_max``) restreinte au territoire ;
+        ``attrs`` : ceux des mesures plus ``_avertissements``, ``_borne``, ``_seuil`` et
+        ``_zone_reference`` (internes).
     """
     if zone_reference not in ZONES_REFERENCE:
         raise ObservatoireError(
@@ -176,24 +198,41 @@ def base_communale(
             f"{', '.join(ZONES_REFERENCE)} (clé zone_reference de config/territoire.toml)."
         )
     borne = max(int(seuil_secret) - 1, 1)
+    codes_t = None if territoire is None else {str(c) for c in territoire}
+    dans_t = (np.ones(len(communes), bool) if codes_t is None
+              else communes["code_insee"].astype(str).isin(codes_t).to_numpy())
     base = mesurer_communes(valeurs, communes, population=population, code_map=code_map,
                             territoires_contributeurs=territoires_contributeurs,
-                            borne_masque=borne, sources_non_bornees=sources_non_bornees)
-    codes_t = set(base["code"]) if territoire is None else {str(c) for c in territoire}
-    dans_t = base["code"].isin(codes_t).to_numpy()
-    ref, ref_zones = _taux_reference(base, zone_reference, dans_t, borne)
-    base["attendu"] = base["personnes_annees"].to_numpy(float) * ref
+                            borne_masque=borne, sources_non_bornees=sources_non_bornees,
+                            couvertures=couvertures, groupes_sources=groupes_sources,
+                            zone_reference=zone_reference, dans_territoire=dans_t)
     avert: list[str] = []
-    if base["personnes_annees"].isna().any():
-        manquantes = base.loc[base["personnes_annees"].isna(), "code"].tolist()
-        avert.append(f"dénominateur manquant pour {len(manquantes)} commune(s) : "
-                     f"{', '.join(manquantes[:10])}")
+    inconnue = base["couvert"].to_numpy(bool) & ~base["population_connue"].to_numpy(bool)
     attrs = dict(base.attrs)
     base = base[dans_t].reset_index(drop=True)
+    inconnue = inconnue[dans_t]
+    if inconnue.any():
+        manquantes = base.loc[inconnue, "code"].tolist()
+        avert.append(f"population inconnue pour {len(manquantes)} commune(s) : "
+                     f"{', '.join(manquantes[:10])} (ni taux ni attendu pour elles)")
+    if attrs.get("hors_perimetre_lot") or attrs.get("hors_perimetre_lot_masques"):
+        avert.append(f"{attrs['hors_perimetre_lot']} cas (et "
+                     f"{attrs['hors_perimetre_lot_masques']} cellule(s) masquée(s)) déclarés "
+                     f"par une source dans des communes hors de son périmètre : non comptés "
+                     f"(vérifiez le territoire du contributeur dans le registre, ou le "
+                     f"périmètre du lot)")
     base.attrs = attrs
-    base.attrs.update({"_ref_zones": ref_zones, "_avertissements": avert, "_borne": borne,
+    base.attrs.update({"_avertissements": avert, "_borne": borne,
                        "_seuil": int(seuil_secret), "_zone_reference": zone_reference})
     return base
+
+
+def _modele(surdispersion: bool | str) -> str:
+    if surdispersion is True:
+        return "multiplicative"
+    if surdispersion is False or surdispersion is None:
+        return "aucune"
+    return str(surdispersion)
 
 
 def analyser_unites(
@@ -203,25 +242,30 @@ def analyser_unites(
     *,
     code_map: Mapping[str, str] | None = None,
     alpha: float = 0.05,
-    fdr: bool = False,
-    surdispersion: bool = True,
+    fdr: bool = True,
+    surdispersion: bool | str = True,
     geometrie=None,
     moran: bool = False,
     noms: Mapping[str, str] | None = None,
+    attendu_min_surdispersion: float = poisson.ATTENDU_MIN_SURDISPERSION,
 ) -> pd.DataFrame:
     """Tests, lissage et étiquettes d'un niveau, à partir de :func:`base_communale`.
 
     Seconde moitié de :func:`analyser_table` : agrège la base au niveau demandé puis
-    estime φ, les probabilités, les taux lissés et les étiquettes de ses unités.
+    estime la surdispersion, les probabilités, les taux lissés et les étiquettes de ses
+    unités (:func:`observatoire.stats.labels.etiqueter_intervalles`, la même règle pour
+    les effectifs exacts et pour ceux qu'on ne connaît que par un intervalle).
 
     Parameters
     ----------
     base : pandas.DataFrame
         Sortie de :func:`base_communale` (non modifiée).
     valeurs : pandas.DataFrame
-        Les valeurs qui ont servi à la base (croisement des sources).
+        Les valeurs qui ont servi à la base (gardé pour la compatibilité : les sources de
+        chaque unité viennent de la base).
     niveau, code_map, alpha, fdr, surdispersion, geometrie, moran, noms
         Voir :func:`analyser_table`.
+    attendu_min_surdispersion : float, default 10
 
     Returns
     -------
@@ -229,58 +273,80 @@ def analyser_unites(
         Voir :func:`analyser_table`.
     """
     verifier_niveau(niveau)
-    ref_zones = base.attrs["_ref_zones"]
     avert = list(base.attrs["_avertissements"])
     borne = base.attrs["_borne"]
     seuil_secret = base.attrs["_seuil"]
     zone_reference = base.attrs["_zone_reference"]
     t = agreger(base, niveau, noms=noms)
     t.attrs = {k: v for k, v in t.attrs.items() if not k.startswith("_")}
-
-    # Sources croisées au niveau demandé (union des sources des communes).
-    sc = sources_croisees(valeurs, base["code"], code_map)
-    if niveau == "commune":
-        t["nb_sources"] = sc["nb_sources"].to_numpy()
-        t["sources"] = sc["sources"].to_numpy()
-    else:
-        key = NIVEAUX[niveau][0]
-        grp = base[key].to_numpy()
-        union = pd.Series(sc["sources"].to_numpy()).groupby(grp).agg(
-            lambda s: sorted({x for v in s for x in v.split("|") if x}))
-        t["sources"] = t["code"].map(lambda c: "|".join(union.get(c, [])))
-        t["nb_sources"] = t["sources"].map(lambda s: len(s.split("|")) if s else 0)
     if "n_communes" not in t:
         t["n_communes"] = 1
 
     e = t["attendu"].to_numpy(float)
+    e_lo = t["attendu_min"].to_numpy(float)
+    e_hi = t["attendu_max"].to_numpy(float)
     pa = t["personnes_annees"].to_numpy(float)
     obs = t["observe"].to_numpy(dtype=float, na_value=np.nan)
     omin = t["observe_min"].to_numpy(dtype=float, na_value=np.nan)
     omax = t["observe_max"].to_numpy(dtype=float, na_value=np.nan)
-    exploitable = t["couvert"].to_numpy(bool) & ~np.isnan(omin) & (pa > 0)
+    couvert = t["couvert"].to_numpy(bool)
+    with np.errstate(invalid="ignore"):
+        exploitable = couvert & ~np.isnan(omin) & (pa > 0) & (e > 0)
     # Cellule non diffusée par une source à sa propre règle (SSMSI) : pas de maximum.
     libre = t["n_masques_libres"].to_numpy(int) > 0 if "n_masques_libres" in t \
         else np.zeros(len(t), bool)
     omax = np.where(libre & exploitable, np.inf, omax)
-    phi = poisson.surdispersion(np.where(exploitable, obs, np.nan), e) if surdispersion else 1.0
-    phi_applique = max(phi, 1.0)
-    # Effectif masqué à la source : chaque queue est calculée à la borne qui lui est la
-    # moins favorable, si bien qu'une conclusion tirée malgré le masque reste valable.
-    p_exces, _ = poisson.queues_poisson(np.where(exploitable, omin, np.nan), e, phi_applique)
-    _, p_defaut = poisson.queues_poisson(np.where(exploitable, omax, np.nan), e, phi_applique)
-    p_bil = poisson.p_bilaterale(p_exces, p_defaut)
-    q = poisson.benjamini_hochberg(p_bil)
+    modele = _modele(surdispersion)
+    disp = poisson.estimer_dispersion(np.where(exploitable, obs, np.nan), e, modele,
+                                      attendu_min=attendu_min_surdispersion)
+    phi_a, tau2_a = disp.phi_applique, disp.tau2_applique
+
+    motif_inconnu = np.where(
+        ~couvert, "hors du périmètre des sources : aucune source retenue ne couvre "
+                  + ("l'unité" if niveau != "commune" else "la commune")
+                  + " (effectif inconnu, ni nul ni secret)",
+        np.where(np.isnan(pa) | np.isnan(e), "population inconnue",
+                 np.where(pa > 0, "effectif inconnu", "population nulle"))).astype(object)
+    lab = _labels.etiqueter_intervalles(
+        omin, omax, e, phi=phi_a, tau2=tau2_a, alpha=alpha, fdr=fdr, attendu_min=e_lo,
+        attendu_max=e_hi, connu=exploitable, motif_inconnu=motif_inconnu)
+    seuil_p = lab.attrs["seuil_p"]
+    label = np.array(lab["label"], dtype=object)
+    motif = np.array(lab["motif"], dtype=object)
+    flou = libre & exploitable & (label == _labels.NON_CONCLUANT) & np.isinf(omax)
+    motif[flou] = ("valeur non diffusée par la source (règle de diffusion du SSMSI) : "
+                   "un déficit ne peut être ni établi ni exclu")
+    # Hors du périmètre des sources : pas d'étiquette du tout (ni « non concluant »).
+    label[~couvert] = None
     with np.errstate(invalid="ignore", divide="ignore"):
         t["ratio"] = np.where(e > 0, obs / e, np.nan)
         t["taux"] = np.where(pa > 0, obs / pa * 1000.0, np.nan)
-    # Lissage : les cellules masquées entrent dans les moments à leur valeur médiane
-    # plausible, mais leur propre taux lissé reste inconnu.
-    impute = t["observe_connu"].to_numpy(float) + t["n_masques"].to_numpy(float) * (1 + borne) / 2
-    lisse_ok = t["couvert"].to_numpy(bool) & (pa > 0)
-    eb = np.full(len(t), np.nan)
+        g_lo, g_hi = poisson.garwood(np.where(exploitable | (couvert & (pa > 0)), omin, np.nan),
+                                     np.where(couvert, omax, np.nan))
+        t["ratio_ic95_bas"] = np.where(e > 0, g_lo / e, np.nan)
+        t["ratio_ic95_haut"] = np.where(e > 0, g_hi / e, np.nan)
+        t["taux_ic95_bas"] = np.where(pa > 0, g_lo / pa * 1000.0, np.nan)
+        t["taux_ic95_haut"] = np.where(pa > 0, g_hi / pa * 1000.0, np.nan)
+    # Lissage (sur le ratio O/E, ramené au taux) : les cellules masquées entrent dans les
+    # moments à leur valeur médiane plausible, mais leur propre taux lissé reste inconnu.
+    impute = (t["observe_connu"].to_numpy(float)
+              + (t["n_masques"].to_numpy(float) - t.get("n_masques_libres", 0))
+              * (1 + borne) / 2
+              + np.asarray(t.get("n_masques_libres", 0), dtype=float) * borne / 2)
+    with np.errstate(invalid="ignore"):
+        lisse_ok = couvert & (pa > 0) & (e > 0)
+    echelle = np.where(lisse_ok, e / np.where(pa > 0, pa, 1.0) * 1000.0, np.nan)
+    theta = np.full(len(t), np.nan)
     if lisse_ok.any():
-        eb[lisse_ok] = smoothing.bayes_empirique(impute[lisse_ok], pa[lisse_ok]) * 1000.0
-    t["taux_lisse"] = np.where(np.isnan(obs), np.nan, eb)
+        theta[lisse_ok] = smoothing.bayes_empirique(impute[lisse_ok], e[lisse_ok])
+    t["taux_lisse"] = np.where(np.isnan(obs), np.nan, theta * echelle)
+    t["ratio_lisse"] = np.where(np.isnan(obs), np.nan, theta)
+    # Bornes du ratio lissé d'une unité masquée (indice de priorité sur un intervalle).
+    th_lo, th_hi = np.full(len(t), np.nan), np.full(len(t), np.nan)
+    if lisse_ok.any():
+        th_lo[lisse_ok], th_hi[lisse_ok] = smoothing.bayes_empirique_intervalle(
+            impute[lisse_ok], e[lisse_ok], omin[lisse_ok], omax[lisse_ok])
+    t["ratio_lisse_min"], t["ratio_lisse_max"] = th_lo, th_hi
     t["taux_lisse_spatial"] = np.nan
     if geometrie is not None:
         geo = geometrie.set_index(geometrie["code"].astype(str)).reindex(t["code"])
@@ -289,44 +355,41 @@ def analyser_unites(
                          f"spatial et Moran local calculés sans elles")
         sel = lisse_ok & ~geo.geometry.isna().to_numpy()
         if sel.sum() >= 2:
+            # Les communes masquées restent dans le graphe de voisinage (valeur médiane
+            # plausible) : le masque ne crée pas d'îles.
             w = smoothing.contiguite_reine(geo.geometry[sel])
-            seb = smoothing.bayes_empirique_spatial(impute[sel], pa[sel], w) * 1000.0
+            seb = smoothing.bayes_empirique_spatial(impute[sel], e[sel], w)
             full = np.full(len(t), np.nan)
-            full[sel] = seb
+            full[sel] = seb * echelle[sel]
             t["taux_lisse_spatial"] = np.where(np.isnan(obs), np.nan, full)
             if moran:
-                sel_m = sel & ~np.isnan(obs)
-                mo = smoothing.moran_local_taux(obs[sel_m], pa[sel_m], geo.geometry[sel_m])
+                mo = smoothing.moran_local_taux(impute[sel], e[sel], geo.geometry[sel])
+                dedans = np.flatnonzero(sel)
+                connu_sel = ~np.isnan(obs[sel])
                 for col in mo:
-                    t[col] = pd.Series(mo[col].to_numpy(), index=np.flatnonzero(sel_m))
+                    vals = mo[col].to_numpy(object if col == "moran_local_groupe" else float)
+                    serie = pd.Series(vals[connu_sel], index=dedans[connu_sel])
+                    t[col] = serie
     else:
         avert.append("contours non importés : lissage spatial, Moran local et distances "
                      "non calculés (observatoire referentiel importer …)")
-    t["p_exces"], t["p_defaut"], t["p_bilaterale"] = p_exces, p_defaut, p_bil
-    t["q_bh"] = q
-    for niv, nom in ((0.95, "95"), (0.998, "998")):
-        lo, hi = poisson.limites_entonnoir(e, niv, phi_applique)
-        t[f"limite_{nom}_basse"], t[f"limite_{nom}_haute"] = lo, hi
-    motif_inconnu = np.where(
-        ~t["couvert"].to_numpy(bool),
-        np.where(t["n_communes"].to_numpy() > 1 if "n_communes" in t else False,
-                 "une partie de l'unité est hors du périmètre des sources choisies",
-                 "hors du périmètre des sources choisies"),
-        np.where(pa > 0, "effectif inconnu", "population nulle"))
-    lab, mot = _labels.etiqueter(e, p_exces, p_defaut, connu=exploitable, alpha=alpha,
-                                 phi=phi_applique, q_valeurs=q if fdr else None,
-                                 motif_inconnu=motif_inconnu)
-    # Sans maximum, ni déficit ni conformité ne peuvent être établis ; un excès, si (la
-    # partie connue suffit).
-    flou = libre & exploitable & (lab != _labels.REVELATRICE)
-    lab[flou] = _labels.NON_CONCLUANT
-    mot[flou] = ("valeur non diffusée par la source (règle de diffusion du SSMSI) : "
-                 "un déficit ne peut être ni établi ni exclu")
-    t["label"], t["motif"] = lab, mot
+    for col in ("p_exces", "p_defaut", "p_bilaterale", "q_bh"):
+        t[col] = lab[col].to_numpy(float)
+    t["limite_95_basse"] = lab["limite_basse"].to_numpy(float)
+    t["limite_95_haute"] = lab["limite_haute"].to_numpy(float)
+    lo998, hi998 = _labels.limites_test(e, 0.002, phi=phi_a, tau2=tau2_a, attendu_min=e_lo,
+                                        attendu_max=e_hi)
+    t["limite_998_basse"] = np.where(exploitable, lo998, np.nan)
+    t["limite_998_haute"] = np.where(exploitable, hi998, np.nan)
+    t["ratio_detectable_haut"] = lab["ratio_detectable_haut"].to_numpy(float)
+    t["ratio_detectable_bas"] = lab["ratio_detectable_bas"].to_numpy(float)
+    t["label"], t["motif"] = label, motif
+    t["couverture_libelle"] = t["couverture"].map(COUVERTURES).to_numpy(object)
     t.attrs.update({k: v for k, v in base.attrs.items() if not k.startswith("_")})
     annees = t.attrs.get("annees") or []
-    reg = _labels.suggerer_regroupement(t, alpha=alpha, phi=phi_applique,
-                                        annee_max=max(annees) if annees else None)
+    reg = _labels.suggerer_regroupement(t, alpha=alpha, phi=phi_a,
+                                        annee_max=max(annees) if annees else None,
+                                        attendu_minimal=lab.attrs["attendu_minimal"])
     t["regroupement"], t["regroupement_suggere"] = reg["regroupement"], reg["regroupement_suggere"]
 
     groupes = [c for c in ("epci", "epci_nom", "arrondissement", "arrondissement_nom",
@@ -335,16 +398,30 @@ def analyser_unites(
     autres = [c for c in t.columns if c not in ordre and c not in ("observe_connu",)]
     t = t[[c for c in ordre if c in t] + autres].copy()
     couverts = base["couvert"].to_numpy(bool)
+    n_hors = int((t["couverture"] == HORS_PERIMETRE).sum())
+    if n_hors:
+        avert.append(f"{n_hors} unité(s) hors du périmètre des sources retenues : ni effectif, "
+                     f"ni étiquette (ce n'est ni zéro, ni secret)")
     t.attrs.update({
         "niveau": niveau,
         "zone_reference": zone_reference,
-        "taux_reference": 1000.0 * _ref_territoire(base, couverts, borne),
-        "taux_reference_par_zone": {k: 1000.0 * v for k, v in ref_zones.items()},
-        "phi": float(phi),
-        "phi_applique": bool(phi > 1),
+        "taux_reference": 1000.0 * _ref_territoire(base, couverts),
+        "taux_reference_par_zone": {k: 1000.0 * v for k, v in
+                                    t.attrs.get("taux_reference_par_zone", {}).items()},
+        "taux_reference_par_lot": {k: {z: 1000.0 * r for z, r in d.items()} for k, d in
+                                   t.attrs.get("taux_reference_par_lot", {}).items()},
+        "surdispersion": disp.modele,
+        "phi": float(disp.phi),
+        "phi_applique": bool(disp.appliquee),
+        "tau2": float(disp.tau2),
+        "n_unites_surdispersion": int(disp.n_unites),
+        "attendu_min_surdispersion": float(attendu_min_surdispersion),
         "alpha": float(alpha),
         "fdr": bool(fdr),
-        "attendu_minimal": poisson.attendu_minimal(alpha, phi_applique),
+        "seuil_p": float(seuil_p),
+        "attendu_minimal": float(lab.attrs["attendu_minimal"]),
+        "n_etiquetees": int(lab.attrs["n_etiquetees"]),
+        "n_testees": int(lab.attrs["n_testees"]),
         "seuil_secret": int(seuil_secret),
         "avertissements": avert,
         "type": "analyse",
@@ -352,11 +429,12 @@ def analyser_unites(
     return t
 
 
-def _ref_territoire(base: pd.DataFrame, couverts: np.ndarray, borne: int) -> float:
+def _ref_territoire(base: pd.DataFrame, couverts: np.ndarray) -> float:
     """Taux attendu moyen du territoire restitué (attendu total / personnes-années)."""
     pa = base["personnes_annees"].to_numpy(float)
     e = base["attendu"].to_numpy(float)
-    ok = couverts & (pa > 0)
+    with np.errstate(invalid="ignore"):
+        ok = couverts & (pa > 0) & np.isfinite(e)
     return float(e[ok].sum() / pa[ok].sum()) if ok.any() else float("nan")
 
 
@@ -364,7 +442,7 @@ def _territoires_contributeurs() -> dict[str, str]:
     try:
         from observatoire import catalogues
 
-        return {c.identifiant: c.territoire for c in catalogues.load_contributeurs()}
+        return catalogues.territoires_declares()
     except (ImportError, ObservatoireError, FileNotFoundError):
         # Sans registre, chaque source est réputée couvrir tout le territoire.
         return {}
@@ -413,10 +491,11 @@ def analyser(
     engine=None,
     zone_reference: str | None = None,
     alpha: float = 0.05,
-    fdr: bool = False,
+    fdr: bool | None = None,
     geometrie="auto",
     moran: bool = False,
     valeurs: pd.DataFrame | None = None,
+    surdispersion: bool | str | None = None,
 ) -> pd.DataFrame:
     """Tableau d'analyse d'un indicateur pour une ou plusieurs années cumulées.
 
@@ -427,20 +506,28 @@ def analyser(
     indicateur : str
         Code du catalogue (``victimes_accueillies``…).
     contributeurs : iterable of str, optional
-        Sources retenues (toutes par défaut) ; leurs effectifs s'additionnent.
+        Sources retenues (toutes par défaut) ; leurs effectifs s'additionnent, chacune
+        sur son périmètre.
     niveau : {"commune", "epci", "arrondissement", "departement"}
     denominateur : str, default "population"
-        ``"population"`` (municipale) ou une catégorie importée par
+        ``"population"`` (municipale de chaque année si importée, sinon actuelle) ou une
+        catégorie importée par
         :func:`observatoire.stats.denominateurs.importer_populations` (``femmes_15_64``…).
     engine : sqlalchemy.engine.Engine, optional
     zone_reference : str, optional
         Par défaut ``settings().zone_reference``.
-    alpha, fdr, moran
+    alpha, moran
         Voir :func:`analyser_table`.
+    fdr : bool, optional
+        Benjamini–Hochberg ; par défaut ``controle_multiplicite`` de la section
+        ``[analyse]`` de ``config/territoire.toml`` (vrai).
     geometrie : GeoDataFrame, None or "auto"
         ``"auto"`` : contours importés s'il y en a ; None : pas de calcul spatial.
     valeurs : pandas.DataFrame, optional
         Valeurs déjà lues (sinon ``storage.current_values``).
+    surdispersion : bool or str, optional
+        Modèle (``multiplicative``, ``additive``, ``aucune``) ; par défaut
+        ``surdispersion`` de ``[analyse]``.
 
     Returns
     -------
@@ -448,6 +535,9 @@ def analyser(
         Voir :func:`analyser_table`. Vue complète (agents) : passer le résultat par
         :func:`observatoire.secrecy.apply_public` avant toute diffusion. Pour un niveau
         agrégé, la colonne ``total_protege`` dit quels totaux le secret secondaire masque.
+        ``attrs`` en plus : ``indicateur``, ``denominateur``, ``denominateurs`` (d'où
+        vient la population de chaque année), ``sources_manquantes`` (lots attendus par la
+        campagne et absents : laissés de côté, effectifs comme attendus).
 
     Raises
     ------
@@ -464,7 +554,62 @@ def analyser(
     return analyser_niveaux(
         annees, indicateur, niveaux=(niveau,), contributeurs=contributeurs,
         denominateur=denominateur, engine=engine, zone_reference=zone_reference, alpha=alpha,
-        fdr=fdr, geometries=geometries, moran=moran, valeurs=valeurs)[niveau]
+        fdr=fdr, geometries=geometries, moran=moran, valeurs=valeurs,
+        surdispersion=surdispersion)[niveau]
+
+
+def contexte_lots(valeurs: pd.DataFrame, univers: pd.DataFrame, *, engine=None) -> dict:
+    """Périmètre de chaque lot, groupes de sources et sources non bornées du registre.
+
+    Returns
+    -------
+    dict
+        ``territoires_contributeurs``, ``couvertures`` (``(contributeur, année)`` →
+        communes), ``groupes_sources``, ``sources_non_bornees`` : les paramètres de
+        :func:`base_communale` qui viennent du registre et des lots.
+    """
+    from observatoire.stats.perimetres import couvertures_lots, perimetres_des_lots
+
+    terr = _territoires_contributeurs()
+    perimetres = perimetres_des_lots(valeurs["lot_id"], engine) if "lot_id" in valeurs \
+        else {}
+    try:
+        from observatoire import catalogues
+
+        groupes = catalogues.groupes_sources(terr)
+    except ObservatoireError:
+        groupes = {}
+    return {"territoires_contributeurs": terr,
+            "couvertures": couvertures_lots(valeurs, univers, territoires=terr,
+                                            perimetres=perimetres),
+            "groupes_sources": groupes, "sources_non_bornees": _sources_non_bornees()}
+
+
+def _denominateurs(denominateur: str, annees: list[int], univers: pd.DataFrame,
+                   engine) -> tuple[dict, dict, list[str]]:
+    """Population de chaque année, d'où elle vient, avertissements."""
+    from observatoire.stats.denominateurs import POPULATION, populations_par_annee
+
+    pops, sources = populations_par_annee(annees, denominateur, engine=engine)
+    avert = []
+    codes = univers["code_insee"].astype(str)
+    if denominateur == POPULATION:
+        ref = pd.Series(univers["population"].astype(float).to_numpy(), index=codes)
+        for annee, s in pops.items():
+            if s is None:
+                continue
+            manque = ~codes.isin(s.index)
+            if manque.any():
+                # Commune absente des populations de l'année : population du référentiel.
+                s = pd.concat([s, ref[manque.to_numpy()]])
+                pops[annee] = s
+                sources[str(annee)] += (f" ; {int(manque.sum())} commune(s) absente(s) de "
+                                        f"cette table : population actuelle du référentiel")
+    sans = [a for a, s in pops.items() if s is None]
+    if sans and denominateur == POPULATION:
+        avert.append("dénominateur : population actuelle du référentiel des communes pour "
+                     + ", ".join(map(str, sans)) + " (aucune population de l'année importée)")
+    return pops, sources, avert
 
 
 def analyser_niveaux(
@@ -477,10 +622,11 @@ def analyser_niveaux(
     engine=None,
     zone_reference: str | None = None,
     alpha: float = 0.05,
-    fdr: bool = False,
+    fdr: bool | None = None,
     geometries="auto",
     moran: bool = False,
     valeurs: pd.DataFrame | None = None,
+    surdispersion: bool | str | None = None,
 ) -> dict[str, pd.DataFrame]:
     """:func:`analyser` pour plusieurs niveaux à la fois, les communes mesurées une fois.
 
@@ -492,7 +638,7 @@ def analyser_niveaux(
     Parameters
     ----------
     annees, indicateur, contributeurs, denominateur, engine, zone_reference, alpha, fdr,
-    moran, valeurs
+    moran, valeurs, surdispersion
         Voir :func:`analyser`.
     niveaux : iterable of str
         Niveaux voulus, parmi ``commune``, ``epci``, ``arrondissement``, ``departement``.
@@ -519,11 +665,13 @@ def analyser_niveaux(
     from observatoire import communes as _communes
     from observatoire import secrecy, storage
     from observatoire.config import settings
-    from observatoire.stats.denominateurs import charger_population
+    from observatoire.stats.perimetres import sources_manquantes
 
     annees = [int(annees)] if isinstance(annees, (int, np.integer)) else [int(a) for a in annees]
     niveaux = [verifier_niveau(n) for n in dict.fromkeys(niveaux)]
     s = settings()
+    fdr = s.fdr if fdr is None else bool(fdr)
+    surdispersion = s.surdispersion if surdispersion is None else surdispersion
     if valeurs is None:
         valeurs = storage.current_values(engine, annees, [indicateur], contributeurs,
                                          departement=s.departement)
@@ -539,15 +687,19 @@ def analyser_niveaux(
         )
     univers = _communes.load_communes(s.departement)
     territoire = _communes.load_territoire()["code_insee"]
-    population = None
-    if denominateur != "population":
-        population = charger_population(denominateur, max(annees), engine=engine)
+    population, sources_pop, avert_pop = _denominateurs(denominateur, annees, univers, engine)
     code_map = _communes.current_code_map()
+    ctx = contexte_lots(valeurs, univers, engine=engine)
+    manquantes = sources_manquantes(valeurs, annees, indicateur, contributeurs)
     base = base_communale(
         valeurs, univers, territoire=territoire, population=population, code_map=code_map,
-        territoires_contributeurs=_territoires_contributeurs(),
-        sources_non_bornees=_sources_non_bornees(),
-        zone_reference=zone_reference or s.zone_reference, seuil_secret=s.seuil_secret)
+        zone_reference=zone_reference or s.zone_reference, seuil_secret=s.seuil_secret,
+        **ctx)
+    base.attrs["_avertissements"] = list(base.attrs["_avertissements"]) + avert_pop + [
+        f"source attendue absente : {m['nom']} ({m['contributeur']}), {m['annee']} — "
+        f"laissée de côté cette année-là, pour les effectifs comme pour les attendus ; les "
+        f"communes qu'elle seule devait couvrir sont hors du périmètre des sources"
+        for m in manquantes]
     noms = None
     if "departement" in niveaux:
         d = _communes.load_departements()
@@ -559,7 +711,8 @@ def analyser_niveaux(
         else:
             geo = (geometries or {}).get(niveau)
         t = analyser_unites(base, valeurs, niveau, code_map=code_map, alpha=alpha, fdr=fdr,
-                            geometrie=geo, moran=moran, noms=noms)
+                            surdispersion=surdispersion, geometrie=geo, moran=moran, noms=noms,
+                            attendu_min_surdispersion=s.attendu_min_surdispersion)
         if niveau != "commune":
             # Le plan du secret secondaire se décide sur les communes : on le calcule ici
             # pour que la vue publique d'un niveau agrégé n'ait pas besoin de les relire.
@@ -567,7 +720,8 @@ def analyser_niveaux(
                 base, niveau, seuil=s.seuil_secret).reindex(t["code"]).fillna(
                 False).to_numpy(bool)
         t.attrs.update({"indicateur": indicateur, "denominateur": denominateur,
-                        "annees_demandees": annees})
+                        "annees_demandees": annees, "denominateurs": sources_pop,
+                        "sources_manquantes": manquantes})
         out[niveau] = t
     return out
 

@@ -32,8 +32,9 @@ __all__ = [
 COMPOSANTES: dict[str, tuple[str, str]] = {
     "composante_sous_revelation": (
         "poids_sous_revelation",
-        "1 − ratio lissé (taux lissé par Bayes empirique / taux attendu), borné à [0, 1] : "
-        "0 si la commune révèle autant ou plus qu'attendu, 1 si son taux lissé est nul",
+        "1 − ratio lissé (observé / attendu par source, lissé par Bayes empirique), borné à "
+        "[0, 1] : 0 si la commune révèle autant ou plus qu'attendu, 1 si son ratio lissé est "
+        "nul ; intervalle pour une commune masquée",
     ),
     "composante_distance": (
         "poids_distance",
@@ -154,17 +155,49 @@ def statut_referents(codes: Iterable[str], referents: pd.DataFrame) -> pd.DataFr
     return out
 
 
+def _rangs(indice: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+           classe: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rang (1 = la plus prioritaire) et bornes du rang, parmi les unités classées."""
+    n = indice.size
+    rang = np.full(n, np.nan)
+    r_min = np.full(n, np.nan)
+    r_max = np.full(n, np.nan)
+    if not classe.any():
+        return rang, r_min, r_max
+    val = indice[classe]
+    rang[classe] = pd.Series(val).rank(ascending=False, method="min").to_numpy()
+    # Meilleur rang possible : compté contre les valeurs des autres avec sa borne haute ;
+    # pire rang : avec sa borne basse (une unité exacte a des bornes égales).
+    tri = np.sort(val)
+    au_dessus_hi = val.size - np.searchsorted(tri, hi[classe], side="right")
+    au_dessus_lo = val.size - np.searchsorted(tri, lo[classe], side="left")
+    soi_lo = (val >= lo[classe]).astype(int)
+    r_min[classe] = 1 + au_dessus_hi
+    r_max[classe] = np.maximum(au_dessus_lo - soi_lo + 1, r_min[classe])
+    return rang, r_min, r_max
+
+
 def indice_priorite(table: pd.DataFrame, poids: Mapping[str, float] | None = None, *,
                     type_distance: str | None = None,
                     distance_plafond_km: float | None = None) -> pd.DataFrame:
-    """Indice de priorité d'action : composantes, indice et rang.
+    """Indice de priorité d'action : composantes, indice et rang, sans abandon silencieux.
+
+    - une commune hors du périmètre des sources n'est pas classée (rang vide,
+      ``priorite_statut`` le dit) : on ne sait rien de sa révélation ;
+    - une commune dont l'effectif est masqué est classée sur l'**intervalle** de sa
+      composante de sous-révélation (bornes de l'effectif), jamais sur les seules autres
+      composantes : ``indice_priorite_min``/``_max`` et ``rang_priorite_min``/``_max``
+      donnent la fourchette, ``indice_priorite`` son milieu ;
+    - une composante inconnue pour une commune seulement (population inconnue…) la laisse
+      non classée ; une composante inconnue partout (contours non importés) est retirée
+      de l'indice, poids renormalisés, et ``attrs["composantes_utilisees"]`` le dit.
 
     Parameters
     ----------
     table : pandas.DataFrame
-        Table communale d'analyse (``taux_lisse``, ``attendu``, ``personnes_annees``)
-        complétée des colonnes de :func:`distances_dispositifs` et
-        :func:`statut_referents`.
+        Table communale d'analyse (``ratio_lisse`` et ses bornes, ou ``taux_lisse``,
+        ``attendu``, ``personnes_annees``) complétée des colonnes de
+        :func:`distances_dispositifs` et :func:`statut_referents`.
     poids : mapping, optional
         ``poids_sous_revelation``, ``poids_distance``, ``poids_sans_referent``
         (``settings().priorite`` par défaut).
@@ -178,10 +211,10 @@ def indice_priorite(table: pd.DataFrame, poids: Mapping[str, float] | None = Non
     Returns
     -------
     pandas.DataFrame
-        La table avec ``composante_sous_revelation``, ``composante_distance``,
-        ``composante_sans_referent``, ``indice_priorite`` (moyenne pondérée des
-        composantes disponibles, dans [0, 1]), ``rang_priorite`` (1 = la plus
-        prioritaire) et ``composantes_indice`` (celles qui entrent dans l'indice).
+        La table avec ``composante_sous_revelation`` (et ``_min``, ``_max``),
+        ``composante_distance``, ``composante_sans_referent``, ``indice_priorite`` (et
+        ``_min``, ``_max``), ``rang_priorite`` (1 = la plus prioritaire ; et ``_min``,
+        ``_max``), ``priorite_statut`` et ``composantes_indice``.
     """
     if poids is None:
         from observatoire.config import settings
@@ -194,12 +227,23 @@ def indice_priorite(table: pd.DataFrame, poids: Mapping[str, float] | None = Non
                                                       DISTANCE_PLAFOND_KM))
     if plafond <= 0:
         raise ObservatoireError(f"distance_plafond_km doit être positive (reçu {plafond}).")
-    with np.errstate(invalid="ignore", divide="ignore"):
-        attendu = out["attendu"].to_numpy(float)
-        lisse = out["taux_lisse"].to_numpy(float) / 1000.0 * out["personnes_annees"].to_numpy(
-            float)
-        ratio_lisse = np.where(attendu > 0, lisse / attendu, np.nan)
-    out["composante_sous_revelation"] = np.clip(1.0 - ratio_lisse, 0.0, 1.0)
+    n = len(out)
+    if "ratio_lisse_min" in out and "ratio_lisse_max" in out:
+        r_lo = out["ratio_lisse_min"].to_numpy(float)
+        r_hi = out["ratio_lisse_max"].to_numpy(float)
+    else:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            attendu = out["attendu"].to_numpy(float)
+            lisse = out["taux_lisse"].to_numpy(float) / 1000.0 * out[
+                "personnes_annees"].to_numpy(float)
+            r_lo = r_hi = np.where(attendu > 0, lisse / attendu, np.nan)
+    # Sous-révélation décroissante du ratio lissé : la borne haute du ratio donne la basse.
+    c_lo = np.clip(1.0 - r_hi, 0.0, 1.0)
+    c_hi = np.clip(1.0 - r_lo, 0.0, 1.0)
+    exact = c_lo == c_hi
+    out["composante_sous_revelation"] = np.where(exact, c_lo, np.nan)
+    out["composante_sous_revelation_min"] = c_lo
+    out["composante_sous_revelation_max"] = c_hi
     dist_cols = [c for c in out.columns if c.startswith("distance_") and c.endswith("_km")]
     col = f"distance_{type_distance}_km" if type_distance else (dist_cols[0] if dist_cols
                                                                   else None)
@@ -209,35 +253,59 @@ def indice_priorite(table: pd.DataFrame, poids: Mapping[str, float] | None = Non
         out["composante_distance"] = np.nan
     if "referent" in out:
         out["composante_sans_referent"] = np.where(
-            ~out["referent"].to_numpy(bool), 1.0,
-            np.where(out["referent_forme"].to_numpy(bool), 0.0, 0.5))
+            ~out["referent"].fillna(False).to_numpy(bool), 1.0,
+            np.where(out["referent_forme"].fillna(False).to_numpy(bool), 0.0, 0.5))
     else:
         out["composante_sans_referent"] = np.nan
-    num = np.zeros(len(out))
-    den = np.zeros(len(out))
-    utilisees = []
+    hors = (~out["couvert"].to_numpy(bool)) if "couvert" in out else np.zeros(n, bool)
+    comps = {"composante_sous_revelation": (c_lo, c_hi),
+             "composante_distance": (out["composante_distance"].to_numpy(float),) * 2,
+             "composante_sans_referent": (out["composante_sans_referent"].to_numpy(float),) * 2}
+    num_lo, num_hi, den = np.zeros(n), np.zeros(n), 0.0
+    utilisees, manque = [], np.zeros(n, bool)
+    noms_manque = np.full(n, "", dtype=object)
     for comp, (cle, _desc) in COMPOSANTES.items():
         w = float(poids.get(cle, 0.0))
         if w < 0:
             raise ObservatoireError(f"Le poids {cle} de [priorite] est négatif ({w}).")
-        c = out[comp].to_numpy(float)
-        ok = ~np.isnan(c)
-        if w > 0 and ok.any():
-            utilisees.append(comp)
-        num += np.where(ok, w * np.nan_to_num(c), 0.0)
-        den += np.where(ok, w, 0.0)
+        lo, hi = comps[comp]
+        ok = ~np.isnan(lo) & ~np.isnan(hi)
+        if w == 0 or not (ok & ~hors).any():
+            continue  # composante absente partout : retirée de l'indice, et dit
+        utilisees.append(comp)
+        den += w
+        manque |= ~ok
+        noms_manque = np.where(~ok, noms_manque + comp.removeprefix("composante_") + " ",
+                               noms_manque)
+        num_lo += w * np.nan_to_num(lo)
+        num_hi += w * np.nan_to_num(hi)
+    classe = ~hors & ~manque & (den > 0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        out["indice_priorite"] = np.where(den > 0, num / den, np.nan)
-    out["rang_priorite"] = out["indice_priorite"].rank(ascending=False, method="min").astype(
-        "Int64")
-    out["composantes_indice"] = out[list(COMPOSANTES)].notna().apply(
-        lambda r: "|".join(k for k, v in r.items() if v and float(
-            poids.get(COMPOSANTES[k][0], 0)) > 0), axis=1)
+        i_lo = np.where(classe, num_lo / den if den else np.nan, np.nan)
+        i_hi = np.where(classe, num_hi / den if den else np.nan, np.nan)
+    indice = (i_lo + i_hi) / 2.0
+    out["indice_priorite"] = indice
+    out["indice_priorite_min"], out["indice_priorite_max"] = i_lo, i_hi
+    rang, r_min, r_max = _rangs(indice, i_lo, i_hi, classe)
+    out["rang_priorite"] = pd.array(np.where(np.isnan(rang), np.nan, rang), dtype="Int64") \
+        if classe.any() else pd.array([pd.NA] * n, dtype="Int64")
+    out["rang_priorite_min"] = pd.array([pd.NA if np.isnan(x) else int(x) for x in r_min],
+                                        dtype="Int64")
+    out["rang_priorite_max"] = pd.array([pd.NA if np.isnan(x) else int(x) for x in r_max],
+                                        dtype="Int64")
+    statut = np.where(exact, "classée", "classée sur un intervalle (effectif masqué)")
+    statut = np.where(manque, "non classée : composante inconnue ("
+                      + np.char.strip(noms_manque.astype(str)).astype(object) + ")", statut)
+    statut = np.where(hors, "non classée : hors du périmètre des sources", statut)
+    out["priorite_statut"] = statut.astype(object)
+    out["composantes_indice"] = "|".join(utilisees)
     out.attrs = dict(table.attrs)
     out.attrs.update({"poids_priorite": {k: poids.get(v[0], 0.0) for k, v in
                                          COMPOSANTES.items()},
                       "type_distance": type_distance, "distance_plafond_km": plafond,
-                      "composantes_utilisees": utilisees})
+                      "composantes_utilisees": utilisees,
+                      "non_classees": out.loc[~classe, "code"].astype(str).tolist()
+                      if "code" in out else []})
     return out
 
 

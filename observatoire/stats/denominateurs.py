@@ -15,8 +15,11 @@ import sqlalchemy as sa
 
 from observatoire.errors import ObservatoireError
 
-__all__ = ["categories_disponibles", "charger_population", "importer_populations",
-           "lire_populations"]
+__all__ = ["POPULATION", "categories_disponibles", "charger_population", "importer_populations",
+           "lire_populations", "populations_par_annee"]
+
+#: Catégorie de la table ``populations`` qui porte la population municipale de l'année.
+POPULATION = "population"
 
 _COLONNES_CODE = ("code_insee", "codgeo", "code", "com", "code_commune", "depcom")
 _CATEGORIE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
@@ -154,3 +157,68 @@ def charger_population(categorie: str, annee: int | None = None, *, engine=None)
     s = pd.Series({r[0]: float(r[1]) for r in rows}, name=categorie)
     s.attrs["annee"] = choisi
     return s
+
+
+def populations_par_annee(annees, categorie: str = POPULATION, *,
+                          engine=None) -> tuple[dict[int, pd.Series | None], dict[str, str]]:
+    """Dénominateur de chaque année analysée, et d'où il vient.
+
+    Pour la population municipale (``categorie="population"``) : la population de
+    l'année quand la table ``populations`` la porte (catégorie ``population``, importée
+    des populations légales INSEE), sinon la population actuelle du référentiel des
+    communes — et la réponse le dit. Pour une autre catégorie (``femmes_15_64``…) : le
+    dernier millésime importé au plus tard l'année analysée (le plus ancien sinon).
+
+    Parameters
+    ----------
+    annees : iterable of int
+    categorie : str, default "population"
+    engine : sqlalchemy.engine.Engine, optional
+
+    Returns
+    -------
+    populations : dict
+        Année → Series indexée par code INSEE, ou None (population du référentiel).
+    sources : dict
+        Année (texte) → phrase française : d'où vient le dénominateur de l'année.
+
+    Raises
+    ------
+    ObservatoireError
+        Catégorie autre que ``population`` jamais importée.
+    """
+    from observatoire import storage
+
+    annees = sorted({int(a) for a in annees})
+    try:
+        dispo = categories_disponibles(engine)
+    except sa.exc.SQLAlchemyError:
+        dispo = pd.DataFrame(columns=["categorie", "annee", "n_communes"])
+    mill = sorted(int(a) for a in dispo.loc[dispo["categorie"] == categorie, "annee"])
+    pops: dict[int, pd.Series | None] = {}
+    sources: dict[str, str] = {}
+    if categorie != POPULATION and not mill:
+        charger_population(categorie, None, engine=engine)  # lève l'erreur française
+    engine = engine or storage.get_engine()
+    p = storage.populations
+    for annee in annees:
+        if categorie == POPULATION:
+            choisi = annee if annee in mill else None
+        else:
+            avant = [m for m in mill if m <= annee]
+            choisi = max(avant) if avant else min(mill)
+        if choisi is None:
+            pops[annee] = None
+            sources[str(annee)] = ("population actuelle du référentiel des communes (aucune "
+                                   f"population {annee} importée)")
+            continue
+        q = sa.select(p.c.code_insee, p.c.valeur).where(
+            (p.c.categorie == categorie) & (p.c.annee == choisi))
+        with engine.connect() as conn:
+            rows = conn.execute(q).all()
+        s = pd.Series({r[0]: float(r[1]) for r in rows}, name=categorie, dtype=float)
+        s.attrs["annee"] = choisi
+        pops[annee] = s
+        nom = "population municipale" if categorie == POPULATION else categorie
+        sources[str(annee)] = f"{nom} {choisi} (table des populations)"
+    return pops, sources

@@ -18,6 +18,7 @@ from scipy import sparse
 
 __all__ = [
     "bayes_empirique",
+    "bayes_empirique_intervalle",
     "bayes_empirique_spatial",
     "contiguite_reine",
     "moran_local_taux",
@@ -83,6 +84,46 @@ def bayes_empirique(observe, population) -> np.ndarray:
     return out
 
 
+def bayes_empirique_intervalle(observe, population, observe_min,
+                               observe_max) -> tuple[np.ndarray, np.ndarray]:
+    """Taux lissé (Bayes empirique global) d'unités connues par un intervalle d'effectif.
+
+    Moyenne et variance entre unités estimées sur ``observe`` (effectifs exacts, ou
+    valeur médiane plausible des cellules masquées), comme :func:`bayes_empirique` ;
+    chaque taux lissé ``m + w_i (O_i / b_i − m)`` étant croissant en ``O_i``, ses bornes
+    viennent des bornes de l'effectif.
+
+    Parameters
+    ----------
+    observe, population : array_like
+        Comme :func:`bayes_empirique`.
+    observe_min, observe_max : array_like
+        Bornes de l'effectif de chaque unité (``observe_max`` peut valoir ``+inf``).
+
+    Returns
+    -------
+    bas, haut : numpy.ndarray
+        Bornes du taux lissé (par habitant) ; NaN là où :func:`bayes_empirique` l'est.
+    """
+    e, b = _vectors(observe, population)
+    lo = np.asarray(observe_min, dtype=float).ravel()
+    hi = np.asarray(observe_max, dtype=float).ravel()
+    bas = np.full(e.shape, np.nan)
+    haut = np.full(e.shape, np.nan)
+    ok = ~np.isnan(e) & (b > 0)
+    if not ok.any():
+        return bas, haut
+    m = e[ok].sum() / b[ok].sum()
+    rate = e[ok] / b[ok]
+    s2 = max((b[ok] * (rate - m) ** 2).sum() / b[ok].sum() - m / b[ok].mean(), 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        w = np.where(s2 + m / b[ok] > 0, s2 / (s2 + m / b[ok]), 0.0)
+        bas[ok] = m + w * (lo[ok] / b[ok] - m)
+        haut[ok] = np.where(np.isinf(hi[ok]) & (w > 0), np.inf,
+                            m + w * (np.where(np.isinf(hi[ok]), 0.0, hi[ok]) / b[ok] - m))
+    return bas, haut
+
+
 def contiguite_reine(geometries) -> sparse.csr_matrix:
     """Matrice binaire de contiguïté « reine » (un point commun suffit).
 
@@ -128,7 +169,8 @@ def bayes_empirique_spatial(observe, population, w) -> np.ndarray:
     Returns
     -------
     numpy.ndarray
-        Taux lissés (par habitant) ; NaN pour une population nulle.
+        Taux lissés (par habitant) ; NaN pour une population nulle ; la moyenne locale (0)
+        quand l'unité et toutes ses voisines n'ont aucun cas.
     """
     e, b = _vectors(observe, population)
     if hasattr(w, "sparse"):
@@ -152,7 +194,11 @@ def bayes_empirique_spatial(observe, population, w) -> np.ndarray:
         v = np.bincount(rows, weights=(rate[cols] - m[rows]) ** 2 * b[cols], minlength=n)
         s2 = v / bi - m / (bi / nb)
         s2 = np.where(s2 < 0, 0.0, s2)
-        return m + (rate - m) * (s2 / (s2 + m / b))
+        den = s2 + m / b
+        # Une unité et toutes ses voisines à zéro : moyenne locale nulle, variance nulle ;
+        # le taux lissé est cette moyenne (0), pas « 0 / 0 ».
+        w = np.where(den > 0, s2 / np.where(den > 0, den, 1.0), 0.0)
+        return np.where(b > 0, m + (rate - m) * w, np.nan)
 
 
 def moran_local_taux(observe, population, geometries, permutations: int = 999,
