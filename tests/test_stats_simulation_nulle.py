@@ -8,10 +8,10 @@ années ; vérité surdispersée. Toute étiquette « révélatrice » ou « bla
 fausse. On vérifie :
 
 - avec Benjamini–Hochberg (le défaut), au plus environ une fausse étiquette par carte ;
-- sans lui, pas plus que le taux nominal, et pas plus que ce que le test exact donne
-  sous la vérité (calcul direct,
-  :func:`~observatoire.stats.simulation.esperance_fausses_etiquettes`), arrondissement
-  par arrondissement : aucun n'en porte un excès (avant cette issue, l'arrondissement de Béthune en portait 9 sur 42 communes testables, contre 9 sur 106
+- sans lui, pas plus que le taux nominal, ni que ce que le test exact donne sous la
+  vérité (:func:`~observatoire.stats.simulation.esperance_fausses_etiquettes`),
+  arrondissement par arrondissement : aucun n'en porte un excès (avant cette issue,
+  l'arrondissement de Béthune en portait 9 sur 42 communes testables, contre 9 sur 106
   ailleurs) ;
 - la surdispersion estimée : environ 1 sans surdispersion, et celle de la vérité avec.
 """
