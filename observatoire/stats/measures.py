@@ -261,19 +261,22 @@ def mesurer_communes(
     idx = pos.get_indexer(v["code"].to_numpy(object))
     nl = v[v["code"].isna().to_numpy()]
     hors = v[v["code"].notna().to_numpy() & (idx < 0)]
-    annees = sorted({int(a) for a in valeurs["annee"]}) if len(valeurs) else []
+    annee_v = v["annee"].to_numpy(dtype=np.int64)
+    annees = [int(a) for a in np.unique(annee_v)]
     n_annees = max(len(annees), 1)
-    lots_df = valeurs[["contributeur", "annee"]].drop_duplicates()
-    lots = sorted((str(c), int(a)) for c, a in lots_df.itertuples(index=False))
-    lot_pos = {k: i for i, k in enumerate(lots)}
+    # Lot de chaque valeur, sans boucle Python : (source, année) codés en un entier.
+    c_code, c_uniques = pd.factorize(v["contributeur"].astype(str), sort=True)
+    a_code = np.searchsorted(np.asarray(annees, dtype=np.int64), annee_v)
+    cle = c_code.astype(np.int64) * max(len(annees), 1) + a_code
+    cles, lot_de_valeur = np.unique(cle, return_inverse=True)
+    lots = [(str(c_uniques[k // max(len(annees), 1)]), int(annees[k % max(len(annees), 1)]))
+            for k in cles]
     cov = matrice_couverture(lots, codes_np, couvertures, territoires_contributeurs, communes)
 
     loc = idx >= 0
     vl = v[loc]
     ci = idx[loc]
-    li = np.fromiter((lot_pos[(str(c), int(a))] for c, a in zip(
-        vl["contributeur"].to_numpy(object), vl["annee"].to_numpy(), strict=True)),
-        dtype=np.int64, count=len(vl))
+    li = np.asarray(lot_de_valeur, dtype=np.int64).ravel()[loc]
     val = vl["valeur"].astype("Float64").fillna(0).to_numpy(float)
     masq = vl["masque"].astype(bool).to_numpy()
     libre = masq & vl["contributeur"].isin(list(sources_non_bornees)).to_numpy()
@@ -395,7 +398,7 @@ def mesurer_communes(
         "hors_perimetre_lot_masques": hp_masq,
         "annees": annees,
         "n_annees": n_annees,
-        "contributeurs": sorted({str(c) for c in valeurs["contributeur"]}),
+        "contributeurs": [str(c) for c in c_uniques],
         "lots": [{"contributeur": c, "annee": a, "n_communes": int(cov[k].sum())}
                  for k, (c, a) in enumerate(lots)],
     })
