@@ -255,7 +255,8 @@ STYLE_SECRET = Style(
                 "source : valeur non publiée")
 STYLE_NON_CONCLUANT = Style(
     "non concluant", "#f0f0f0", hachures="..", motif="points", couleur_hachures="#737373",
-    description="effectif attendu trop faible pour conclure : taux trop incertain pour être classé")
+    description="trop peu de cas attendus, ou effectif connu seulement par un intervalle trop "
+                "large : pas de conclusion possible, dans un sens ou dans l'autre")
 STYLE_HORS_PERIMETRE = Style(
     "hors du périmètre des sources", "#ffffff", hachures="--", motif="horizontales",
     couleur_hachures="#969696",

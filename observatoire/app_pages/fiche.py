@@ -103,7 +103,9 @@ def _series(niveau: str, code: str, indicateur: str, annees: list[int]) -> pd.Da
                      "Taux du département ‰": _value(ref, "taux"),
                      "Étiquette": (texte_etiquette(r.to_frame().T).iat[0] if r is not None
                                    else "–"),
-                     "_taux": taux, "_taux_dep": ref.get("taux") if ref is not None else np.nan})
+                     "_taux": taux, "_taux_dep": ref.get("taux") if ref is not None else np.nan,
+                     "_motif": (r.get("motif") if r is not None and not bool(r.get("secret"))
+                                else None)})
     return pd.DataFrame(rows)
 
 
@@ -159,9 +161,13 @@ def page() -> None:
     c3.metric("Rang", last["Rang (taux décroissant)"])
     style = cl.STYLES_ETIQUETTES.get(label)
     if style is not None:
-        st.markdown(f"**Étiquette {int(last['Année'])} : {label}** — {style.description}.")
+        # Le motif de l'unité (plus petit écart décelable, attendu minimal…) quand il est
+        # public ; sinon la définition de l'étiquette.
+        motif = last.get("_motif")
+        pourquoi = motif if isinstance(motif, str) and motif else style.description
+        st.markdown(f"**Étiquette {int(last['Année'])} : {label}** — {pourquoi}.")
     st.markdown("**Les chiffres au fil des années** (secret statistique appliqué)")
-    st.dataframe(serie.drop(columns=["_taux", "_taux_dep"]), hide_index=True,
+    st.dataframe(serie.drop(columns=["_taux", "_taux_dep", "_motif"]), hide_index=True,
                  key="fiche_serie")
     # Années en texte : un axe numérique les afficherait « 2,022 ».
     chart = serie.assign(Année=serie["Année"].astype(int).astype(str)).set_index("Année")[

@@ -364,8 +364,8 @@ _DESCRIPTIONS_ETIQUETTES = {
                            "« tout va bien »",
     "blanche présumée": "moins de cas qu'attendu au-delà du hasard : possible "
                         "sous-révélation, pas absence de violences",
-    "non concluant": "trop peu de cas attendus, ou effectif non diffusé par la source : "
-                     "pas de conclusion possible",
+    "non concluant": "trop peu de cas attendus, ou effectif connu seulement par un "
+                     "intervalle trop large : pas de conclusion possible",
 }
 
 

@@ -268,13 +268,21 @@ def etiqueter_intervalles(
         motif[moins] = "moins de cas qu'attendu (p " + _fmt_p(pd_[moins]) + ")"
     if varie.any():
         sans_max = varie & np.isinf(omax)
-        motif[varie] = "la conclusion dépendrait de la valeur exacte de l'effectif"
+        motif[varie] = np.where(omin[varie] == omax[varie],
+                                "la conclusion dépendrait des cellules masquées du taux de "
+                                "référence", "la conclusion dépendrait de la valeur exacte "
+                                "de l'effectif")
         motif[sans_max] = ("effectif sans maximum connu (valeur non diffusée par la "
                            "source) : un déficit ne peut être ni établi ni exclu")
     if indecelable.any():
+        elargi = (" avec la surdispersion et le contrôle de la multiplicité"
+                  if (phi > 1 or tau2 > 0) and seuil < alpha else
+                  " avec la surdispersion" if phi > 1 or tau2 > 0 else
+                  " avec le contrôle de la multiplicité" if seuil < alpha else "")
         motif[indecelable] = ("attendu trop faible (" + _fmt_vec(e[indecelable])
                               + " cas ; il en faut plus de " + _fmt(e_min)
-                              + " pour qu'un déficit, même zéro cas, soit décelable)")
+                              + elargi + " pour qu'un déficit, même zéro cas, soit "
+                              "décelable)")
     if norme.any():
         motif[norme] = ("écart compatible avec le hasard ; un excès se serait vu à partir de "
                         + _fmt_vec(r_h[norme]) + " fois l'attendu, un déficit à "
