@@ -230,7 +230,12 @@ def planifier(table: pd.DataFrame, seuil: int | None = None, *, colonne: str = "
     val = table[colonne].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
     # Hors du périmètre des sources : aucune valeur à cacher (ce n'est ni 0 ni secret), et
     # les totaux publiés ne portent que sur les communes couvertes : elle y compte pour 0.
-    hors = ~table["couvert"].fillna(True).to_numpy(bool) if "couvert" in table else None
+    if "couvert" in table:
+        hors = ~table["couvert"].fillna(True).to_numpy(bool)
+    elif "couverture" in table:
+        hors = (table["couverture"].astype(object) == "hors_perimetre").to_numpy(bool)
+    else:
+        hors = None
     if hors is not None:
         val = np.where(hors, 0.0, val)
     groupes = {g: table[g].astype(str).to_numpy() for g in groupes if g in table}

@@ -432,3 +432,17 @@ def test_cli_analyser_sans_fdr_et_sortie_texte(engine, capsys):
     assert "sans contrôle de multiplicité" in out
     assert "source attendue absente" in out and "hors du périmètre des sources" in out
     assert "Dénominateur 2023 : population actuelle du référentiel" in out
+
+
+def test_tendance_et_serie_hors_perimetre_jamais_secretes():
+    from observatoire.stats import serie
+
+    c = _communes([1000, 2000, 3000], arr=["991", "991", "992"])
+    v = pd.concat([_lot("p", [10, 20], codes=["99000", "99001"], annee=a) for a in (2023, 2024)])
+    t = secrecy.apply_public(tendance(v, c, 2023, 2024, territoires_contributeurs={"p": "991"}),
+                             5)
+    assert t["couverture"].tolist() == ["complete", "complete", "hors_perimetre"]
+    assert not t["secret"].any() and pd.isna(t["sens"].iat[2])
+    s = secrecy.apply_public(serie(v, c, territoires_contributeurs={"p": "991"}), 5)
+    assert not s["secret"].any()
+    assert (s.loc[s["couverture"] == "hors_perimetre", "observe"].isna()).all()
