@@ -201,7 +201,7 @@ def test_cli_sur_la_demonstration(monkeypatch):
     lignes = doc["lignes"]
     assert len(lignes) == 887
     assert not any(r["observe"] is not None and 1 <= r["observe"] <= 4 for r in lignes)
-    assert {r["label"] for r in lignes} <= {"révélatrice", "dans la norme",
+    assert {r["label"] for r in lignes} <= {"révélatrice", "pas d'écart détecté",
                                             "blanche présumée", "non concluant"}
     # --staff refusé sans agent nommé.
     env.pop("OBSERVATOIRE_AGENT", None)

@@ -151,7 +151,7 @@ def statut_referents(codes: Iterable[str], referents: pd.DataFrame) -> pd.DataFr
         "code_insee").set_index("code_insee")
     out["referent"] = out["code"].isin(r.index)
     forme = r["forme"].astype(bool) if "forme" in r else pd.Series(False, index=r.index)
-    out["referent_forme"] = out["code"].map(forme).fillna(False).astype(bool)
+    out["referent_forme"] = out["code"].isin(forme.index[forme.to_numpy(bool)])
     return out
 
 
