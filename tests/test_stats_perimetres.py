@@ -419,6 +419,8 @@ def test_cli_importer_avec_perimetre(engine, capsys, tmp_path):
     from observatoire import batches
 
     assert batches.list_batches(engine)["perimetre"].tolist() == ["62119|62126"]
+    code, out, _err = run_cli(capsys, "contributions", "historique")
+    assert "périmètre 62119|62126" in out
     code, out, err = run_cli(capsys, "contributions", "importer", str(f), "--contributeur",
                              "iscg_bethune", "--annee", "2023", "--perimetre", "62041")
     assert code != 0 and "déborde du territoire déclaré" in (out + err)

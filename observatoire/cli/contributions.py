@@ -118,9 +118,10 @@ def historique(contributeur, annee, as_json) -> None:
         return
     for r in df.itertuples():
         etat = "courant" if r.courant else f"remplacé le {r.remplace_le}"
+        perimetre = f" · périmètre {r.perimetre}" if getattr(r, "perimetre", None) else ""
         click.echo(f"lot {r.id} · {r.contributeur} {r.annee} · {r.fichier} · "
                    f"{r.n_valeurs} valeurs · importé le {r.importe_le} par {r.importe_par} · "
-                   f"{etat}")
+                   f"{etat}{perimetre}")
 
 
 @contributions.command("restaurer")
