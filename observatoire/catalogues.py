@@ -8,6 +8,7 @@ de son indicateur, jamais son libellé.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -317,13 +318,26 @@ def _valeurs_connues(communes: pd.DataFrame, genre: str) -> set[str]:
     return set(communes[col].astype(str).unique()) if col in communes else set()
 
 
+def _parties(territoire: str) -> list[str]:
+    """Parties d'un territoire : séparées par « | » (aussi « ; », « , » ou des espaces)."""
+    morceaux = [m for m in re.split(r"[|;,\s]+", territoire) if m]
+    parties: list[str] = []
+    for m in morceaux:
+        # « departement: 62 » : le préfixe et son code, séparés par une espace.
+        if parties and parties[-1].endswith(":"):
+            parties[-1] += m
+        else:
+            parties.append(m)
+    return parties
+
+
 def communes_couvertes(territoire: str, communes: pd.DataFrame | None = None, *,
                        territoires: Mapping[str, str] | None = None,
                        _pile: tuple[str, ...] = ()) -> frozenset[str]:
     """Codes INSEE des communes d'un territoire de contributeur (ou d'un périmètre de lot).
 
-    Syntaxe : des parties séparées par « | », qui s'ajoutent ; celles qui commencent par
-    ``reste:`` ou ``sauf:`` se retranchent.
+    Syntaxe : des parties séparées par « | » (ou « ; », « , », des espaces), qui
+    s'ajoutent ; celles qui commencent par ``reste:`` ou ``sauf:`` se retranchent.
 
     - ``62`` : un département ; ``622`` : un arrondissement (un code à 3 caractères est
       d'abord cherché parmi les arrondissements) ; ``200035442`` : un EPCI (SIREN) ;
@@ -361,7 +375,7 @@ def communes_couvertes(territoire: str, communes: pd.DataFrame | None = None, *,
 
     territoire = str(territoire or "").strip()
     frame = _communes.load_communes(None) if communes is None else communes
-    parties = [p.strip() for p in territoire.split("|") if p.strip()]
+    parties = _parties(territoire)
     if not parties:
         raise _erreur_territoire(territoire, territoire, "territoire vide")
     moins = np.zeros(len(frame), dtype=bool)
@@ -422,7 +436,7 @@ def groupes_sources(territoires: Mapping[str, str]) -> dict[str, str]:
         return c
 
     for ident, terr in territoires.items():
-        for partie in str(terr or "").split("|"):
+        for partie in _parties(str(terr or "")):
             tete, _, autre = partie.strip().partition(":")
             if tete.strip().lower() == "reste" and autre.strip() in parent:
                 a, b = racine(ident), racine(autre.strip())

@@ -62,6 +62,9 @@ def test_syntaxe_des_territoires():
     assert cc("991", c) == {"99000", "99001"}
     assert cc("991|993", c) == {"99000", "99001", "99004", "99005"}
     assert cc("99002|99004", c) == {"99002", "99004"}
+    # Saisies d'agents : virgules, points-virgules, espaces, préfixe suivi d'une espace.
+    assert cc("99002, 99004", c) == cc("99002;99004", c) == cc(" 99002 99004 ", c)
+    assert cc("arrondissement: 991", c) == {"99000", "99001"}
     assert cc("epci:E2", c) == {"99003", "99004", "99005"}
     assert cc("99|sauf:992", c) == {"99000", "99001", "99004", "99005"}
     terr = {"police": "99000|99003", "gend": "reste:police", "iscg_a": "991",
