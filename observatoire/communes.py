@@ -63,7 +63,8 @@ def load_territoire() -> pd.DataFrame:
 
 
 def load_anciennes() -> pd.DataFrame:
-    """Communes déléguées, associées et anciens codes, avec leur commune actuelle.
+    """Communes déléguées, associées, arrondissements municipaux et anciens codes, avec leur
+    commune actuelle.
 
     Aux tables du COG s'ajoutent, s'il a été importé, les mouvements du fichier
     d'événements de l'INSEE (:func:`import_insee_events`) : noms des communes absorbées
@@ -73,8 +74,8 @@ def load_anciennes() -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        Colonnes ``code``, ``nom``, ``type`` (``deleguee``, ``associee``, ``ancien_code``,
-        ``ancien_nom``), ``code_commune``.
+        Colonnes ``code``, ``nom``, ``type`` (``deleguee``, ``associee``,
+        ``arrondissement_municipal``, ``ancien_code``, ``ancien_nom``), ``code_commune``.
     """
     path = events_path()
     stamp = path.stat().st_mtime_ns if path.exists() else None
