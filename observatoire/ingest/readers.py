@@ -361,6 +361,24 @@ def _sheet_xml_path(zf: zipfile.ZipFile, name: str) -> str | None:
     return None
 
 
+def sheet_xml_paths(zf: zipfile.ZipFile) -> dict[str, str]:
+    """Nom de chaque feuille d'un .xlsx → chemin de son XML dans l'archive."""
+    wb = zf.read("xl/workbook.xml").decode("utf-8", "replace")
+    rels = zf.read("xl/_rels/workbook.xml.rels").decode("utf-8", "replace")
+    targets = {}
+    for rel in re.findall(r"<(?:\w+:)?Relationship\b[^>]*>", rels):
+        rid, target = re.search(r'\bId="([^"]+)"', rel), re.search(r'Target="([^"]+)"', rel)
+        if rid and target:
+            t = target[1].lstrip("/")
+            targets[rid[1]] = t if t.startswith("xl/") else "xl/" + t
+    out = {}
+    for tag in re.findall(r"<(?:\w+:)?sheet\b[^>]*>", wb):
+        name, rid = re.search(r'\bname="([^"]*)"', tag), re.search(r'\br:id="([^"]+)"', tag)
+        if name and rid and rid[1] in targets:
+            out[html.unescape(name[1])] = targets[rid[1]]
+    return out
+
+
 def _uncached_formulas(content: bytes, name: str) -> list[tuple[int, int]]:
     """Cellules ``(ligne, colonne)`` de formule sans valeur calculée de la feuille ``name``.
 

@@ -1,0 +1,148 @@
+"""Personnes nommées repérées par un modèle de langue (spaCy, ``fr_core_news_sm``).
+
+Les règles de :mod:`observatoire.ingest.personal` trouvent les civilités, les prénoms
+courants, les dates, adresses, numéros et récits ; le modèle trouve les noms de personnes
+que nulle liste ne connaît (« Gwendoline Pruvost », « pruvost gwendoline »).
+
+Le modèle coûte deux secondes à charger : il ne l'est qu'au premier texte qui en a
+besoin, c'est-à-dire qui porte au moins deux mots inexpliqués (voir
+:mod:`observatoire.ingest.vocabulaire`) — un tableau de communes et de nombres n'en a
+jamais. Une entité « personne » n'est pas retenue quand c'est le nom d'un lieu connu
+(commune, EPCI…) ou quand un mot de structure la précède (« Maison Jean Moulin »).
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from observatoire.errors import ObservatoireError
+from observatoire.ingest.vocabulaire import is_known, place_names
+from observatoire.matching import normalize_name
+
+#: Mot qui fait du nom de personne qui le suit le nom d'un lieu ou d'une structure.
+INSTITUTIONS = frozenset(
+    "MAISON CENTRE ESPACE COLLEGE LYCEE ECOLE GROUPE SCOLAIRE SALLE FOYER RESIDENCE HOPITAL "
+    "CLINIQUE MEDIATHEQUE BIBLIOTHEQUE STADE GYMNASE ASSOCIATION FONDATION INSTITUT CITE "
+    "POLE PERMANENCE ANTENNE CCAS CSAPA CHRS IME EHPAD CMP CMPP MJC SOCIAL SOCIALE CULTUREL "
+    "SOCIOCULTUREL HOSPITALIER MUNICIPAL MUNICIPALE QUARTIER QPV IRIS SECTEUR PARC PLACE "
+    "CAMPUS FORUM HALLE AVENUE QUAI RUE BOULEVARD COMMISSARIAT BRIGADE TRIBUNAL PAVILLON "
+    "ESPLANADE ILOT SQUARE CITE CLUB FOYER".split())
+
+_WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*", re.UNICODE)
+
+
+def unexplained_tokens(text: str) -> list[str]:
+    """Mots (capitales sans accents) qui ne sont ni outils, ni administratifs, ni courants,
+    ni pris dans le nom d'un lieu connu (« Bully-les-Mines », « Lens-Liévin »).
+    """
+    tokens = normalize_name(text).split()
+    covered = _place_cover(tokens, place_names())
+    return [t for k, t in enumerate(tokens)
+            if not covered[k] and len(t) >= 2 and not t.isdigit() and not is_known(t)]
+
+
+def needs_model(text: str) -> bool:
+    """Vrai quand un texte peut nommer une personne que les règles ne trouvent pas : il faut
+    au moins deux mots inexpliqués (un prénom et un nom).
+    """
+    return len(unexplained_tokens(text)) >= 2
+
+
+def _place_cover(tokens: list[str], places: frozenset[str], longest: int = 8) -> list[bool]:
+    """Mots pris dans un nom de lieu connu (recherche gloutonne, du nom le plus long).
+
+    Seuls les noms de plusieurs mots comptent : un nom de lieu d'un mot peut aussi être un
+    nom de famille (Vincent, commune du Jura), et un mot seul n'atteint pas le seuil de
+    deux mots de :func:`needs_model`.
+    """
+    covered = [False] * len(tokens)
+    i = 0
+    while i < len(tokens):
+        for j in range(min(len(tokens), i + longest), i + 1, -1):
+            if " ".join(tokens[i:j]) in places:
+                covered[i:j] = [True] * (j - i)
+                i = j
+                break
+        else:
+            i += 1
+    return covered
+
+
+@lru_cache(maxsize=1)
+def _nlp():
+    """Pipeline spaCy français réduit à la reconnaissance d'entités (chargé une fois)."""
+    try:
+        import spacy
+
+        return spacy.load("fr_core_news_sm", exclude=[
+            "parser", "lemmatizer", "attribute_ruler", "morphologizer", "senter"])
+    except (ImportError, OSError) as exc:
+        raise ObservatoireError(
+            "Le modèle de langue français (paquet fr-core-news-sm) est absent : le contrôle "
+            "des données personnelles ne peut pas se faire, rien n'est importé. Réinstallez "
+            "l'observatoire (« make install »).") from exc
+
+
+def _variants(text: str) -> list[str]:
+    """Le texte, et sa forme « Prénom Nom » quand il est tout en minuscules ou capitales."""
+    out = [text]
+    letters = [c for c in text if c.isalpha()]
+    if letters and (all(c.islower() for c in letters) or all(c.isupper() for c in letters)):
+        out.append(" ".join(w.capitalize() for w in re.split(r"(\s+)", text) if w.strip()))
+        words = text.split()
+        if 2 <= len(words) <= 4:
+            out.append(" ".join(w.capitalize() for w in reversed(words)))
+    return out
+
+
+def _is_person(ent, doc) -> bool:
+    if ent.label_ != "PER":
+        return False
+    norm = normalize_name(ent.text)
+    if not norm or norm in place_names():
+        return False
+    tokens = unexplained_tokens(ent.text)
+    if not tokens:
+        return False  # que des mots connus (« Conseil », « Secteur Nord »)
+    first = norm.split()[0]
+    if first in INSTITUTIONS:
+        return False  # « Quartier Mont-Liébaut », « Centre social Jean Jaurès »
+    before = [normalize_name(t.text) for t in doc[max(0, ent.start - 2):ent.start]
+              if t.is_alpha]
+    return not (before and before[-1] in INSTITUTIONS)
+
+
+def persons(texts: list[str]) -> dict[str, str]:
+    """Textes qui nomment une personne d'après le modèle : texte → nom trouvé.
+
+    Parameters
+    ----------
+    texts : list of str
+        Textes à examiner (seuls ceux qui en ont besoin, :func:`needs_model`, y vont).
+
+    Returns
+    -------
+    dict
+        Pour chaque texte en cause, l'entité « personne » trouvée.
+    """
+    todo = [t for t in dict.fromkeys(texts) if needs_model(t)]
+    if not todo:
+        return {}
+    nlp = _nlp()
+    pairs = [(v, t) for t in todo for v in _variants(t)]
+    found: dict[str, str] = {}
+    for doc, (_v, original) in zip(nlp.pipe([p[0] for p in pairs], batch_size=256), pairs,
+                                   strict=True):
+        if original in found:
+            continue
+        for ent in doc.ents:
+            if _is_person(ent, doc):
+                found[original] = ent.text
+                break
+    return found
+
+
+def model_loaded() -> bool:
+    """Vrai quand le modèle a déjà été chargé dans ce processus (pour les bancs d'essai)."""
+    return _nlp.cache_info().currsize > 0
