@@ -882,29 +882,45 @@ def _values_frame(code, lib, indicateur: pd.Series, valeur, ok, masque, feuille:
 
 def _warn_duplicates(kcode, located, feuille, names, code, iuniq, icode, ligne,
                      report: Report, index) -> None:
-    """Avertit des communes listées plusieurs fois pour un indicateur dans une feuille."""
+    """Avertit des communes listées plusieurs fois pour un indicateur dans une feuille.
+
+    Vectorisé : les groupes (commune, indicateur, feuille) et leurs lignes distinctes sont
+    comptés par numpy ; seuls les groupes cités au rapport passent par Python.
+    """
     skey = kcode.astype(np.int64) * len(names) + feuille
     scode, _ = pd.factorize(skey)
     counts = np.bincount(scode)
     dup = np.flatnonzero((counts[scode] > 1) & located)
     if not len(dup):
         return
-    groups: dict[tuple, list[int]] = {}
-    for r in dup.tolist():
-        groups.setdefault((code[r], iuniq[icode[r]], names[feuille[r]]), []).append(r)
     # Plusieurs cellules d'une même ligne : les périodes d'un indicateur, additionnées et
     # déjà signalées (« periodes_additionnees ») ; ce n'est pas une commune en double.
-    groups = {k: rows for k, rows in groups.items() if len({int(ligne[r]) for r in rows}) > 1}
-    if len(groups) > MAX_LISTED:
+    g, lines = scode[dup], np.asarray(ligne, dtype=np.int64)[dup]
+    pair = pd.factorize(g.astype(np.int64) * (int(lines.max()) + 1) + lines)[0]
+    first_pair = np.unique(pair, return_index=True)[1]
+    distinct_lines = np.bincount(g[first_pair], minlength=int(g.max()) + 1)
+    keep = distinct_lines[g] > 1
+    if not keep.any():
+        return
+    rows, g = dup[keep], g[keep]
+    frame = pd.DataFrame({"g": g, "r": rows, "code": code[rows].astype(str),
+                          "item": iuniq[icode[rows]].astype(str),
+                          "feuille": np.asarray(names, dtype=object)[feuille[rows]].astype(str)})
+    firsts = frame.drop_duplicates("g").sort_values(["code", "item", "feuille"], kind="stable")
+    n_groups = len(firsts)
+    if n_groups > MAX_LISTED:
         report.add("avertissement", "commune_en_double",
-                   f"{len(groups)} couples commune/indicateur figurent plusieurs fois : "
+                   f"{n_groups} couples commune/indicateur figurent plusieurs fois : "
                    f"leurs valeurs sont additionnées (les {MAX_LISTED} premiers suivent).")
-    for (c, item, sheet_name), rows in sorted(groups.items())[:MAX_LISTED]:
-        lines = ", ".join(str(int(ligne[r])) for r in rows[:5])
+    shown = firsts.head(MAX_LISTED)
+    members = frame[frame["g"].isin(shown["g"])].groupby("g", sort=False)["r"].apply(list)
+    for row in shown.itertuples(index=False):
+        group_rows = members[row.g]
+        lines_txt = ", ".join(str(int(ligne[r])) for r in group_rows[:5])
         report.add("avertissement", "commune_en_double",
-                   f"{matching.describe(c, index)} figure plusieurs fois pour "
-                   f"« {item} » (lignes {lines}) : les valeurs sont additionnées.",
-                   sheet_name, int(ligne[rows[0]]))
+                   f"{matching.describe(row.code, index)} figure plusieurs fois pour "
+                   f"« {row.item} » (lignes {lines_txt}) : les valeurs sont additionnées.",
+                   row.feuille, int(ligne[group_rows[0]]))
 
 
 def _aggregate(kcode, n_keys, code, lib, iuniq, icode, valeur, masque, feuille, names, ligne,
@@ -918,12 +934,21 @@ def _aggregate(kcode, n_keys, code, lib, iuniq, icode, valeur, masque, feuille, 
     any_mask = np.bincount(kcode, weights=masque, minlength=n_keys) > 0
     # Somme avec une part masquée : inconnue, donc masquée (jamais un nombre partiel).
     good = (n_ok > 0) & ~any_mask
-    sheets: list[list[int]] = [[] for _ in range(n_keys)]
-    for k, f in zip(kcode.tolist(), feuille.tolist(), strict=True):
-        if f not in sheets[k]:
-            sheets[k].append(f)
-    feuille_txt = [", ".join(names[f] for f in fs)[:128] for fs in sheets]
-    fcode, funiq = pd.factorize(np.array(feuille_txt, dtype=object))
+    feuille = np.asarray(feuille, dtype=np.int64)
+    label_of = np.asarray([str(n) for n in names], dtype=object)
+    if len(names) == 1:
+        feuille_txt = np.full(n_keys, label_of[0][:128], dtype=object)
+    else:
+        # Feuilles de chaque clé, dans l'ordre de leur première apparition (groupement
+        # pandas, sans boucle sur les lignes).
+        pair = kcode.astype(np.int64) * len(names) + feuille
+        _, pfirst = np.unique(pair, return_index=True)
+        pfirst = np.sort(pfirst)
+        pk, pf = kcode[pfirst], feuille[pfirst]
+        joined = pd.Series(label_of[pf]).groupby(pk, sort=True).agg(", ".join)
+        feuille_txt = np.empty(n_keys, dtype=object)
+        feuille_txt[joined.index.to_numpy()] = [t[:128] for t in joined.tolist()]
+    fcode, funiq = pd.factorize(feuille_txt)
     return _values_frame(code[first], lib[first], _str_column(iuniq.tolist(), icode[first]),
                          sums, good, any_mask, _str_column(funiq.tolist(), fcode),
                          ligne[first], _str_column(col_labels, colonne[first]))
