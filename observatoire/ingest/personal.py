@@ -33,7 +33,7 @@ import pandas as pd
 
 from observatoire.errors import DonneesPersonnellesError
 from observatoire.ingest import persons
-from observatoire.ingest.vocabulaire import GENERAL, UNITS, is_known
+from observatoire.ingest.vocabulaire import ADMIN, GENERAL, UNITS, is_known, place_names
 from observatoire.matching import names_a_commune, normalize_name
 
 _PERSONAL_HEADERS = [
@@ -49,8 +49,8 @@ _PERSONAL_HEADERS = [
     (re.compile(r"^((N|NO|NUM|NUMERO) (DE )?)?(TELEPHONE|TEL|PORTABLE|MOBILE|FIXE|GSM)( .*)?$"),
      "téléphone"),
     (re.compile(r"^((N|NO|NUM|NUMERO|REF|REFERENCE) (DE |DU )?)?(DOSSIER|PROCEDURE|PV|"
-                r"PLAINTE|ALLOCATAIRE|MAIN COURANTE|AFFAIRE|PARQUET|ECROU|RG)( .*)?$"),
-     "numéro de dossier"),
+                r"PLAINTE|ALLOCATAIRE|MAIN COURANTE)( .*)?$|^(N|NO|NUM|NUMERO|REF|REFERENCE) "
+                r"(DE |DU |D )?(AFFAIRE|PARQUET|ECROU|RG|SUIVI)( .*)?$"), "numéro de dossier"),
     (re.compile(r"^((N|NO|NUMERO) (DE )?)?(SECURITE SOCIALE|SECU|NIR|INSEE DE LA PERSONNE)$"),
      "numéro de sécurité sociale"),
     (re.compile(r"^(IDENTITE|IDENTITES|IDENTITE DE LA VICTIME|VICTIME IDENTITE|NOM PRENOM|"
@@ -140,8 +140,8 @@ _TEXT_DATE = re.compile(
 # Mots qui datent un document ou une période, pas une personne.
 _DATE_CONTEXT = re.compile(
     r"\b(extraction|extrait|mise\s+à\s+jour|mise\s+a\s+jour|maj|situation|arr[êe]t[ée]e?s?|"
-    r"donn[ée]es|chiffres|[ée]dition|[ée]dit[ée]|produit|produite|version|p[ée]riode|du|au|"
-    r"depuis|jusqu|entre|valid[ée]e?s?|transmis|transmise|envoy[ée]|re[çc]u|saisie?s?|"
+    r"donn[ée]es|chiffres|[ée]dition|[ée]dit[ée]e?s?|produite?s?|version|p[ée]riode|du|au|"
+    r"depuis|jusqu|entre|valid[ée]e?s?|transmise?s?|envoy[ée]e?s?|re[çc]ue?s?|saisie?s?|"
     r"source|requête|requete|export|export[ée])\b", re.I)
 _PLAIN = re.compile(r"^[\s\d.,;:<>≤=+\-/%()*sSnNcC]*$")
 _INSTITUTIONS = persons.INSTITUTIONS
@@ -385,10 +385,10 @@ def _note_rows(cells: np.ndarray, start: int) -> frozenset[int]:
     for i in range(len(cells) - 1, start - 1, -1):
         row = [v for v in cells[i].tolist() if v is not None]
         if any(isinstance(v, int | float) and not isinstance(v, bool) for v in row):
-            break
+            return frozenset(notes)
         if len(row) == 1 and isinstance(row[0], str):
             notes.append(i)
-    return frozenset(notes)
+    return frozenset()  # aucune ligne de nombres : pas de tableau, donc pas de notes dessous
 
 
 _CODES_SAFE: dict = {}  # id(codes) → (codes, codes ⊆ _commune_strings())
@@ -425,7 +425,7 @@ def is_metadata_header(text) -> bool:
         return True
     words = [w for w in norm.split() if w not in {"NOM", "LIBELLE", "CODE", "DE", "DU", "LA",
                                                   "LE", "L", "D", "DES", "LES"}]
-    return bool(words) and all(w in UNITS or _sing(w) in UNITS or w in GENERAL
+    return bool(words) and all(w in UNITS or _sing(w) in UNITS or w in GENERAL or w in ADMIN
                                for w in words)
 
 
@@ -437,7 +437,8 @@ def free_text_reason(text: str) -> bool:
     words = [t for t in tokens if not t.isdigit()]
     if len(words) < _FREE_TEXT_MIN_WORDS:
         return False
-    if persons.unexplained_tokens(text):
+    places = place_names()
+    if any(t not in places for t in persons.unexplained_tokens(text)):
         return True
     # Que des mots connus, mais une phrase (« orientée vers la mairie ») : un verbe ou un
     # participe qu'aucun libellé d'unité ne porte.
@@ -633,7 +634,11 @@ def filename_reason(filename: str) -> str | None:
     text = filename_text(filename)
     if not text:
         return None
-    hit = _screen([text], dates_allowed=True)
+    stem = re.sub(r"\.[A-Za-z0-9]{1,5}$", "", PurePath(filename).name)
+    # Le nom tel quel (courriel, « dossier 2023-145 »), en mots, et avec ses initiales
+    # (« DUPONT_J » → « DUPONT J. »).
+    initials = re.sub(r"(?<![\w.])([A-Za-zÀ-Ý])(?=\s|$)", r"\1.", text)
+    hit = _screen(list(dict.fromkeys([stem, text, initials])), dates_allowed=True)
     return hit[1] if hit else None
 
 
@@ -771,7 +776,7 @@ def check_workbook(wb, content: bytes, kind: str, scan_rows: int = 60) -> None:
     notes = cell_notes(content, kind)
     for sheet_name, items in notes.items():
         texts = [t for _ref, t in items]
-        hit = _screen(texts, dates_allowed=True)
+        hit = _screen(texts, dates_allowed=False)
         if hit is not None:
             text, reason = hit
             ref = next(r for r, t in items if t == text)

@@ -36,10 +36,14 @@ def unexplained_tokens(text: str) -> list[str]:
     """Mots (capitales sans accents) qui ne sont ni outils, ni administratifs, ni courants,
     ni pris dans le nom d'un lieu connu (« Bully-les-Mines », « Lens-Liévin »).
     """
+    from observatoire.config import settings
+    from observatoire.ingest.vocabulaire import local_place_words
+
     tokens = normalize_name(text).split()
     covered = _place_cover(tokens, place_names())
-    return [t for k, t in enumerate(tokens)
-            if not covered[k] and len(t) >= 2 and not t.isdigit() and not is_known(t)]
+    local = local_place_words(settings().departement or None)
+    return [t for k, t in enumerate(tokens) if not covered[k] and len(t) >= 2
+            and t.isalpha() and not is_known(t) and t not in local]
 
 
 def needs_model(text: str) -> bool:
@@ -67,6 +71,64 @@ def _place_cover(tokens: list[str], places: frozenset[str], longest: int = 8) ->
         else:
             i += 1
     return covered
+
+
+_TOKEN = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?", re.UNICODE)
+
+
+def proper_name_run(text: str) -> str | None:
+    """Suite d'au moins deux noms propres inexpliqués : un prénom et un nom, probablement.
+
+    Deux mots ou plus, à la suite, dont aucun n'est un mot connu (outil, administratif,
+    courant, catalogue) ni le nom d'une commune du département ou d'un lieu connu de
+    plusieurs mots, écrits comme des noms propres (« VASSEUR Ambre », « Loïc Nguyen ») —
+    ou le texte entier fait de deux à quatre tels mots dans une seule casse
+    (« kylie wiart », « NGUYEN TIPHAINE »). Un mot de structure juste avant (« Maison »,
+    « Collège », « Foyer ») en fait le nom d'un lieu. Complète le modèle de langue, qui
+    classe mal un nom isolé (« lieu », « divers »).
+    """
+    from observatoire.config import settings
+    from observatoire.ingest.vocabulaire import local_place_words
+
+    words = [(m.group(0), m.start()) for m in _TOKEN.finditer(text)]
+    if len(words) < 2:
+        return None
+    norms = [normalize_name(w) for w, _ in words]
+    covered = _place_cover(norms, place_names())
+    local = local_place_words(settings().departement or None)
+    uniform = all(w.islower() for w, _ in words) or all(w.isupper() for w, _ in words)
+    free = [not covered[k] and len(n) >= 2 and " " not in n and not is_known(n)
+            and n not in local and n not in INSTITUTIONS for k, n in enumerate(norms)]
+    if uniform and 2 <= len(words) <= 4 and all(free) and not _looks_acronyms(words):
+        return text.strip()
+    run: list[int] = []
+    for k in range(len(words) + 1):
+        ok = k < len(words) and free[k] and words[k][0][:1].isupper() and \
+            not (words[k][0].isupper() and len(words[k][0]) <= 4 and k + 1 < len(words)
+                 and words[k + 1][0].isupper())
+        if ok:
+            run.append(k)
+            continue
+        if len(run) >= 2 and not _after_institution(norms, run[0]):
+            return " ".join(words[i][0] for i in run)
+        run = []
+    return None
+
+
+def _after_institution(norms: list[str], k: int) -> bool:
+    """Vrai quand le mot qui précède (articles et prépositions sautés) est un mot de
+    structure ou de lieu (« Quartier du Mont-Liébaut », « Collège Jean Jaurès »)."""
+    from observatoire.ingest.vocabulaire import STOP
+
+    i = k - 1
+    while i >= 0 and norms[i] in STOP:
+        i -= 1
+    return i >= 0 and norms[i] in INSTITUTIONS
+
+
+def _looks_acronyms(words) -> bool:
+    # « BTA COB », « CSP DDSP » : des sigles de quatre lettres au plus, pas un nom.
+    return all(w.isupper() and len(w) <= 4 for w, _ in words)
 
 
 @lru_cache(maxsize=1)
@@ -126,12 +188,18 @@ def persons(texts: list[str]) -> dict[str, str]:
     dict
         Pour chaque texte en cause, l'entité « personne » trouvée.
     """
-    todo = [t for t in dict.fromkeys(texts) if needs_model(t)]
+    found: dict[str, str] = {}
+    todo = []
+    for t in dict.fromkeys(texts):
+        run = proper_name_run(t)
+        if run is not None:
+            found[t] = run
+        elif needs_model(t):
+            todo.append(t)
     if not todo:
-        return {}
+        return found
     nlp = _nlp()
     pairs = [(v, t) for t in todo for v in _variants(t)]
-    found: dict[str, str] = {}
     for doc, (_v, original) in zip(nlp.pipe([p[0] for p in pairs], batch_size=256), pairs,
                                    strict=True):
         if original in found:

@@ -275,7 +275,7 @@ def read_workbook(content: bytes, kind: str, filename: str = "") -> Workbook:
         for index, name in enumerate(wb.sheet_names):
             sh = wb.get_sheet_by_index(index)
             meta = metas.get(name)
-            hidden = meta is not None and "Visible" not in str(meta.visible)
+            hidden = meta is not None and not str(meta.visible).endswith(".Visible")
             rows = sh.to_python(skip_empty_area=False)
             if name == TEMPLATE_SHEET:
                 stamp = _read_stamp(rows)

@@ -107,7 +107,11 @@ FEUILLE ONGLET ORIGINE UNITE UNITES NIVEAU NIVEAUX ECHELLE RESULTAT RESULTATS
 FORMATION FORMATIONS FORME FORMES REFERENT REFERENTS DESIGNE DESIGNATION PARTENAIRE
 PARTENAIRES CONTRIBUTEUR CONTRIBUTEURS OBSERVATOIRE PLAN ACTION ACTIONS FICHE FICHES
 MODELE SAISIE SAISIR COMPLETER RENSEIGNER MERCI RETOUR RETOURNER AVANT VOIR CI DESSOUS
-DESSUS JOINT JOINTE
+DESSUS JOINT JOINTE EXPORT EXPORTS FICHIER FICHIERS COPIE COPIES BROUILLON FINAL
+FINALE VERSION PULSAR LRPGN LRPPN ICARE CASSIOPEE GENESIS LOGICIEL METIER REQUETE
+CONSOLIDE CONSOLIDEE CONSOLIDEES CORRIGE CORRIGEE CORRIGEES CALCULE CALCULEE FUSIONNE
+FUSIONNEE ESTIME ESTIMEE INSTRUIT INSTRUITE INSTRUITES ATTRIBUE ATTRIBUES SECRETARIAT
+TRAVAILLEUR TRAVAILLEURS PHYSIQUES DEMANDE PARTENAIRE
 """.split())
 
 
@@ -146,8 +150,24 @@ def place_names() -> frozenset[str]:
     names = set(map(normalize_name, communes.load_communes(None)["nom"]))
     anc = communes.load_anciennes()
     names.update(map(normalize_name, anc.loc[anc["nom"] != "", "nom"]))
-    names.update(map(normalize_name, communes.load_epci()["nom"]))
+    epci = list(map(normalize_name, communes.load_epci()["nom"]))
+    names.update(epci)
+    # Le cœur du nom d'un EPCI (« CA HENIN CARVIN » → « HENIN CARVIN »).
+    names.update(" ".join(n.split()[1:]) for n in epci if n.split()[:1] in (["CA"], ["CC"],
+                                                                              ["CU"]))
     names.update(map(normalize_name, communes.load_arrondissements()["nom"]))
     names.update(map(normalize_name, communes.load_departements()["nom"]))
     names.discard("")
     return frozenset(names)
+
+
+@lru_cache(maxsize=4)
+def local_place_words(departement: str | None) -> frozenset[str]:
+    """Noms d'un seul mot des communes du département (« LENS », « CARVIN ») : des lieux,
+    pas des noms de famille, dans les fichiers de ce département.
+    """
+    from observatoire import communes
+    from observatoire.matching import normalize_name
+
+    scope = communes.load_communes(departement)
+    return frozenset(n for n in map(normalize_name, scope["nom"]) if n and " " not in n)
