@@ -73,7 +73,9 @@ def _place_cover(tokens: list[str], places: frozenset[str], longest: int = 8) ->
     return covered
 
 
-_TOKEN = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?", re.UNICODE)
+# Un mot, avec ses traits d'union (« Marie-Galante », « Jean-Pierre ») : un nom composé
+# est un seul mot.
+_TOKEN = re.compile(r"[^\W\d_]+(?:[-'’][^\W\d_]+)*", re.UNICODE)
 
 
 def proper_name_run(text: str) -> str | None:
@@ -97,8 +99,8 @@ def proper_name_run(text: str) -> str | None:
     covered = _place_cover(norms, place_names())
     local = local_place_words(settings().departement or None)
     uniform = all(w.islower() for w, _ in words) or all(w.isupper() for w, _ in words)
-    free = [not covered[k] and len(n) >= 2 and " " not in n and not is_known(n)
-            and n not in local and n not in INSTITUTIONS for k, n in enumerate(norms)]
+    free = [not covered[k] and len(n) >= 2 and not _known_compound(n) and n not in local
+            and n not in INSTITUTIONS for k, n in enumerate(norms)]
     if uniform and 2 <= len(words) <= 4 and all(free) and not _looks_acronyms(words):
         return text.strip()
     run: list[int] = []
@@ -113,6 +115,11 @@ def proper_name_run(text: str) -> str | None:
             return " ".join(words[i][0] for i in run)
         run = []
     return None
+
+
+def _known_compound(norm: str) -> bool:
+    """Vrai quand chaque partie d'un mot (composé ou non) est un mot connu."""
+    return all(is_known(p) for p in norm.split())
 
 
 def _after_institution(norms: list[str], k: int) -> bool:
@@ -164,6 +171,8 @@ def _is_person(ent, doc) -> bool:
     norm = normalize_name(ent.text)
     if not norm or norm in place_names():
         return False
+    if len(ent.text.split()) < 2:
+        return False  # un seul mot, même composé (« Marie-Galante ») : pas un prénom et un nom
     tokens = unexplained_tokens(ent.text)
     if not tokens:
         return False  # que des mots connus (« Conseil », « Secteur Nord »)
