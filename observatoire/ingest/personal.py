@@ -328,8 +328,12 @@ def _commune_strings() -> frozenset[str]:
     from observatoire import communes
 
     allc = communes.load_communes(None)
-    names = [n for n in allc["nom"] if not re.search(r"[\d@]", n)]
-    return frozenset([*allc["code_insee"], *names])
+    noms = allc["nom"].tolist()
+    names = [n for n in noms if not _DIGIT_AT.search(n)]
+    return frozenset([*allc["code_insee"].tolist(), *names])
+
+
+_DIGIT_AT = re.compile(r"[\d@]")
 
 
 def _may_hit(texts) -> bool:
@@ -582,9 +586,13 @@ def check_personal_data(sheet, header_row: int | None = None, skip_cols=(),
                     raise _refuse(sheet.name, letter, head, "texte libre", ligne,
                                   "texte_libre", text)
         for text in texts:
-            if text not in model_texts and persons.needs_model(text):
-                if j in skip and is_commune(text):
-                    continue
+            if text in model_texts:
+                continue
+            # Dans la colonne des communes, une commune (même mal écrite) n'est personne.
+            if j in skip and (is_commune(text) or (
+                    index is not None and index.is_near_name(text))):
+                continue
+            if persons.needs_model(text):
                 model_texts[text] = (first_row(distinct.index(text)), j, head)
     if model_texts:
         found = persons.persons(list(model_texts))

@@ -40,10 +40,14 @@ def unexplained_tokens(text: str) -> list[str]:
     from observatoire.ingest.vocabulaire import local_place_words
 
     tokens = normalize_name(text).split()
-    covered = _place_cover(tokens, place_names())
     local = local_place_words(settings().departement or None)
-    return [t for k, t in enumerate(tokens) if not covered[k] and len(t) >= 2
-            and t.isalpha() and not is_known(t) and t not in local]
+    candidates = [k for k, t in enumerate(tokens) if len(t) >= 2 and t.isalpha()
+                  and not is_known(t) and t not in local]
+    if len(candidates) < 2:
+        # Le nom des lieux (coûteux à charger) ne sert que s'il reste deux mots à expliquer.
+        return [tokens[k] for k in candidates]
+    covered = _place_cover(tokens, place_names())
+    return [tokens[k] for k in candidates if not covered[k]]
 
 
 def needs_model(text: str) -> bool:
@@ -96,11 +100,14 @@ def proper_name_run(text: str) -> str | None:
     if len(words) < 2:
         return None
     norms = [normalize_name(w) for w, _ in words]
-    covered = _place_cover(norms, place_names())
     local = local_place_words(settings().departement or None)
+    maybe = [len(n) >= 2 and not _known_compound(n) and n not in local
+             and n not in INSTITUTIONS for n in norms]
+    if sum(maybe) < 2:
+        return None
+    covered = _place_cover(norms, place_names())
     uniform = all(w.islower() for w, _ in words) or all(w.isupper() for w, _ in words)
-    free = [not covered[k] and len(n) >= 2 and not _known_compound(n) and n not in local
-            and n not in INSTITUTIONS for k, n in enumerate(norms)]
+    free = [maybe[k] and not covered[k] for k in range(len(norms))]
     if uniform and 2 <= len(words) <= 4 and all(free) and not _looks_acronyms(words):
         return text.strip()
     run: list[int] = []
@@ -124,7 +131,8 @@ def _known_compound(norm: str) -> bool:
 
 def _after_institution(norms: list[str], k: int) -> bool:
     """Vrai quand le mot qui précède (articles et prépositions sautés) est un mot de
-    structure ou de lieu (« Quartier du Mont-Liébaut », « Collège Jean Jaurès »)."""
+    structure ou de lieu (« Quartier du Mont-Liébaut », « Collège Jean Jaurès »).
+    """
     from observatoire.ingest.vocabulaire import STOP
 
     i = k - 1

@@ -145,18 +145,19 @@ def is_known(token: str) -> bool:
 def place_names() -> frozenset[str]:
     """Noms normalisés des communes, anciennes communes, EPCI, arrondissements, départements."""
     from observatoire import communes
-    from observatoire.matching import normalize_name
+    from observatoire.matching import normalize_many
 
-    names = set(map(normalize_name, communes.load_communes(None)["nom"]))
     anc = communes.load_anciennes()
-    names.update(map(normalize_name, anc.loc[anc["nom"] != "", "nom"]))
-    epci = list(map(normalize_name, communes.load_epci()["nom"]))
+    epci = normalize_many(communes.load_epci()["nom"].tolist())
+    names = set(normalize_many([
+        *communes.load_communes(None)["nom"].tolist(),
+        *anc.loc[anc["nom"] != "", "nom"].tolist(),
+        *communes.load_arrondissements()["nom"].tolist(),
+        *communes.load_departements()["nom"].tolist()]))
     names.update(epci)
     # Le cœur du nom d'un EPCI (« CA HENIN CARVIN » → « HENIN CARVIN »).
     names.update(" ".join(n.split()[1:]) for n in epci if n.split()[:1] in (["CA"], ["CC"],
                                                                               ["CU"]))
-    names.update(map(normalize_name, communes.load_arrondissements()["nom"]))
-    names.update(map(normalize_name, communes.load_departements()["nom"]))
     names.discard("")
     return frozenset(names)
 
@@ -170,4 +171,4 @@ def local_place_words(departement: str | None) -> frozenset[str]:
     from observatoire.matching import normalize_name
 
     scope = communes.load_communes(departement)
-    return frozenset(n for n in map(normalize_name, scope["nom"]) if n and " " not in n)
+    return frozenset(n for n in map(normalize_name, scope["nom"].tolist()) if n and " " not in n)
