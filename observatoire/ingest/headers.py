@@ -292,11 +292,14 @@ class HeaderMapper:
             self._cache[key] = self._map(key)
         return self._cache[key]
 
-    def accept(self, match: HeaderMatch) -> HeaderMatch | None:
-        """Avec ``accept_proposals``, le premier candidat d'un en-tête non résolu ; sinon None."""
-        if not self.accept_proposals or match.indicateur is not None or not match.candidats:
+    def accept(self, match: HeaderMatch, used=()) -> HeaderMatch | None:
+        """Avec ``accept_proposals``, le premier candidat d'un en-tête non résolu qui n'est
+        pas déjà l'indicateur d'une autre colonne (``used``) ; sinon None."""
+        if not self.accept_proposals or match.indicateur is not None:
             return None
-        best = match.candidats[0]
+        best = next((c for c in match.candidats if c["indicateur"] not in set(used)), None)
+        if best is None:
+            return None
         return self._found(best["indicateur"], "proposition_acceptee", best["score"],
                            match.candidats)
 

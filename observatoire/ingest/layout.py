@@ -318,7 +318,7 @@ def _try_row(sheet: Sheet, i: int, mapper: HeaderMapper, index: CommuneIndex) ->
             continue
         if looks_numeric(body[:, j]):
             match = mapper.map(texts[j])
-            accepted = mapper.accept(match)
+            accepted = mapper.accept(match, {m.indicateur for m in lay.item_cols.values()})
             if accepted is not None:  # --accepter-propositions : le premier candidat
                 lay.item_cols[j] = accepted
             else:

@@ -291,6 +291,11 @@ def _value_records(values: pd.DataFrame, noms: dict[str, str]) -> list[dict]:
     ]
 
 
+#: Codes des erreurs de valeurs, que ``--ecarter-lignes-invalides`` sait écarter.
+VALUE_ERRORS = frozenset({"valeur_negative", "valeur_decimale", "valeur_non_numerique",
+                          "formule_refusee", "valeur_hors_bornes", "formule_sans_valeur"})
+
+
 def refusal(report, fichier: str) -> FichierRefuseError:
     """Refus d'un fichier dont le rapport a des erreurs : rien ne sera enregistré.
 
@@ -310,9 +315,14 @@ def refusal(report, fichier: str) -> FichierRefuseError:
         À lever par l'appelant.
     """
     report.statut = "refuse"
-    first = "; ".join(i.to_text() for i in report.erreurs[:5])
+    first = "; ".join(i.to_text().rstrip(".") for i in report.erreurs[:5])
     more = f" (et {len(report.erreurs) - 5} autres)" if len(report.erreurs) > 5 else ""
+    codes = {i.code for i in report.erreurs}
+    hint = (" Corrigez ces cellules, ou chargez seulement les lignes valides (option "
+            "--ecarter-lignes-invalides, case « écarter les lignes invalides » de la page "
+            "Importer) : les lignes écartées restent au rapport du lot."
+            if codes & VALUE_ERRORS and not codes - VALUE_ERRORS - {"trop_d_erreurs"} else "")
     exc = FichierRefuseError(
-        f"Fichier « {fichier} » refusé, rien n'a été enregistré : {first}{more}.")
+        f"Fichier « {fichier} » refusé, rien n'a été enregistré : {first}{more}.{hint}")
     exc.rapport = report
     return exc
