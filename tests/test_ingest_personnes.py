@@ -48,33 +48,33 @@ def person_texts(n: int = 48, seed: int = 13) -> list[tuple[str, str]]:
     """(classe, texte) : ``n`` textes qui portent une personne, toutes classes mêlées."""
     rng = random.Random(seed)
     classes = [
-        ("prenom_nom", lambda f, l: f"{f} {l}"),
-        ("NOM_prenom", lambda f, l: f"{l.upper()} {f}"),
-        ("minuscules", lambda f, l: f"{f.lower()} {l.lower()}"),
-        ("minuscules_inverse", lambda f, l: f"{l.lower()} {f.lower()}"),
-        ("capitales", lambda f, l: f"{l.upper()} {f.upper()}"),
-        ("nom_initiale", lambda f, l: f"{l.upper()} {f[0]}."),
-        ("initiale_nom", lambda f, l: f"{f[0]}. {l}"),
-        ("civilite", lambda f, l: rng.choice(["Mme", "M.", "Madame", "monsieur", "Mlle"])
-         + f" {l}"),
-        ("phrase_nom", lambda f, l: f"vue avec {f} {l} ce jour"),
-        ("naissance_lettres", lambda f, l: f"née le {rng.randint(1, 28)} "
+        ("prenom_nom", lambda f, n: f"{f} {n}"),
+        ("NOM_prenom", lambda f, n: f"{n.upper()} {f}"),
+        ("minuscules", lambda f, n: f"{f.lower()} {n.lower()}"),
+        ("minuscules_inverse", lambda f, n: f"{n.lower()} {f.lower()}"),
+        ("capitales", lambda f, n: f"{n.upper()} {f.upper()}"),
+        ("nom_initiale", lambda f, n: f"{n.upper()} {f[0]}."),
+        ("initiale_nom", lambda f, n: f"{f[0]}. {n}"),
+        ("civilite", lambda f, n: rng.choice(["Mme", "M.", "Madame", "monsieur", "Mlle"])
+         + f" {n}"),
+        ("phrase_nom", lambda f, n: f"vue avec {f} {n} ce jour"),
+        ("naissance_lettres", lambda f, n: f"née le {rng.randint(1, 28)} "
          f"{rng.choice(MONTHS)} {rng.randint(1950, 2010)}"),
-        ("naissance_chiffres", lambda f, l: f"né le {rng.randint(1, 28):02d}/"
+        ("naissance_chiffres", lambda f, n: f"né le {rng.randint(1, 28):02d}/"
          f"{rng.randint(1, 12):02d}/{rng.randint(1950, 2010)}"),
-        ("date_lettres", lambda f, l: f"{rng.randint(1, 28)} {rng.choice(MONTHS)} "
+        ("date_lettres", lambda f, n: f"{rng.randint(1, 28)} {rng.choice(MONTHS)} "
          f"{rng.randint(1950, 2005)}"),
-        ("age", lambda f, l: f"âgée de {rng.randint(18, 80)} ans"),
-        ("adresse", lambda f, l: f"{rng.randint(1, 120)} {rng.choice(VOIES)} "
+        ("age", lambda f, n: f"âgée de {rng.randint(18, 80)} ans"),
+        ("adresse", lambda f, n: f"{rng.randint(1, 120)} {rng.choice(VOIES)} "
          f"{rng.choice(STREETS)}"),
-        ("domicile", lambda f, l: f"domicile : {rng.randint(1, 99)} rue {rng.choice(STREETS)}"),
-        ("dossier", lambda f, l: f"{l.upper()} {f[0]}. (dossier 20{rng.randint(18, 24)}-"
+        ("domicile", lambda f, n: f"domicile : {rng.randint(1, 99)} rue {rng.choice(STREETS)}"),
+        ("dossier", lambda f, n: f"{n.upper()} {f[0]}. (dossier 20{rng.randint(18, 24)}-"
          f"{rng.randint(10, 999)})"),
-        ("procedure", lambda f, l: f"PV n° 20{rng.randint(18, 24)}/{rng.randint(100, 99999)}"),
-        ("courriel", lambda f, l: f"{f.lower()}.{l.lower()}@exemple.fr"),
-        ("telephone", lambda f, l: f"06 {rng.randint(10, 99)} {rng.randint(10, 99)} "
+        ("procedure", lambda f, n: f"PV n° 20{rng.randint(18, 24)}/{rng.randint(100, 99999)}"),
+        ("courriel", lambda f, n: f"{f.lower()}.{n.lower()}@exemple.fr"),
+        ("telephone", lambda f, n: f"06 {rng.randint(10, 99)} {rng.randint(10, 99)} "
          f"{rng.randint(10, 99)} {rng.randint(10, 99)}"),
-        ("recit", lambda f, l: rng.choice([
+        ("recit", lambda f, n: rng.choice([
             "victime relogée chez sa sœur, conjoint violent incarcéré, 3 enfants placés",
             "elle vit chez sa mère depuis le départ du conjoint",
             "son ex-mari a été interpellé au domicile",

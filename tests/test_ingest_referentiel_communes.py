@@ -3,8 +3,6 @@ déléguées et associées, codes préfixés, codes en deux colonnes (départeme
 
 import re
 
-import pytest
-
 from observatoire import communes, config, matching, ssmsi
 from tests.test_ssmsi import VIF, as_dict, write
 

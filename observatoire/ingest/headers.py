@@ -294,7 +294,8 @@ class HeaderMapper:
 
     def accept(self, match: HeaderMatch, used=()) -> HeaderMatch | None:
         """Avec ``accept_proposals``, le premier candidat d'un en-tête non résolu qui n'est
-        pas déjà l'indicateur d'une autre colonne (``used``) ; sinon None."""
+        pas déjà l'indicateur d'une autre colonne (``used``) ; sinon None.
+        """
         if not self.accept_proposals or match.indicateur is not None:
             return None
         best = next((c for c in match.candidats if c["indicateur"] not in set(used)), None)
