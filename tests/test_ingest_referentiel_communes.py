@@ -47,3 +47,22 @@ def test_ssmsi_arrondissements_not_counted_twice(tmp_path, monkeypatch):
         assert data.values[year]["code_insee"].notna().all()  # rien en non localisé
     warn = [w for w in data.report.avertissements if w.code == "arrondissements_municipaux"]
     assert len(warn) == 1 and "69381" in warn[0].message and "deux fois" in warn[0].message
+
+
+def test_boundary_file_with_prefixed_codes_imports(tmp_path):
+    import geopandas as gpd
+    import pyogrio
+    from shapely.geometry import box
+
+    from observatoire import referentiel
+
+    x0, y0 = 650_000, 7_000_000
+    codes = ["COM62154", "COM62210", "com62447"]
+    gdf = gpd.GeoDataFrame({"INSEE_COM": codes, "nom": ["a", "b", "c"]},
+                           geometry=[box(x0 + k * 1000, y0, x0 + (k + 1) * 1000, y0 + 1000)
+                                     for k in range(3)], crs="EPSG:2154")
+    path = tmp_path / "contours.gpkg"
+    pyogrio.write_dataframe(gdf, path)
+    report = referentiel.import_boundaries(path)
+    assert sorted(referentiel.load_layer()["code"]) == ["62154", "62447"]
+    assert any("préfixe" in w and "COM62154" in w for w in report["avertissements"])
