@@ -678,7 +678,7 @@ def _collect_errors(res: _SheetResult, report: Report, skip_invalid: bool = Fals
         report.lignes_ecartees.append(entry)
         if k < MAX_LISTED:
             report.add("avertissement", "ligne_ecartee",
-                       f"ligne écartée (option --ecarter-lignes-invalides) : {found[0][2]} "
+                       f"ligne écartée (lignes invalides écartées à la demande) : {found[0][2]} "
                        f"Aucune valeur de cette ligne n'est chargée ; elle reste inscrite au "
                        f"rapport du lot.", sheet.name, ligne, col)
     if len(rows) > MAX_LISTED:
