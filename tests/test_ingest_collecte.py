@@ -14,6 +14,7 @@ from observatoire.errors import FichierRefuseError, ObservatoireError
 from observatoire.ingest import import_contribution, read_contribution
 from observatoire.ingest.headers import list_mappings, remember_mapping
 from tests.conftest import run_cli
+from tests.test_ingest_terrain import vals
 
 
 def xlsx(rows, sheet="Données") -> bytes:
@@ -30,12 +31,6 @@ def xlsx(rows, sheet="Données") -> bytes:
 def read(content, name="bilan.xlsx", contributeur="gendarmerie_62", annee=2023, **kw):
     return read_contribution(content, name, contributeur, annee, **kw)
 
-
-def vals(parsed, item):
-    v = parsed.values
-    v = v[(v["indicateur"] == item) & v["code_insee"].notna()]
-    return {c: (None if m else int(x))
-            for c, x, m in zip(v["code_insee"], v["valeur"], v["masque"], strict=True)}
 
 
 UNSEEN = [["Bilan 2023"], [], ["Territoire", "Nb déferrements au parquet", "Gardes à vue"],
