@@ -10,7 +10,7 @@ import openpyxl
 import pytest
 
 from observatoire import batches, storage
-from observatoire.errors import FichierRefuseError, ObservatoireError
+from observatoire.errors import DonneesPersonnellesError, FichierRefuseError, ObservatoireError
 from observatoire.ingest import import_contribution, read_contribution
 from observatoire.ingest.headers import list_mappings, remember_mapping
 from tests.conftest import run_cli
@@ -266,3 +266,18 @@ def test_cli_options_correspondance_accept_and_skip(tmp_path, engine, capsys):
                               "--contributeur", "gendarmerie_62", "--annee", "2023",
                               "--correspondance", "Gardes à vue=nan")
     assert code == 1 and "n'est pas un code du catalogue" in err
+
+
+def test_sheets_left_out_by_feuille_are_still_checked_for_persons():
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Données"
+    for row in [["Commune", "Faits constatés"], ["Béthune", 3]]:
+        ws.append(row)
+    other = wb.create_sheet("Suivi")
+    for row in [["Observations"], ["vue avec Gwendoline Pruvost"]]:
+        other.append(row)
+    buf = io.BytesIO()
+    wb.save(buf)
+    with pytest.raises(DonneesPersonnellesError, match="feuille « Suivi »"):
+        read(buf.getvalue(), feuilles=["Données"])

@@ -1173,8 +1173,12 @@ def read_contribution(source, filename: str | None = None, contributeur: str = "
             continue
         res = _observations(oriented, lay, mapper, annee, index, overrides, report, items)
         results.append(res)
-    # Contrôle des données personnelles des feuilles non retenues aussi (ci-dessus) :
-    # on ne refuse qu'après avoir tout vu d'une feuille, mais avant tout stockage.
+    # Contrôle des données personnelles des feuilles non retenues aussi (ci-dessus), et des
+    # feuilles que --feuille ou le modèle écartent : le fichier est archivé en entier.
+    read_names = {s.name for s in sheets}
+    for sheet in wb.sheets:
+        if sheet.name not in read_names:
+            check_personal_data(sheet, None, current_codes=index.current_codes, index=index)
     results = _choose_sheets(results, annee, report)
     for res in results:
         role = "lue" + (" (transposée : communes en colonnes)" if res.sheet.transposed else "")

@@ -107,8 +107,10 @@ _CONTENT_PATTERNS = [
      "numéro de téléphone"),
     (re.compile(r"(?<!\d)[12]\s?\d{2}\s?(0[1-9]|1[0-2]|[2-9]\d)\s?(\d{2}|2[AB])\s?\d{3}\s?\d{3}"
                 r"(\s?\d{2})?(?!\d)"), "numéro de sécurité sociale"),
+    # « née le … », « né en 1985 », « âgée de 34 ans » ; les mots « date de naissance »
+    # seuls (une consigne, une définition) ne disent rien de personne.
     (re.compile(r"(?<![\w.])(?:n[ée]e?s?|naissance)\s+(?:le|en|au|à|a)\s+\S|"
-                r"\bdate\s+de\s+naissance\b|\bddn\b|"
+                r"\bdate\s+de\s+naissance\s*:?\s*\d|\bddn\s*:?\s*\d|"
                 r"\b[âa]g[ée]e?\s+de\s+\d{1,3}\s+ans\b", re.I), "date de naissance"),
     (re.compile(rf"(?<![\w.])(?:M\.|MM\.|(?i:mme|mmes|mlle|melle|mr|monsieur|madame|"
                 rf"mademoiselle))\.?\s+(?!(?i:le|la|les|l'|l’|du|de|des|et|ou|au)\b)"
@@ -142,7 +144,8 @@ _DATE_CONTEXT = re.compile(
     r"\b(extraction|extrait|mise\s+à\s+jour|mise\s+a\s+jour|maj|situation|arr[êe]t[ée]e?s?|"
     r"donn[ée]es|chiffres|[ée]dition|[ée]dit[ée]e?s?|produite?s?|version|p[ée]riode|du|au|"
     r"depuis|jusqu|entre|valid[ée]e?s?|transmise?s?|envoy[ée]e?s?|re[çc]ue?s?|saisie?s?|"
-    r"source|requête|requete|export|export[ée])\b", re.I)
+    r"source|requête|requete|export|export[ée]|avant|apr[èe]s|[ée]ch[ée]ance|limite|"
+    r"renvoy(?:er|ez)|retour)\b", re.I)
 _PLAIN = re.compile(r"^[\s\d.,;:<>≤=+\-/%()*sSnNcC]*$")
 _INSTITUTIONS = persons.INSTITUTIONS
 _WORD_BEFORE = re.compile(r"([\w'-]+)[\s,.:-]*$")
@@ -158,7 +161,7 @@ _STATE = frozenset("RELOGE RELOGEE HEBERGE HEBERGEE INCARCERE INCARCEREE PLACE P
                    "PLACEES HOSPITALISE HOSPITALISEE DECEDE DECEDEE VIOLENT VIOLENTE ENCEINTE "
                    "SEPARE SEPAREE DIVORCE DIVORCEE MENACE MENACEE FRAPPE FRAPPEE BATTU BATTUE "
                    "BLESSE BLESSEE INTERPELLE INTERPELLEE CONDAMNE CONDAMNEE ECROUE ECROUEE "
-                   "EXPULSE EXPULSEE PARTI PARTIE QUITTE HABITE VIT RESIDE DEMEURE AGE AGEE "
+                   "EXPULSE EXPULSEE PARTI PARTIE QUITTE AGE AGEE "
                    "MARIEE PACSE PACSEE ALCOOLIQUE TOXICOMANE DEPRESSIVE SUICIDAIRE MUTE "
                    "MUTEE SCOLARISE SCOLARISEE ORIENTEE ACCOMPAGNEE SUIVIE RECUE ACCUEILLIE "
                    "MISE ABRI REFUGIEE ENFUIE VIOLEE AGRESSEE HARCELEE EMPRISE TRAUMATISEE "
@@ -245,8 +248,9 @@ def narrative_reason(text: str) -> str | None:
             return "texte libre sur une personne"
     roles = [k for k, t in enumerate(tokens) if t in _ROLE
              and not (k and tokens[k - 1] in _GENERIC)]
-    states = {k for k, t in enumerate(tokens) if t in _STATE}
-    if roles and states and any(s != r for r in roles for s in states):
+    # L'état suit le rôle de près (« victime relogée », « conjoint violent incarcéré ») ;
+    # une définition (« où réside la victime, pas le service qui l'a reçue ») les sépare.
+    if any(tokens[r + d] in _STATE for r in roles for d in (1, 2, 3) if r + d < len(tokens)):
         return "texte libre sur une personne"
     for k, t in enumerate(tokens[:-2]):
         if t.isdigit() and tokens[k + 1] == "ENFANTS" and tokens[k + 2] in _STATE:
@@ -283,9 +287,17 @@ def personal_content_reason(text: str, dates_allowed: bool = False) -> str | Non
             if not _names_a_place(text, match, reason):
                 return reason
     date = _TEXT_DATE.search(text)
-    if date and not (dates_allowed or _DATE_CONTEXT.search(text[:date.start()])):
+    if date and not (dates_allowed or _DATE_CONTEXT.search(text[:date.start()])
+                     or _recent(date.group(0))):
         return "date complète (possible date de naissance)"
     return narrative_reason(text)
+
+
+def _recent(date_text: str) -> bool:
+    """Vrai pour une date de l'année en cours, de la précédente ou à venir : l'échéance ou
+    l'extraction d'un tableau, pas une naissance (« née le … » est cherché à part)."""
+    years = [int(y) for y in re.findall(r"(?:19|20)\d{2}", date_text)]
+    return bool(years) and years[-1] >= dt.date.today().year - 1
 
 
 def _refuse(sheet_name: str | None, col: str | None, header, reason: str, ligne: int | None,
