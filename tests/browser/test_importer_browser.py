@@ -60,6 +60,7 @@ def test_unknown_column_takes_only_a_valid_item_end_to_end(real_server, page, tm
     # Le choix ne propose que des indicateurs du catalogue, candidats en tête.
     box = page.locator("[data-testid='stSelectbox']").filter(has_text="Gardes à vue").first
     box.click()
+    page.get_by_role("option").first.wait_for()
     options = page.get_by_role("option").all_inner_texts()
     assert options[0] == "(ne pas charger cette colonne)"
     labels = {i.libelle for i in catalogues.load_indicateurs() if i.actif}
