@@ -295,7 +295,8 @@ def personal_content_reason(text: str, dates_allowed: bool = False) -> str | Non
 
 def _recent(date_text: str) -> bool:
     """Vrai pour une date de l'année en cours, de la précédente ou à venir : l'échéance ou
-    l'extraction d'un tableau, pas une naissance (« née le … » est cherché à part)."""
+    l'extraction d'un tableau, pas une naissance (« née le … » est cherché à part).
+    """
     years = [int(y) for y in re.findall(r"(?:19|20)\d{2}", date_text)]
     return bool(years) and years[-1] >= dt.date.today().year - 1
 
