@@ -314,9 +314,11 @@ def _store_one(conn: Connection, contributeur: str, lot: BatchInput, fichier: st
         rapport=json.dumps(lot.rapport or {}, ensure_ascii=False, default=str),
     )).inserted_primary_key[0]
     _insert_values(conn, lot.values, lot_id)
+    skipped = len((lot.rapport or {}).get("lignes_ecartees") or [])
     conn.execute(sa.insert(storage.journal).values(
         quand=now, qui=utilisateur, action="import",
-        detail=f"{contributeur} {annee} {Path(fichier).name} lot {lot_id}"))
+        detail=f"{contributeur} {annee} {Path(fichier).name} lot {lot_id}"
+               + (f", {skipped} lignes écartées" if skipped else "")))
     return StoreResult(lot_id=lot_id, statut="remplace" if current else "nouveau",
                        remplace_lot_id=current[0].id if current else None)
 
@@ -405,20 +407,54 @@ def _rows(values: pd.DataFrame, lot_id: int) -> list[tuple]:
 
 def list_batches(engine: Engine | None = None, contributeur: str | None = None,
                  annee: int | None = None) -> pd.DataFrame:
-    """Historique des lots (courants et remplacés), le plus récent d'abord."""
+    """Historique des lots (courants et remplacés), le plus récent d'abord.
+
+    ``lignes_ecartees`` : nombre de lignes laissées de côté à l'import
+    (``--ecarter-lignes-invalides``), lues dans le rapport du lot ; la liste est dans
+    :func:`batch_report`.
+    """
     engine = engine or storage.get_engine()
     lt = storage.lots
     q = sa.select(lt.c.id, lt.c.contributeur, lt.c.annee, lt.c.fichier, lt.c.sha256,
                   lt.c.importe_le, lt.c.importe_par, lt.c.courant, lt.c.remplace_le,
-                  lt.c.n_valeurs, lt.c.demo, lt.c.archive, lt.c.perimetre).order_by(
-        lt.c.id.desc())
+                  lt.c.n_valeurs, lt.c.demo, lt.c.archive, lt.c.rapport, lt.c.perimetre
+                  ).order_by(lt.c.id.desc())
     if contributeur:
         q = q.where(lt.c.contributeur == contributeur)
     if annee:
         q = q.where(lt.c.annee == int(annee))
     with engine.connect() as conn:
-        return pd.DataFrame(conn.execute(q).mappings().all(),
-                            columns=list(q.selected_columns.keys()))
+        df = pd.DataFrame(conn.execute(q).mappings().all(),
+                          columns=list(q.selected_columns.keys()))
+    df["lignes_ecartees"] = [len(_loads(r).get("lignes_ecartees") or []) for r in df["rapport"]]
+    return df.drop(columns="rapport")
+
+
+def _loads(text) -> dict:
+    try:
+        out = json.loads(text) if text else {}
+    except (TypeError, ValueError):
+        return {}
+    return out if isinstance(out, dict) else {}
+
+
+def batch_report(lot_id: int, engine: Engine | None = None) -> dict:
+    """Rapport d'import enregistré avec un lot (lignes écartées comprises).
+
+    Raises
+    ------
+    ObservatoireError
+        Lot inconnu.
+    """
+    engine = engine or storage.get_engine()
+    lt = storage.lots
+    with engine.connect() as conn:
+        text = conn.execute(sa.select(lt.c.rapport).where(lt.c.id == int(lot_id))
+                            ).scalar_one_or_none()
+    if text is None:
+        raise ObservatoireError(f"Le lot {lot_id} n'existe pas : voir "
+                                "« observatoire contributions historique ».")
+    return _loads(text)
 
 
 def restore_batch(lot_id: int, utilisateur: str, engine: Engine | None = None) -> int:

@@ -63,7 +63,8 @@ def load_territoire() -> pd.DataFrame:
 
 
 def load_anciennes() -> pd.DataFrame:
-    """Communes déléguées, associées et anciens codes, avec leur commune actuelle.
+    """Communes déléguées, associées, arrondissements municipaux et anciens codes, avec leur
+    commune actuelle.
 
     Aux tables du COG s'ajoutent, s'il a été importé, les mouvements du fichier
     d'événements de l'INSEE (:func:`import_insee_events`) : noms des communes absorbées
@@ -73,8 +74,8 @@ def load_anciennes() -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        Colonnes ``code``, ``nom``, ``type`` (``deleguee``, ``associee``, ``ancien_code``,
-        ``ancien_nom``), ``code_commune``.
+        Colonnes ``code``, ``nom``, ``type`` (``deleguee``, ``associee``,
+        ``arrondissement_municipal``, ``ancien_code``, ``ancien_nom``), ``code_commune``.
     """
     path = events_path()
     stamp = path.stat().st_mtime_ns if path.exists() else None
@@ -206,8 +207,8 @@ def load_departements() -> pd.DataFrame:
 
 def current_code_map() -> dict[str, str]:
     """Associe tout code connu (actuel, délégué, associé, ancien) à sa commune actuelle."""
-    mapping = {c: c for c in _all_communes()["code_insee"]}
+    mapping = {c: c for c in _all_communes()["code_insee"].tolist()}
     anc = load_anciennes()
-    for code, cible in zip(anc["code"], anc["code_commune"], strict=True):
+    for code, cible in zip(anc["code"].tolist(), anc["code_commune"].tolist(), strict=True):
         mapping.setdefault(code, cible)
     return mapping

@@ -15,7 +15,6 @@ un fichier de 200 000 lignes ne normalise que ses quelques milliers de noms diff
 from __future__ import annotations
 
 import bisect
-import difflib
 import itertools
 import math
 import re
@@ -31,10 +30,18 @@ from observatoire import communes
 from observatoire.config import settings
 
 #: Méthodes de reconnaissance (colonne ``methode`` de :func:`match_communes`).
-METHODES = ("code", "ancien_code", "nom_code", "code_postal_nom", "nom", "ancienne_commune",
-            "non_localise", "ambigu", "inconnue", "vide")
+METHODES = ("code", "ancien_code", "code_prefixe", "nom_code", "code_postal_nom", "nom",
+            "ancienne_commune", "non_localise", "ambigu", "inconnue", "vide")
+#: Méthodes qui localisent une commune (ou disent qu'elle ne l'est pas) : une colonne dont
+#: la plupart des cellules en relèvent est une colonne de communes, quel que soit son titre.
+RECOGNISED = ("code", "ancien_code", "code_prefixe", "nom_code", "code_postal_nom", "nom",
+              "ancienne_commune", "non_localise", "ambigu")
 
 _CODE_RE = re.compile(r"^(\d{5}|\d{4}|2[AaBb]\d{3})$")
+# Code préfixé (« com62001 », « COM_62001 », « INSEE:62001 », « C-62001 ») : un préfixe de
+# lettres, un séparateur facultatif, un code complet.
+_PREFIXED_RE = re.compile(r"^(?P<prefix>[A-Za-z][A-Za-z_]{0,11})[\s_:\-.#]?"
+                          r"(?P<code>\d{5}|2[AaBb]\d{3})$")
 _NOM_CODE_RE = re.compile(r"^(?P<nom>.*?\S)\s*[\(\[]\s*(?P<code>\d{5}|2[AaBb]\d{3})\s*[\)\]]$")
 _CP_NOM_RE = re.compile(r"^(?P<cp>\d{5})\s*[-–,;:]?\s*(?P<nom>\D.*)$")
 _NOM_CP_RE = re.compile(r"^(?P<nom>.*\D)\s*[-–,;:(]?\s*(?P<cp>\d{5})\s*\)?$")
@@ -98,6 +105,28 @@ def _normalize_cached(text: str) -> str:
     return " ".join(tokens)
 
 
+def normalize_many(texts: list[str]) -> list[str]:
+    """:func:`normalize_name` de nombreux textes d'un coup (noms officiels des référentiels).
+
+    Les opérations de chaîne de pandas font en une passe ce que :func:`normalize_name`
+    fait texte par texte ; les textes à parenthèses ou à barre oblique (article rejeté,
+    « S/ ») passent par :func:`normalize_name` lui-même. Même résultat, vingt fois plus vite.
+    """
+    s = pd.Series(texts, dtype=object).fillna("").astype(str)
+    special = s.str.contains(r"[()/]", regex=True).to_numpy()
+    out = (s.str.strip().str.upper().str.replace("Œ", "OE").str.replace("Æ", "AE")
+           .str.replace("ß", "SS").str.normalize("NFKD")
+           .str.encode("ascii", "ignore").str.decode("ascii")
+           .str.replace(r"[^A-Z0-9]+", " ", regex=True).str.strip())
+    for short, full in _ABBREV.items():
+        if short.isalpha():
+            out = out.str.replace(rf"\b{short}\b", full, regex=True)
+    result = out.tolist()
+    for k in np.flatnonzero(special).tolist():
+        result[k] = normalize_name(texts[k])
+    return result
+
+
 def is_non_localise_label(text) -> bool:
     """Vrai pour un libellé de ligne non localisée (« non renseigné », « hors arrondissement »…)."""
     norm = normalize_name(text)
@@ -116,7 +145,7 @@ def is_total_label(text) -> bool:
 @lru_cache(maxsize=1)
 def _official_names() -> frozenset[str]:
     """Noms normalisés de toutes les communes actuelles de France."""
-    return frozenset(map(normalize_name, communes.load_communes(None)["nom"]))
+    return frozenset(normalize_many(communes.load_communes(None)["nom"].tolist()))
 
 
 def names_a_commune(text, index: CommuneIndex | None = None) -> bool:
@@ -134,7 +163,7 @@ def names_a_commune(text, index: CommuneIndex | None = None) -> bool:
         return True
     if index is None:
         return False
-    m = match_commune(text, None, index)
+    m = match_commune(text, None, index, suggest=False)
     return m.code_insee is not None or m.methode == "ambigu"
 
 
@@ -193,14 +222,71 @@ class CommuneIndex:
         return out[:limit]
 
     def candidates_for(self, norm: str, limit: int = 3) -> list[str]:
-        """Codes des communes aux noms les plus proches de ``norm`` (pour le rapport)."""
-        keys = difflib.get_close_matches(norm, list(self.names), n=limit, cutoff=0.75)
+        """Codes des communes aux noms les plus proches de ``norm`` (pour le rapport).
+
+        Les noms sont rangés une fois par clé de blocage (deux premières lettres du nom et
+        deux premières lettres de son dernier mot) : un nom mal écrit n'est comparé
+        (rapidfuzz) qu'aux noms qui partagent l'une de ses clés, pas aux 35 000 noms de France.
+        Le résultat est gardé par nom cherché.
+        """
+        if not norm:
+            return []
+        cache = self.__dict__.setdefault("_suggest", {})
+        if norm in cache:
+            return cache[norm][:limit]
+        from rapidfuzz import fuzz, process
+
+        blocks = self._blocks()
+        pool: dict[str, None] = {}
+        for key in _block_keys(norm):
+            pool.update(dict.fromkeys(blocks.get(key, ())))
+        found = process.extract(norm, list(pool), scorer=fuzz.ratio, limit=max(limit, 5),
+                                score_cutoff=75)
         out: list[str] = []
-        for key in keys:
+        for key, _score, _k in found:
             for code in self.names[key]:
                 if code not in out:
                     out.append(code)
+        cache[norm] = out
         return out[:limit]
+
+    def is_near_name(self, text, cutoff: float = 88) -> bool:
+        """Vrai quand ``text`` est un nom de commune à une faute près (« Béthunx »).
+
+        Même recherche bloquée que :meth:`candidates_for`, avec un seuil plus haut : sert
+        à reconnaître une commune mal écrite, qui n'a pas à passer au modèle de langue.
+        """
+        from rapidfuzz import fuzz, process
+
+        norm = normalize_name(text)
+        if not norm:
+            return False
+        blocks = self._blocks()
+        pool: dict[str, None] = {}
+        for key in _block_keys(norm):
+            pool.update(dict.fromkeys(blocks.get(key, ())))
+        return process.extractOne(norm, list(pool), scorer=fuzz.ratio,
+                                  score_cutoff=cutoff) is not None
+
+    def _blocks(self) -> dict[str, tuple[str, ...]]:
+        blocks = self.__dict__.get("_block_index")
+        if blocks is None:
+            tmp: dict[str, list[str]] = {}
+            for name in self.names:
+                for key in _block_keys(name):
+                    tmp.setdefault(key, []).append(name)
+            blocks = {k: tuple(v) for k, v in tmp.items()}
+            self.__dict__["_block_index"] = blocks
+        return blocks
+
+
+def _block_keys(norm: str) -> tuple[str, ...]:
+    """Clés de blocage d'un nom normalisé : début du nom, début de son dernier mot."""
+    words = norm.split()
+    if not words:
+        return ()
+    first, last = norm.replace(" ", "")[:2], words[-1][:2]
+    return (f"D{first}",) if first == last and len(words) == 1 else (f"D{first}", f"F{last}")
 
 
 def _group(pairs: Iterable[tuple[str, str]]) -> dict[str, tuple[str, ...]]:
@@ -227,23 +313,28 @@ def get_index(departement: str | None = None) -> CommuneIndex:
     """
     allc = communes.load_communes(None)
     scope = allc if departement is None else allc[allc["departement"] == departement]
-    names = _group(zip(map(normalize_name, scope["nom"]), scope["code_insee"], strict=True))
+    # Listes Python d'abord : parcourir une colonne de chaînes Arrow, valeur par valeur,
+    # coûte dix fois plus.
+    scope_codes, scope_noms = scope["code_insee"].tolist(), scope["nom"].tolist()
+    names = _group(zip(map(normalize_name, scope_noms), scope_codes, strict=True))
     short = _group((_strip_article(k), c) for k, codes in names.items() for c in codes
                    if _strip_article(k) != k)
     anc = communes.load_anciennes()
-    anc = anc[(anc["nom"] != "") & anc["code_commune"].isin(set(scope["code_insee"]))]
-    old = _group(zip(map(normalize_name, anc["nom"]), anc["code_commune"], strict=True))
+    anc = anc[(anc["nom"] != "") & anc["code_commune"].isin(set(scope_codes))]
+    old = _group(zip(map(normalize_name, anc["nom"].tolist()), anc["code_commune"].tolist(),
+                     strict=True))
     postal: dict[str, set[str]] = {}
-    for code, cps in zip(scope["code_insee"], scope["codes_postaux"], strict=True):
+    for code, cps in zip(scope_codes, scope["codes_postaux"].tolist(), strict=True):
         for cp in str(cps).replace(",", "|").split("|"):
             if cp.strip():
                 postal.setdefault(cp.strip(), set()).add(code)
+    all_codes = allc["code_insee"].tolist()
     return CommuneIndex(
         departement=departement, names=names, old_names=old, short_names=short,
         postal={k: frozenset(v) for k, v in postal.items()},
         code_map=communes.current_code_map(),
-        noms=dict(zip(allc["code_insee"], allc["nom"], strict=True)),
-        current_codes=frozenset(allc["code_insee"]),
+        noms=dict(zip(all_codes, allc["nom"].tolist(), strict=True)),
+        current_codes=frozenset(all_codes),
     )
 
 
@@ -266,6 +357,22 @@ class CommuneMatch:
     candidats: tuple[str, ...] = ()
 
 
+def prefixed_code(value) -> str | None:
+    """Code INSEE précédé d'un préfixe de lettres (« com62001 » → « 62001 »), ou None.
+
+    Examples
+    --------
+    >>> prefixed_code("COM_62119")
+    '62119'
+    >>> prefixed_code("Béthune") is None
+    True
+    """
+    if not isinstance(value, str):
+        return None
+    m = _PREFIXED_RE.match(value.strip())
+    return m["code"].upper() if m else None
+
+
 def clean_code(value) -> str | None:
     """Code INSEE lu dans une cellule (62119, 62119.0, " 62119 ", "1001" → "01001"), ou None."""
     if value is None or isinstance(value, bool):
@@ -284,7 +391,8 @@ def clean_code(value) -> str | None:
     return s.upper().zfill(5)
 
 
-def _by_name(index: CommuneIndex, norm: str, cp: str | None) -> CommuneMatch:
+def _by_name(index: CommuneIndex, norm: str, cp: str | None,
+             suggest: bool = True) -> CommuneMatch:
     for table, methode in ((index.names, "nom"), (index.short_names, "nom"),
                            (index.old_names, "ancienne_commune")):
         codes = table.get(norm)
@@ -305,14 +413,17 @@ def _by_name(index: CommuneIndex, norm: str, cp: str | None) -> CommuneMatch:
         prefixed = in_cp or prefixed
     if len(prefixed) > 1:
         return CommuneMatch(None, "ambigu", tuple(prefixed))
-    cands = prefixed or index.candidates_for(norm)
+    # Les communes proches ne servent qu'au rapport : la recherche de la mise en page, qui
+    # essaie des dizaines de colonnes, ne les demande pas.
+    cands = prefixed or (index.candidates_for(norm) if suggest else [])
     if cp and cp in index.postal:
         # Le code postal restreint les candidates proposées au rapport, sans trancher.
         cands = [c for c in cands if c in index.postal[cp]] or sorted(index.postal[cp])[:5]
     return CommuneMatch(None, "inconnue", tuple(cands))
 
 
-def match_commune(value, code_postal=None, index: CommuneIndex | None = None) -> CommuneMatch:
+def match_commune(value, code_postal=None, index: CommuneIndex | None = None,
+                  suggest: bool = True) -> CommuneMatch:
     """Reconnaît une commune écrite dans une cellule.
 
     Parameters
@@ -323,6 +434,8 @@ def match_commune(value, code_postal=None, index: CommuneIndex | None = None) ->
         Code postal lu dans une autre colonne de la même ligne.
     index : CommuneIndex, optional
         Par défaut celui du département configuré.
+    suggest : bool, default True
+        Cherche les communes proches d'un nom inconnu (pour le rapport).
 
     Returns
     -------
@@ -351,10 +464,13 @@ def match_commune(value, code_postal=None, index: CommuneIndex | None = None) ->
     text = str(value).strip()
     if not text:
         return CommuneMatch(None, "vide")
+    code = prefixed_code(text)
+    if code is not None and code in index.code_map:
+        return CommuneMatch(index.code_map[code], "code_prefixe")
     m = _NOM_CODE_RE.match(text)
     if m:
         code = clean_code(m["code"])
-        by_name = _by_name(index, normalize_name(m["nom"]), None)
+        by_name = _by_name(index, normalize_name(m["nom"]), None, suggest=False)
         if code in index.code_map and by_name.code_insee in (None, index.code_map[code]):
             return CommuneMatch(index.code_map[code], "nom_code")
         # Le nombre entre parenthèses ne désigne pas la commune nommée : c'est sans doute
@@ -369,7 +485,7 @@ def match_commune(value, code_postal=None, index: CommuneIndex | None = None) ->
         return CommuneMatch(None, "vide")
     if _NON_LOCALISE_RE.match(norm):
         return CommuneMatch(None, "non_localise")
-    return _by_name(index, norm, cp)
+    return _by_name(index, norm, cp, suggest)
 
 
 def distinct_values(values: np.ndarray, types=None, values_list: list | None = None
@@ -400,7 +516,7 @@ def distinct_values(values: np.ndarray, types=None, values_list: list | None = N
 
 
 def match_values(values, codes_postaux=None, index: CommuneIndex | None = None,
-                 distinct: tuple[np.ndarray, list] | None = None
+                 distinct: tuple[np.ndarray, list] | None = None, suggest: bool = True
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Reconnaît un tableau de cellules de communes, une fois par valeur distincte.
 
@@ -414,6 +530,8 @@ def match_values(values, codes_postaux=None, index: CommuneIndex | None = None,
         Par défaut celui du département configuré.
     distinct : (numpy.ndarray, list), optional
         Valeurs distinctes de ``values`` déjà calculées (:func:`distinct_values`).
+    suggest : bool, default True
+        Cherche les communes proches des noms inconnus (pour le rapport).
 
     Returns
     -------
@@ -428,7 +546,7 @@ def match_values(values, codes_postaux=None, index: CommuneIndex | None = None,
                 np.empty(0, dtype=object))
     if codes_postaux is None:
         codes, uniq = distinct if distinct is not None else distinct_values(values)
-        code_u, meth_u, cand_u, _ = match_distinct(uniq, index)
+        code_u, meth_u, cand_u, _ = match_distinct(uniq, index, suggest=suggest)
         return code_u[codes], meth_u[codes], cand_u[codes]
     else:
         cps = np.empty(len(values), dtype=object)
@@ -437,7 +555,7 @@ def match_values(values, codes_postaux=None, index: CommuneIndex | None = None,
         pcodes, puniq = distinct_values(cps)
         width = len(puniq)
         codes, upairs = pd.factorize(vcodes.astype(np.int64) * width + pcodes)
-        found = [match_commune(vuniq[int(p) // width], puniq[int(p) % width], index)
+        found = [match_commune(vuniq[int(p) // width], puniq[int(p) % width], index, suggest)
                  for p in upairs.tolist()]
         code_u = np.array([m.code_insee for m in found], dtype=object)
     meth_u = np.array([m.methode for m in found], dtype=object)
@@ -449,8 +567,8 @@ def match_values(values, codes_postaux=None, index: CommuneIndex | None = None,
     return code_u[codes], meth_u[codes], cand_u[codes]
 
 
-def match_distinct(uniq: list, index: CommuneIndex, types=None, all_current: bool = False
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+def match_distinct(uniq: list, index: CommuneIndex, types=None, all_current: bool = False,
+                   suggest: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
     """Reconnaît des valeurs distinctes (sans code postal).
 
     Un code actuel écrit tel quel (le cas de presque toutes les cellules d'un fichier
@@ -458,7 +576,8 @@ def match_distinct(uniq: list, index: CommuneIndex, types=None, all_current: boo
     :func:`match_commune`.
 
     ``types`` : types des valeurs, s'ils sont déjà connus ; ``all_current`` : vrai quand
-    l'appelant sait déjà que toutes sont des textes de ``index.current_codes``.
+    l'appelant sait déjà que toutes sont des textes de ``index.current_codes`` ;
+    ``suggest`` : cherche les communes proches des noms inconnus.
 
     Returns
     -------
@@ -484,7 +603,7 @@ def match_distinct(uniq: list, index: CommuneIndex, types=None, all_current: boo
     cand_u.fill(())
     miss = np.flatnonzero(~hit).tolist()
     if miss:
-        found = [match_commune(uniq[k], None, index) for k in miss]
+        found = [match_commune(uniq[k], None, index, suggest) for k in miss]
         code_u[miss] = [m.code_insee for m in found]
         meth_u[miss] = [m.methode for m in found]
         for k, m in zip(miss, found, strict=True):

@@ -605,6 +605,7 @@ def _to_current_communes(frame: pd.DataFrame, report: SsmsiReport,
                    f"{len(outside)} communes du département sont hors du territoire servi "
                    f"({settings().territoire_nom}) : leurs valeurs ne sont pas chargées.")
     frame = frame[frame["annee_n"] > 0].copy()
+    frame = _drop_included_arrondissements(frame, report)
     frame["code_insee"] = frame["code"].map(target)
     frame = frame[frame["code_insee"].isna() | frame["code_insee"].isin(territory)]
     frame["libelle_non_localise"] = np.where(frame["code_insee"].isna(),
@@ -628,6 +629,36 @@ def _to_current_communes(frame: pd.DataFrame, report: SsmsiReport,
             vals[col] = vals[col].astype(object).where(vals[col].notna(), None)
         result[int(annee)] = vals
     return result
+
+
+def _drop_included_arrondissements(frame: pd.DataFrame, report: SsmsiReport) -> pd.DataFrame:
+    """Écarte les arrondissements municipaux déjà comptés dans leur commune.
+
+    Paris, Lyon et Marseille figurent dans la base à la fois par commune et par
+    arrondissement municipal : les lignes d'un arrondissement dont la commune est aussi
+    donnée (même année, même indicateur) l'additionneraient deux fois. Sans la ligne de
+    la commune, les arrondissements lui sont rattachés (somme).
+    """
+    anc = communes.load_anciennes()
+    arr = anc[anc["type"] == "arrondissement_municipal"]
+    parent = dict(zip(arr["code"], arr["code_commune"], strict=True))
+    is_arr = frame["code"].isin(parent.keys())
+    if not is_arr.any():
+        return frame
+    present = set(zip(frame["annee_n"], frame["indicateur"], frame["code"], strict=True))
+    included = is_arr & pd.Series(
+        [(a, i, parent.get(c)) in present for a, i, c in zip(
+            frame["annee_n"], frame["indicateur"], frame["code"], strict=True)],
+        index=frame.index)
+    if included.any():
+        codes = sorted(set(frame.loc[included, "code"]))
+        parents = sorted({parent[c] for c in codes})
+        report.add("avertissement", "arrondissements_municipaux",
+                   f"{len(codes)} arrondissements municipaux ({', '.join(codes[:5])}"
+                   f"{'…' if len(codes) > 5 else ''}) sont déjà comptés dans leur commune "
+                   f"({', '.join(parents)}), présente dans le fichier : leurs lignes sont "
+                   f"écartées pour ne pas compter deux fois.")
+    return frame[~included]
 
 
 def _fill_report(values: dict[int, pd.DataFrame], frame: pd.DataFrame,

@@ -70,6 +70,10 @@ def build(source: Path) -> dict[str, pd.DataFrame]:
             rows.append({"code": c["code"], "nom": c["nom"],
                          "type": c["type"].removeprefix("commune-"),
                          "code_commune": c["chefLieu"]})
+        elif c["type"] == "arrondissement-municipal":
+            # Paris, Lyon, Marseille : chaque arrondissement municipal compte pour sa commune.
+            rows.append({"code": c["code"], "nom": c["nom"], "type": "arrondissement_municipal",
+                         "code_commune": c["commune"]})
     for c in actuelles:
         for old in c.get("anciensCodes", []) or []:
             rows.append({"code": old, "nom": "", "type": "ancien_code", "code_commune": c["code"]})
@@ -115,7 +119,7 @@ Générées par `scripts/generer_referentiel.py` le {date.today().isoformat()}.
 | fichier | contenu |
 |---|---|
 | `communes.csv` | {len(tables['communes'])} communes actuelles : code INSEE (texte), nom, département, région, arrondissement (code et nom), EPCI (code SIREN et nom), population municipale, codes postaux séparés par `|` |
-| `communes_anciennes.csv` | {len(tables['communes_anciennes'])} lignes : communes déléguées et associées (`type` = `deleguee`/`associee`) et anciens codes absorbés (`ancien_code`), chacun avec le code de sa commune actuelle (`code_commune`) |
+| `communes_anciennes.csv` | {len(tables['communes_anciennes'])} lignes : communes déléguées et associées (`type` = `deleguee`/`associee`), arrondissements municipaux de Paris, Lyon et Marseille (`arrondissement_municipal`) et anciens codes absorbés (`ancien_code`), chacun avec le code de sa commune actuelle (`code_commune`) |
 | `epci.csv` | {len(tables['epci'])} EPCI : code SIREN, nom, type, population municipale |
 | `arrondissements.csv` | {len(tables['arrondissements'])} arrondissements : code INSEE (3 ou 4 caractères), nom, département, chef-lieu |
 | `departements.csv` | {len(tables['departements'])} départements |

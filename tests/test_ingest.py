@@ -246,7 +246,7 @@ def test_several_sheets_choose_year_and_ambiguous_sheets():
     ("Observations", "Jean DUPONT", "personne nommée"),
     ("Observations", "contact jean.dupont@example.org", "adresse électronique"),
     ("Observations", "rappeler au 06 12 34 56 78", "téléphone"),
-    ("Observations", "née le 03/04/1985", "date complète"),
+    ("Observations", "née le 03/04/1985", "date de naissance"),
     # Cellules faites seulement de chiffres et de ponctuation : toujours contrôlées.
     ("Suivi", "06 12 34 56 78", "téléphone"),
     ("Suivi", "+33 6 12 34 56 78", "téléphone"),
@@ -265,10 +265,19 @@ def test_personal_data_refused_naming_column(header, cell, reason, engine, isola
 
 def test_no_false_positive_on_communes_and_items():
     rows = [["NOM COMMUNE", "Nombre de victimes", "Observations"],
-            ["Sainte-Catherine", 3, "orientée vers la mairie"],
+            ["Sainte-Catherine", 3, "données provisoires"],
             ["Saint-Omer", 2, "RAS"], ["Marie-Galante", 1, None]]
     p = read(xlsx({"F": rows}), contributeur="iscg_62")
     assert vals(p, "victimes_accueillies") == {"62744": 3, "62765": 2}
+
+
+def test_free_text_in_an_unrecognised_column_is_refused_naming_it():
+    # Une colonne « Observations » faite de phrases : un récit sur les personnes reçues.
+    rows = [["NOM COMMUNE", "Nombre de victimes", "Observations"],
+            ["Sainte-Catherine", 3, "orientée vers la mairie"], ["Saint-Omer", 2, "RAS"]]
+    with pytest.raises(DonneesPersonnellesError,
+                       match="texte libre.*colonne C « Observations », ligne 2"):
+        read(xlsx({"F": rows}), contributeur="iscg_62")
 
 
 def test_date_cell_refused():

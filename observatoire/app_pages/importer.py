@@ -20,16 +20,61 @@ NON_LOCALISE = "__non_localise__"
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def _read(digest: str, content: bytes, filename: str, contributeur: str, annee: int,
-          mapping: tuple, communes_: tuple):
+          mapping: tuple, communes_: tuple, ecarter: bool = False):
     from observatoire import storage
     from observatoire.ingest import read_contribution
 
     parsed = read_contribution(content, filename, contributeur, annee,
                                mapping_overrides=dict(mapping) or None,
                                commune_overrides=dict(communes_) or None,
-                               engine=storage.get_engine())
+                               engine=storage.get_engine(), skip_invalid_rows=ecarter)
     return parsed.values, parsed.report.to_dict(with_values=False), \
         parsed.entetes_non_resolus, parsed.communes_non_reconnues
+
+
+DEMO_MESSAGE = ("Cette base contient les données fictives de démonstration : un fichier "
+                "réel ne peut pas y être importé (les deux ne se mélangent jamais). Un "
+                "administrateur doit d'abord vider la démonstration, puis vous pourrez "
+                "importer vos fichiers.")
+
+
+def _demo_database() -> bool:
+    from observatoire import demo
+
+    try:
+        return demo.is_demo()
+    except ObservatoireError:
+        return False
+
+
+METHODES = {"catalogue": "libellé du catalogue", "memorisee": "correspondance mémorisée",
+            "confirmee": "choisie pour cet import", "approchee": "ressemblance, à vérifier",
+            "seul_indicateur": "seul indicateur du contributeur", "modele": "modèle standard",
+            "proposition_acceptee": "proposition retenue"}
+
+
+def _item_choice(e: dict, libelles: dict[str, str], key: str):
+    """Choix de l'indicateur d'une colonne : rien, ou un code valide du catalogue.
+
+    Les candidats du chargeur viennent en tête (avec leur raison) ; aucune autre valeur
+    qu'un code du catalogue ne peut être choisie.
+    """
+    from observatoire.ingest.headers import RAISONS
+
+    cands = [c for c in e.get("candidats", []) if c.get("indicateur") in libelles]
+    order = [c["indicateur"] for c in cands] + [c for c in libelles
+                                                 if c not in {x["indicateur"] for x in cands}]
+    why = {c["indicateur"]: f" — candidat : {RAISONS.get(c.get('raison'), '')}, "
+                            f"{common.fmt(100 * c.get('score', 0), 0)} %" for c in cands}
+
+    def label(code):
+        if code == "":
+            return "(ne pas charger cette colonne)"
+        return f"{libelles[code]}{why.get(code, '')}"
+
+    return st.selectbox(f"Colonne {e.get('colonne')} « {e['entete']} » (feuille "
+                        f"{e.get('feuille')}, par exemple {e.get('exemple', '')})",
+                        ["", *order], format_func=label, key=key)
 
 
 def page() -> None:
@@ -41,12 +86,25 @@ def page() -> None:
                                 key="imp_contributeur")
     annee = c2.number_input("Année des données (N)", 2000, dt.date.today().year,
                             dt.date.today().year - 1, key="imp_annee")
+    demo_db = _demo_database()
+    if demo_db:
+        st.warning(DEMO_MESSAGE)
     up = st.file_uploader("Fichier reçu (.xlsx, .xls, .ods, .csv)",
                           type=["xlsx", "xls", "ods", "csv"], key="imp_fichier")
+    ecarter = st.checkbox(
+        "Écarter les lignes invalides", key="imp_ecarter",
+        help="Charge les lignes valides et écarte celles qui portent une valeur invalide "
+             "(effectif négatif, texte, nombre démesuré…) ; chaque ligne écartée reste "
+             "inscrite au rapport du lot. Sans cette case, une seule valeur invalide fait "
+             "refuser tout le fichier.")
     if up is None:
         st.caption("Le fichier est lu et vérifié avant tout enregistrement ; un fichier "
                    "contenant des données personnelles est refusé en entier. Taille "
                    f"maximale : {settings().taille_max_mo:g} Mo.")
+        return
+    if demo_db:
+        # Dès le choix du fichier, avant de le lire : il ne pourrait pas être enregistré.
+        st.error(f"« {up.name} » : {DEMO_MESSAGE} Rien n'a été lu ni enregistré.")
         return
     content = up.getvalue()
     digest = hashlib.sha256(content).hexdigest()
@@ -57,7 +115,7 @@ def page() -> None:
         values, rapport, entetes, communes_nr = _read(
             digest, content, up.name, contributeur, int(annee),
             tuple(sorted(choix["mapping"].items())),
-            tuple(sorted((k, v) for k, v in choix["communes"].items())))
+            tuple(sorted((k, v) for k, v in choix["communes"].items())), bool(ecarter))
     except FichierRefuseError as exc:
         progress.empty()
         st.error(f"Fichier refusé : {exc}")
@@ -70,30 +128,32 @@ def page() -> None:
     libelles = common.indicateurs()
 
     st.subheader("1. Colonnes et indicateurs")
-    corr = pd.DataFrame(rapport.get("correspondances", []))
-    rows = []
-    for c in rapport.get("correspondances", []):
-        rows.append({"En-tête du fichier": c.get("entete"), "Indicateur": c.get("indicateur"),
-                     "Méthode": c.get("methode", "")})
-    for e in entetes:
-        rows.append({"En-tête du fichier": e["entete"], "Indicateur": None,
-                     "Méthode": "à choisir : " + ", ".join(
-                         str(c.get("indicateur", c)) if isinstance(c, dict) else str(c)
-                         for c in e.get("candidats", [])[:3])})
-    if rows:
-        edited = st.data_editor(
-            pd.DataFrame(rows), hide_index=True, key=f"imp_map_{digest}",
-            disabled=["En-tête du fichier", "Méthode"],
-            column_config={"Indicateur": st.column_config.SelectboxColumn(
-                "Indicateur", options=list(libelles), help="Indicateur du catalogue")})
-        new_map = {r["En-tête du fichier"]: r["Indicateur"] for r in edited.to_dict("records")
-                   if r["Indicateur"]}
-        old = {r["En-tête du fichier"]: r["Indicateur"] for r in rows if r["Indicateur"]}
-        changed = {k: v for k, v in new_map.items() if old.get(k) != v}
-        if changed and st.button("Appliquer ces correspondances", key="imp_map_ok"):
-            choix["mapping"].update(changed)
-            st.rerun()
-    elif corr.empty:
+    corr = rapport.get("correspondances", [])
+    if corr:
+        st.dataframe(pd.DataFrame([{
+            "En-tête du fichier": c.get("entete"),
+            "Indicateur": libelles.get(c.get("indicateur"), c.get("indicateur")),
+            "Reconnu par": METHODES.get(c.get("methode"), c.get("methode", ""))}
+            for c in corr]), hide_index=True, key="imp_corr")
+    if entetes:
+        st.caption("Ces colonnes contiennent des nombres mais aucun indicateur ne leur "
+                   "correspond : choisissez-le (les candidats du chargeur viennent en tête), "
+                   "ou laissez « ne pas charger ». Le choix est mémorisé pour ce contributeur "
+                   "à l'enregistrement.")
+        with st.form(f"imp_map_{digest}"):
+            picks = {e["entete"]: _item_choice(e, libelles, f"imp_m_{digest[:8]}_{i}")
+                     for i, e in enumerate(entetes[:60])}
+            if st.form_submit_button("Appliquer ces correspondances"):
+                from observatoire.ingest.headers import check_item_code
+
+                try:
+                    chosen = {h: check_item_code(code, h) for h, code in picks.items() if code}
+                except ObservatoireError as exc:
+                    common.show_error(exc)
+                else:
+                    choix["mapping"].update(chosen)
+                    st.rerun()
+    elif not corr:
         st.warning("Aucune colonne chiffrée reconnue.")
 
     if communes_nr:
@@ -127,6 +187,14 @@ def page() -> None:
                                     "Masquées": v.get("masquees")}
                                    for k, v in par_ind.items()]),
                      hide_index=True, key="imp_par_ind")
+    ecartees = rapport.get("lignes_ecartees", [])
+    if ecartees:
+        st.info(f"{len(ecartees)} ligne(s) écartée(s) : elles ne seront pas chargées et "
+                f"restent inscrites au rapport du lot.")
+        st.dataframe(pd.DataFrame([{"Feuille": r.get("feuille"), "Ligne": r.get("ligne"),
+                                    "Colonnes": ", ".join(r.get("colonnes", [])),
+                                    "Commune": r.get("commune"), "Raison": r.get("message")}
+                                   for r in ecartees]), hide_index=True, key="imp_ecartees")
     for issue in rapport.get("erreurs", []):
         st.error(common.issue_text(issue))
     for issue in rapport.get("avertissements", [])[:50]:
@@ -148,7 +216,7 @@ def page() -> None:
             rep = import_contribution(
                 content, up.name, contributeur, int(annee), utilisateur=account.identifiant,
                 mapping_overrides=choix["mapping"] or None,
-                commune_overrides=choix["communes"] or None)
+                commune_overrides=choix["communes"] or None, skip_invalid_rows=bool(ecarter))
         except ObservatoireError as exc:
             progress.empty()
             common.show_error(exc)

@@ -2,7 +2,9 @@
 
 Les sous-commandes sont groupées par nom (``referentiel``, ``contributions``,
 ``dispositifs``, ``referents``, ``analyser``, ``publier``, ``demo``…). Chacune vit dans
-son module et n'est importée qu'à l'appel, pour que ``observatoire --help`` reste rapide.
+son module et n'est importée qu'à l'appel, pour que ``observatoire --help`` reste rapide :
+la liste des commandes de l'aide générale vient de :data:`SHORT_HELP` (vérifiée par les tests
+contre l'aide de chaque commande), sans importer aucun module de commande.
 """
 
 from __future__ import annotations
@@ -31,6 +33,27 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "comptes": ("observatoire.cli.comptes", "comptes"),
     "sauvegarde": ("observatoire.cli.sauvegarde", "sauvegarde"),
     "restauration": ("observatoire.cli.sauvegarde", "restauration"),
+    "populations": ("observatoire.cli.populations", "populations"),
+}
+
+#: Aide courte de chaque commande, pour l'aide générale (même texte que la première ligne
+#: de sa docstring ; une commande absente d'ici est importée pour la lire).
+SHORT_HELP: dict[str, str] = {
+    "base": "Base de données : initialisation et état.",
+    "referentiel": "Contours des communes, EPCI, arrondissements et département.",
+    "contributions": "Tableaux des contributeurs : modèle, import, historique, restauration.",
+    "ssmsi": "Base communale du SSMSI (police et gendarmerie, données publiques data.gouv.fr).",
+    "dispositifs": "Registre des dispositifs d'aide (accueils de jour, LEAO, hébergement, ISCG…).",
+    "referents": "Registre des communes ayant désigné un référent VIF.",
+    "demo": "Remplit une base vide avec des données fictives de démonstration.",
+    "analyser": "Analyse : taux, zones révélatrices et blanches présumées, tendances, couverture.",
+    "publier": "Produit cartes (PDF, SVG, PNG), atlas PDF, classeur Excel, CSV, carte HTML et "
+               "manifeste.",
+    "comptes": "Comptes des agents (quand l'application n'utilise pas OIDC).",
+    "sauvegarde": "Sauvegarde cohérente de la base et des fichiers reçus dans un zip.",
+    "restauration": "Restaure une sauvegarde dans la base configurée (vide, ou existante avec "
+                    "--remplacer).",
+    "populations": "Populations de l'INSEE par commune (dénominateurs des taux).",
 }
 
 
@@ -47,8 +70,22 @@ class LazyGroup(click.Group):
     def get_command(self, ctx, name):  # noqa: D102
         if name not in COMMANDS or not _available(name):
             return None
-        module, attr = COMMANDS[name]
+        module, attr = COMMANDS[name][:2]
         return getattr(importlib.import_module(module), attr)
+
+    def format_commands(self, ctx, formatter):  # noqa: D102
+        # Sans importer les modules des commandes (pandas, SQLAlchemy, geopandas…) : l'aide
+        # générale répond en quelques centièmes de seconde.
+        rows = []
+        for name in self.list_commands(ctx):
+            text = SHORT_HELP.get(name)
+            if text is None:
+                cmd = self.get_command(ctx, name)
+                text = cmd.get_short_help_str(formatter.width) if cmd else ""
+            rows.append((name, text))
+        if rows:
+            with formatter.section(click.core._("Commands")):
+                formatter.write_dl(rows)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -15,8 +15,6 @@ import click
 import numpy as np
 import pandas as pd
 
-from observatoire.errors import ObservatoireError
-
 NIVEAUX = ("commune", "epci", "arrondissement", "departement")
 
 _COLONNES_TEXTE = {
@@ -190,14 +188,20 @@ def analyser(ctx, annees, indicateur, niveau, contributeurs, denominateur, tenda
 @analyser.command("populations")
 @click.argument("fichier", type=click.Path(dir_okay=False))
 @click.option("--annee", type=int, required=True, help="Millésime des populations.")
-def populations(fichier, annee) -> None:
+@click.option("--feuille", help="Feuille à lire (par défaut celle des communes, trouvée).")
+@click.option("--ligne-entete", "ligne_entete", type=int,
+              help="Numéro de la ligne d'en-tête (par défaut trouvée).")
+@click.option("--categorie", "categories", multiple=True, metavar="NOM=COLONNE",
+              help="Colonne importée comme catégorie (répétable), ex. femmes_15_64=P20_F1564.")
+def populations(fichier, annee, feuille=None, ligne_entete=None, categories=()) -> None:
     """Importe des populations par catégorie (CSV ou Excel : code commune + une colonne
     par catégorie, par exemple femmes_15_64) pour servir de dénominateur.
+
+    Même lecture que « observatoire populations importer » (tableaux de l'INSEE tels
+    qu'ils sont publiés).
     """
     from observatoire.stats.denominateurs import importer_populations
 
-    try:
-        n = importer_populations(fichier, annee)
-    except ObservatoireError:
-        raise
+    n = importer_populations(fichier, annee, feuille=feuille, ligne_entete=ligne_entete,
+                             categories=list(categories) or None)
     click.echo(f"{n} valeurs de population importées pour {annee}.")

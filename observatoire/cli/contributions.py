@@ -49,12 +49,19 @@ def contributions() -> None:
               help='En-tête → indicateur pour cet import, mémorisé : "ENTETE=code".')
 @click.option("--commune", "communes", multiple=True,
               help='Commune à préciser : "TEXTE=code INSEE" (ou "TEXTE=" : non localisé).')
+@click.option("--accepter-propositions", "accepter_propositions", is_flag=True,
+              help="Retient le premier candidat de chaque colonne de nombres sans indicateur "
+                   "reconnu (le rapport le dit ; mémorisé comme une correspondance confirmée).")
+@click.option("--ecarter-lignes-invalides", "ecarter_lignes_invalides", is_flag=True,
+              help="Charge les lignes valides et écarte celles qui portent une valeur "
+                   "invalide, chacune gardée au rapport du lot (par défaut : tout refuser).")
 @click.option("--perimetre",
               help="Communes que couvre ce lot, s'il en couvre moins que le territoire déclaré "
                    "du contributeur : arrondissement(s), EPCI, codes INSEE séparés par « | » "
                    "(ex. 622, ou 62119|62510). Enregistré avec le lot.")
 def importer(fichier, contributeur, annee, simulation, as_json, utilisateur, feuilles,
-             correspondances, communes, perimetre) -> None:
+             correspondances, communes, accepter_propositions=False,
+             ecarter_lignes_invalides=False, perimetre=None) -> None:
     """Importe le tableau FICHIER d'un contributeur pour l'année N.
 
     Le fichier est refusé en entier (rien n'est enregistré) s'il contient des données
@@ -71,6 +78,7 @@ def importer(fichier, contributeur, annee, simulation, as_json, utilisateur, feu
         fichier, contributeur=contributeur, annee=annee, simulation=simulation,
         utilisateur=_user(utilisateur), mapping_overrides=overrides or None,
         commune_overrides=commune_overrides or None, feuilles=list(feuilles) or None,
+        accept_proposals=accepter_propositions, skip_invalid_rows=ecarter_lignes_invalides,
         perimetre=perimetre or None), as_json)
 
 
@@ -118,10 +126,12 @@ def historique(contributeur, annee, as_json) -> None:
         return
     for r in df.itertuples():
         etat = "courant" if r.courant else f"remplacé le {r.remplace_le}"
+        ecartees = (f" · {r.lignes_ecartees} lignes écartées (voir le rapport du lot)"
+                    if getattr(r, "lignes_ecartees", 0) else "")
         perimetre = f" · périmètre {r.perimetre}" if getattr(r, "perimetre", None) else ""
         click.echo(f"lot {r.id} · {r.contributeur} {r.annee} · {r.fichier} · "
                    f"{r.n_valeurs} valeurs · importé le {r.importe_le} par {r.importe_par} · "
-                   f"{etat}{perimetre}")
+                   f"{etat}{ecartees}{perimetre}")
 
 
 @contributions.command("restaurer")

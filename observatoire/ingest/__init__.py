@@ -9,23 +9,26 @@ API publique (utilisée par la ligne de commande et l'application) :
 
 Les briques (lecture brute, sûreté, données personnelles, correspondances d'en-têtes,
 valeurs) sont publiques pour être réutilisées par d'autres importeurs (registres).
+Chaque nom n'est importé qu'à sa première demande : ``import observatoire.ingest`` ne
+charge ni openpyxl ni le modèle de langue.
 """
 
-from observatoire.ingest.core import Parsed, import_contribution, read_contribution
-from observatoire.ingest.headers import (
-    HeaderMapper,
-    forget_mapping,
-    list_mappings,
-    remember_mapping,
-)
-from observatoire.ingest.personal import check_personal_data
-from observatoire.ingest.readers import Sheet, Workbook, read_any
-from observatoire.ingest.report import Issue, Report
-from observatoire.ingest.safety import check_file
-from observatoire.ingest.template import build_template, write_template
+import importlib
 
-__all__ = [
-    "HeaderMapper", "Issue", "Parsed", "Report", "Sheet", "Workbook", "check_file",
-    "check_personal_data", "forget_mapping", "import_contribution", "list_mappings",
-    "read_any", "read_contribution", "remember_mapping", "build_template", "write_template",
-]
+_EXPORTS = {
+    "Parsed": "core", "import_contribution": "core", "read_contribution": "core",
+    "HeaderMapper": "headers", "forget_mapping": "headers", "list_mappings": "headers",
+    "remember_mapping": "headers", "check_personal_data": "personal", "Sheet": "readers",
+    "Workbook": "readers", "read_any": "readers", "Issue": "report", "Report": "report",
+    "check_file": "safety", "build_template": "template", "write_template": "template",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'observatoire.ingest' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"observatoire.ingest.{_EXPORTS[name]}"), name)
+    globals()[name] = value
+    return value

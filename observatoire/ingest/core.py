@@ -23,8 +23,13 @@ from observatoire.config import settings
 from observatoire.errors import FichierRefuseError, ObservatoireError
 from observatoire.ingest import values as V
 from observatoire.ingest.headers import HeaderMapper, HeaderMatch, remember_mapping
-from observatoire.ingest.layout import Layout, detect
-from observatoire.ingest.personal import _commune_strings, check_personal_data
+from observatoire.ingest.layout import Layout, detect, join_split_codes
+from observatoire.ingest.personal import (
+    _commune_strings,
+    check_personal_data,
+    check_workbook,
+    neutral_filename,
+)
 from observatoire.ingest.readers import Sheet, Workbook, read_any
 from observatoire.ingest.report import Report, refusal
 from observatoire.ingest.safety import check_file
@@ -175,6 +180,10 @@ def _match_rows(sheet: Sheet, lay: Layout, index, overrides: dict) -> dict:
         if col is None or every_row:
             continue  # pas de colonne, ou plus aucune ligne à reconnaître
         cells = body[:, col]
+        joined = col == lay.code_col and lay.dep_col is not None
+        if joined:
+            # Code de département et code de commune sur 3 chiffres : joints.
+            cells = join_split_codes(body[:, lay.dep_col], cells)
         # Une colonne de textes seulement n'a ni None ni NaN : rien à tester.
         filled = np.ones(n, dtype=bool) if sheet.types(col, start) <= {str} \
             else _not_na(cells)
@@ -182,7 +191,7 @@ def _match_rows(sheet: Sheet, lay: Layout, index, overrides: dict) -> dict:
         if not todo.any():
             continue
         matched = True
-        if cp is None and todo is filled:
+        if cp is None and todo is filled and not joined:
             # Toute la colonne : une reconnaissance par valeur distincte (déjà calculées).
             dcodes, duniq, dtypes = sheet.distinct(col, start)
             c, m, k, all_codes = matching.match_distinct(
@@ -388,7 +397,55 @@ def _observations(sheet: Sheet, lay: Layout, mapper: HeaderMapper, annee: int,
 def _cands_text(m: HeaderMatch) -> str:
     if not m.candidats:
         return "les codes du catalogue (data/catalogues/indicateurs.csv)"
-    return ", ".join(f"{c['indicateur']} ({c['libelle']})" for c in m.candidats)
+    from observatoire.ingest.headers import RAISONS
+
+    return ", ".join(f"{c['indicateur']} ({c['libelle']} ; {RAISONS.get(c.get('raison'), '')}"
+                     f", score {c['score']:.2f})" for c in m.candidats)
+
+
+def _sample(sheet: Sheet, header: int, j: int) -> str:
+    """Première valeur non vide sous l'en-tête, citée (pour les messages)."""
+    for v in sheet.array[header + 1:header + 200, j].tolist():
+        if v is not None and not (isinstance(v, float) and v != v):
+            return _safe_repr(_cell_text(v))
+    return "aucune valeur"
+
+
+def _columns_seen(sheets: list[Sheet], limit: int = 8) -> str:
+    """Les premières colonnes remplies de la première feuille, avec une valeur d'exemple."""
+    for sheet in sheets:
+        arr = sheet.array
+        if not arr.size:
+            continue
+        out = []
+        for j in range(min(arr.shape[1], limit)):
+            col = [v for v in arr[:60, j].tolist() if v is not None]
+            if not col:
+                continue
+            head = _cell_text(col[0])[:30]
+            sample = next((_cell_text(v)[:30] for v in col[1:]), None)
+            out.append(f"{sheet.cols[j]} « {head} »" + (f" (ex. « {sample} »)" if sample
+                                                         else ""))
+        if out:
+            return f"feuille « {sheet.name} » : " + ", ".join(out)
+    return "aucune (fichier vide)"
+
+
+def _report_prefixed_codes(res: _SheetResult, report: Report) -> None:
+    """Avertit des codes INSEE lus derrière un préfixe (« com62001 »), avec un exemple."""
+    methode = res.rows["methode"]
+    hits = np.flatnonzero(methode == "code_prefixe")
+    if not len(hits):
+        return
+    lay, sheet = res.layout, res.sheet
+    col = lay.code_col if lay.code_col is not None else lay.name_col
+    i = lay.header + 1 + int(hits[0])
+    ligne, letter = sheet.ref(i, col)
+    report.add("avertissement", "code_prefixe",
+               f"{len(hits)} codes de commune sont précédés d'un préfixe (par exemple "
+               f"{_safe_repr(_cell_text(sheet.array[i, col]))}) : lus comme le code INSEE qui "
+               f"suit. Vérifiez qu'il s'agit bien des codes des communes.", sheet.name, ligne,
+               letter)
 
 
 def _note_mapping(report: Report, entete: str, m: HeaderMatch) -> None:
@@ -517,7 +574,14 @@ _ERROR_TEXT = {
                                             "positif ou une marque de secret (« s », « <5 »)."),
     V.INJECTION: ("formule_refusee", "contenu de type formule ou commande ({v}) : refusé par "
                                      "sécurité, jamais évalué. Saisissez un nombre."),
+    V.TOO_LARGE: ("valeur_hors_bornes", "nombre démesuré pour un effectif ({v}) : plus de "
+                                        "10 000 000, ou au-delà de ce qu'un entier peut "
+                                        "stocker. Vérifiez la cellule (un code, un numéro ou "
+                                        "une somme collés par erreur ?) et corrigez-la."),
 }
+_UNCACHED_TEXT = ("formule dont la valeur n'a jamais été calculée (fichier produit par un "
+                  "programme) : ouvrez le fichier dans votre tableur, enregistrez-le, puis "
+                  "renvoyez-le.")
 
 
 def _safe_repr(v) -> str:
@@ -528,13 +592,13 @@ def _safe_repr(v) -> str:
     return f"« {text} »"
 
 
-def _report_uncached(res: _SheetResult, report: Report) -> None:
-    """Refuse les cellules de valeurs faites d'une formule jamais calculée (lues vides)."""
+def _uncached_cells(res: _SheetResult) -> dict[int, list[int]]:
+    """Cellules de valeurs faites d'une formule jamais calculée (lues vides), par colonne."""
     sheet, lay, obs = res.sheet, res.layout, res.obs
     # Une formule non calculée se lit vide : sans cellule de valeurs vide, rien à chercher
     # (et le XML de la feuille n'est pas relu).
     if sheet.formulas is None or not (obs["etat"] == V.EMPTY).any() or not sheet.uncached:
-        return
+        return {}
     value_cols = set(lay.item_cols)  # périodes comprises
     if lay.long_value_col is not None:
         value_cols.add(lay.long_value_col)
@@ -544,6 +608,12 @@ def _report_uncached(res: _SheetResult, report: Report) -> None:
         k = i - lay.header - 1
         if j in value_cols and 0 <= k < len(total) and not total[k]:
             by_col.setdefault(j, []).append(i)
+    return by_col
+
+
+def _report_uncached(by_col: dict[int, list[int]], res: _SheetResult, report: Report) -> None:
+    """Refuse les cellules de valeurs faites d'une formule jamais calculée (lues vides)."""
+    sheet, lay = res.sheet, res.layout
     for j, cells in sorted(by_col.items()):
         refs = [f"{sheet.ref(i, j)[1]}{sheet.ref(i, j)[0]}" for i in cells[:5]]
         more = f" et {len(cells) - 5} autres" if len(cells) > 5 else ""
@@ -556,21 +626,76 @@ def _report_uncached(res: _SheetResult, report: Report) -> None:
                    f"ou LibreOffice, enregistrez-le, puis renvoyez-le.", sheet.name, ligne, col)
 
 
-def _collect_errors(res: _SheetResult, report: Report) -> None:
+def _collect_errors(res: _SheetResult, report: Report, skip_invalid: bool = False) -> None:
+    """Cellules invalides : erreurs (fichier refusé) ou, avec ``skip_invalid``, lignes écartées.
+
+    Une ligne écartée l'est en entier (toutes ses valeurs) : garder la moitié d'une ligne
+    dont une cellule est fausse ferait des totaux qui ne disent plus rien. Chaque ligne
+    écartée est gardée au rapport (``lignes_ecartees``), qui est enregistré avec le lot.
+    """
     obs, sheet = res.obs, res.sheet
-    _report_uncached(res, report)
+    uncached = _uncached_cells(res)
     bad = np.flatnonzero(np.isin(obs["etat"], list(_ERROR_TEXT)) & ~res.rows["total"][obs["r"]])
-    for k, r in enumerate(bad.tolist()):
-        if k >= MAX_LISTED:
-            report.add("erreur", "trop_d_erreurs",
-                       f"… et {len(bad) - MAX_LISTED} autres valeurs invalides dans cette "
-                       f"feuille.", sheet.name)
-            break
-        i, j = int(obs["pos"][r]), int(obs["j"][r])
+    if not skip_invalid:
+        _report_uncached(uncached, res, report)
+        for k, r in enumerate(bad.tolist()):
+            if k >= MAX_LISTED:
+                report.add("erreur", "trop_d_erreurs",
+                           f"… et {len(bad) - MAX_LISTED} autres valeurs invalides dans cette "
+                           f"feuille. Corrigez-les, ou importez les lignes valides seulement "
+                           f"(option --ecarter-lignes-invalides).", sheet.name)
+                break
+            i, j = int(obs["pos"][r]), int(obs["j"][r])
+            code, text = _ERROR_TEXT[int(obs["etat"][r])]
+            ligne, col = sheet.ref(i, j)
+            report.add("erreur", code, text.format(v=_safe_repr(sheet.array[i, j])),
+                       sheet.name, ligne, col)
+        return
+    causes: dict[int, list[tuple[int, str, str]]] = {}  # rang de ligne → (colonne, code, texte)
+    for r in bad.tolist():
         code, text = _ERROR_TEXT[int(obs["etat"][r])]
-        ligne, col = sheet.ref(i, j)
-        report.add("erreur", code, text.format(v=_safe_repr(sheet.array[i, j])),
-                   sheet.name, ligne, col)
+        i, j = int(obs["pos"][r]), int(obs["j"][r])
+        causes.setdefault(int(obs["r"][r]), []).append(
+            (j, code, text.format(v=_safe_repr(sheet.array[i, j]))))
+    start = res.layout.header + 1
+    for j, cells in uncached.items():
+        for i in cells:
+            causes.setdefault(i - start, []).append((j, "formule_sans_valeur", _UNCACHED_TEXT))
+    if not causes:
+        return
+    rows = np.array(sorted(causes), dtype=np.int64)
+    drop = np.isin(obs["r"], rows)
+    obs["etat"] = np.where(drop, V.EXCLUDED, obs["etat"]).astype(np.int8)
+    for k, rr in enumerate(rows.tolist()):
+        i = start + rr
+        found = sorted(causes[rr])
+        ligne, col = sheet.ref(i, found[0][0])
+        cols = [sheet.ref(i, j)[1] for j, _c, _t in found]
+        entry = {"feuille": sheet.name, "ligne": ligne, "colonnes": cols,
+                 "commune": res.rows["texte"][rr] or _cell_label(res, rr),
+                 "raisons": [c for _j, c, _t in found],
+                 "message": found[0][2]}
+        report.lignes_ecartees.append(entry)
+        if k < MAX_LISTED:
+            report.add("avertissement", "ligne_ecartee",
+                       f"ligne écartée (lignes invalides écartées à la demande) : {found[0][2]} "
+                       f"Aucune valeur de cette ligne n'est chargée ; elle reste inscrite au "
+                       f"rapport du lot.", sheet.name, ligne, col)
+    if len(rows) > MAX_LISTED:
+        report.add("avertissement", "ligne_ecartee",
+                   f"… et {len(rows) - MAX_LISTED} autres lignes écartées (liste complète "
+                   f"dans le rapport du lot, --json).", sheet.name)
+
+
+def _cell_label(res: _SheetResult, rr: int) -> str | None:
+    """Texte de la commune d'une ligne (code ou nom tel qu'écrit), pour le rapport."""
+    lay = res.layout
+    for col in (lay.name_col, lay.code_col):
+        if col is not None:
+            v = res.sheet.array[lay.header + 1 + rr, col]
+            if v is not None:
+                return _cell_text(v)
+    return None
 
 
 @functools.lru_cache(maxsize=1)
@@ -757,29 +882,45 @@ def _values_frame(code, lib, indicateur: pd.Series, valeur, ok, masque, feuille:
 
 def _warn_duplicates(kcode, located, feuille, names, code, iuniq, icode, ligne,
                      report: Report, index) -> None:
-    """Avertit des communes listées plusieurs fois pour un indicateur dans une feuille."""
+    """Avertit des communes listées plusieurs fois pour un indicateur dans une feuille.
+
+    Vectorisé : les groupes (commune, indicateur, feuille) et leurs lignes distinctes sont
+    comptés par numpy ; seuls les groupes cités au rapport passent par Python.
+    """
     skey = kcode.astype(np.int64) * len(names) + feuille
     scode, _ = pd.factorize(skey)
     counts = np.bincount(scode)
     dup = np.flatnonzero((counts[scode] > 1) & located)
     if not len(dup):
         return
-    groups: dict[tuple, list[int]] = {}
-    for r in dup.tolist():
-        groups.setdefault((code[r], iuniq[icode[r]], names[feuille[r]]), []).append(r)
     # Plusieurs cellules d'une même ligne : les périodes d'un indicateur, additionnées et
     # déjà signalées (« periodes_additionnees ») ; ce n'est pas une commune en double.
-    groups = {k: rows for k, rows in groups.items() if len({int(ligne[r]) for r in rows}) > 1}
-    if len(groups) > MAX_LISTED:
+    g, lines = scode[dup], np.asarray(ligne, dtype=np.int64)[dup]
+    pair = pd.factorize(g.astype(np.int64) * (int(lines.max()) + 1) + lines)[0]
+    first_pair = np.unique(pair, return_index=True)[1]
+    distinct_lines = np.bincount(g[first_pair], minlength=int(g.max()) + 1)
+    keep = distinct_lines[g] > 1
+    if not keep.any():
+        return
+    rows, g = dup[keep], g[keep]
+    frame = pd.DataFrame({"g": g, "r": rows, "code": code[rows].astype(str),
+                          "item": iuniq[icode[rows]].astype(str),
+                          "feuille": np.asarray(names, dtype=object)[feuille[rows]].astype(str)})
+    firsts = frame.drop_duplicates("g").sort_values(["code", "item", "feuille"], kind="stable")
+    n_groups = len(firsts)
+    if n_groups > MAX_LISTED:
         report.add("avertissement", "commune_en_double",
-                   f"{len(groups)} couples commune/indicateur figurent plusieurs fois : "
+                   f"{n_groups} couples commune/indicateur figurent plusieurs fois : "
                    f"leurs valeurs sont additionnées (les {MAX_LISTED} premiers suivent).")
-    for (c, item, sheet_name), rows in sorted(groups.items())[:MAX_LISTED]:
-        lines = ", ".join(str(int(ligne[r])) for r in rows[:5])
+    shown = firsts.head(MAX_LISTED)
+    members = frame[frame["g"].isin(shown["g"])].groupby("g", sort=False)["r"].apply(list)
+    for row in shown.itertuples(index=False):
+        group_rows = members[row.g]
+        lines_txt = ", ".join(str(int(ligne[r])) for r in group_rows[:5])
         report.add("avertissement", "commune_en_double",
-                   f"{matching.describe(c, index)} figure plusieurs fois pour "
-                   f"« {item} » (lignes {lines}) : les valeurs sont additionnées.",
-                   sheet_name, int(ligne[rows[0]]))
+                   f"{matching.describe(row.code, index)} figure plusieurs fois pour "
+                   f"« {row.item} » (lignes {lines_txt}) : les valeurs sont additionnées.",
+                   row.feuille, int(ligne[group_rows[0]]))
 
 
 def _aggregate(kcode, n_keys, code, lib, iuniq, icode, valeur, masque, feuille, names, ligne,
@@ -793,12 +934,21 @@ def _aggregate(kcode, n_keys, code, lib, iuniq, icode, valeur, masque, feuille, 
     any_mask = np.bincount(kcode, weights=masque, minlength=n_keys) > 0
     # Somme avec une part masquée : inconnue, donc masquée (jamais un nombre partiel).
     good = (n_ok > 0) & ~any_mask
-    sheets: list[list[int]] = [[] for _ in range(n_keys)]
-    for k, f in zip(kcode.tolist(), feuille.tolist(), strict=True):
-        if f not in sheets[k]:
-            sheets[k].append(f)
-    feuille_txt = [", ".join(names[f] for f in fs)[:128] for fs in sheets]
-    fcode, funiq = pd.factorize(np.array(feuille_txt, dtype=object))
+    feuille = np.asarray(feuille, dtype=np.int64)
+    label_of = np.asarray([str(n) for n in names], dtype=object)
+    if len(names) == 1:
+        feuille_txt = np.full(n_keys, label_of[0][:128], dtype=object)
+    else:
+        # Feuilles de chaque clé, dans l'ordre de leur première apparition (groupement
+        # pandas, sans boucle sur les lignes).
+        pair = kcode.astype(np.int64) * len(names) + feuille
+        _, pfirst = np.unique(pair, return_index=True)
+        pfirst = np.sort(pfirst)
+        pk, pf = kcode[pfirst], feuille[pfirst]
+        joined = pd.Series(label_of[pf]).groupby(pk, sort=True).agg(", ".join)
+        feuille_txt = np.empty(n_keys, dtype=object)
+        feuille_txt[joined.index.to_numpy()] = [t[:128] for t in joined.tolist()]
+    fcode, funiq = pd.factorize(feuille_txt)
     return _values_frame(code[first], lib[first], _str_column(iuniq.tolist(), icode[first]),
                          sums, good, any_mask, _str_column(funiq.tolist(), fcode),
                          ligne[first], _str_column(col_labels, colonne[first]))
@@ -899,7 +1049,8 @@ def read_contribution(source, filename: str | None = None, contributeur: str = "
                       annee: int = 0, mapping_overrides: dict[str, str] | None = None,
                       commune_overrides: dict[str, str | None] | None = None,
                       feuilles: list[str] | None = None, departement: str | None = "config",
-                      engine=None) -> Parsed:
+                      engine=None, accept_proposals: bool = False,
+                      skip_invalid_rows: bool = False) -> Parsed:
     """Lit un fichier de contributeur sans rien enregistrer.
 
     Parameters
@@ -923,7 +1074,14 @@ def read_contribution(source, filename: str | None = None, contributeur: str = "
     departement : str or None, default "config"
         Département dont les noms de communes sont reconnus ; None = France entière.
     engine : Engine, optional
-        Base où lire les correspondances mémorisées.
+        Base où lire les correspondances mémorisées (du contributeur, et celles des autres
+        contributeurs, proposées comme candidats).
+    accept_proposals : bool, default False
+        Retient le premier candidat de chaque colonne de nombres sans indicateur reconnu
+        (le rapport le dit, méthode ``proposition_acceptee``).
+    skip_invalid_rows : bool, default False
+        Écarte les lignes qui portent une valeur invalide au lieu de refuser le fichier ;
+        chaque ligne écartée reste au rapport (``lignes_ecartees``).
 
     Returns
     -------
@@ -941,20 +1099,34 @@ def read_contribution(source, filename: str | None = None, contributeur: str = "
     _refuse_public_source(contrib)
     annee = _check_year(annee)
     content, filename = _load_source(source, filename)
-    name = Path(filename).name
+    received = Path(filename).name
+    # Un nom de fichier qui nomme une personne n'est gardé nulle part (rapport, lot,
+    # archive) : un nom neutre le remplace et le rapport dit pourquoi.
+    name, renamed = neutral_filename(received, contrib.identifiant, annee)
     report = Report(fichier=name, contributeur=contrib.identifiant, annee=annee)
+    if renamed:
+        report.fichier_renomme = renamed
+        report.add("avertissement", "nom_fichier_personnel",
+                   f"le nom du fichier reçu a l'air de nommer une personne ({renamed}) : il "
+                   f"n'est pas gardé ; le lot s'appelle « {name} ». Demandez au contributeur "
+                   f"de nommer ses fichiers sans nom de personne (« bilan_2024.xlsx »).")
     kind = check_file(content, name)
     wb = read_any(content, kind, name)
+    # Noms de feuilles (masquées comprises), notes de cellule, en-têtes : avant la mise en
+    # page, pour qu'un fichier nominatif soit refusé en quelques secondes.
+    check_workbook(wb, content, kind)
     report.format = "modele" if wb.stamp and wb.stamp.get("indicateurs") else wb.format
     report.encodage = wb.encodage
     if departement == "config":
         departement = settings().departement
     index = matching.get_index(departement)
-    remembered = None
+    remembered = shared = None
     if engine is not None:
         from observatoire.ingest.headers import remembered_mappings
         remembered = remembered_mappings(contrib.identifiant, engine)
-    mapper = HeaderMapper(contrib.identifiant, mapping_overrides, remembered)
+        shared = remembered_mappings(None, engine)
+    mapper = HeaderMapper(contrib.identifiant, mapping_overrides, remembered, shared,
+                          accept_proposals=accept_proposals)
     overrides = {str(k).strip(): v for k, v in (commune_overrides or {}).items()}
 
     sheets = wb.sheets
@@ -982,6 +1154,8 @@ def read_contribution(source, filename: str | None = None, contributeur: str = "
     items: list[str] = []  # indicateurs lus, communs à toutes les feuilles
     for sheet in sheets:
         if sheet.hidden and not feuilles:
+            # Pas lue, mais contrôlée : une feuille masquée n'en est pas moins dans le fichier.
+            check_personal_data(sheet, None, current_codes=index.current_codes, index=index)
             report.feuilles.append({"nom": sheet.name, "role": "ignorée (masquée)"})
             continue
         if sheet.name in fixed:
@@ -990,15 +1164,21 @@ def read_contribution(source, filename: str | None = None, contributeur: str = "
             oriented, lay = detect(sheet, mapper, index)
         check_personal_data(oriented, None if lay is None else lay.header,
                             skip_cols=[] if lay is None else lay.commune_cols,
-                            current_codes=index.current_codes, index=index)
+                            current_codes=index.current_codes, index=index,
+                            known_cols=[] if lay is None else lay.known_cols,
+                            headers=None if lay is None else lay.headers)
         if lay is None:
             report.feuilles.append({"nom": sheet.name,
                                     "role": "ignorée (aucun tableau par commune reconnu)"})
             continue
         res = _observations(oriented, lay, mapper, annee, index, overrides, report, items)
         results.append(res)
-    # Contrôle des données personnelles des feuilles non retenues aussi (ci-dessus) :
-    # on ne refuse qu'après avoir tout vu d'une feuille, mais avant tout stockage.
+    # Contrôle des données personnelles des feuilles non retenues aussi (ci-dessus), et des
+    # feuilles que --feuille ou le modèle écartent : le fichier est archivé en entier.
+    read_names = {s.name for s in sheets}
+    for sheet in wb.sheets:
+        if sheet.name not in read_names:
+            check_personal_data(sheet, None, current_codes=index.current_codes, index=index)
     results = _choose_sheets(results, annee, report)
     for res in results:
         role = "lue" + (" (transposée : communes en colonnes)" if res.sheet.transposed else "")
@@ -1009,13 +1189,17 @@ def read_contribution(source, filename: str | None = None, contributeur: str = "
             head = lay.headers.get(j, "")
             col = res.sheet.ref(lay.header, j)[1]
             report.entetes_non_resolus.append({"entete": head, "feuille": res.sheet.name,
-                                               "colonne": col, "candidats": m.candidats})
+                                               "colonne": col, "candidats": m.candidats,
+                                               "exemple": _sample(res.sheet, lay.header, j)})
+            best = f"\"{head}={m.candidats[0]['indicateur']}\"" if m.candidats else \
+                f"\"{head}=CODE\""
             report.add("avertissement", "entete_non_reconnu",
-                       f"la colonne « {head} » contient des nombres mais ne correspond à "
-                       f"aucun indicateur : elle est ignorée. Candidats : {_cands_text(m)}. "
-                       f"Confirmez la correspondance (« observatoire contributions "
-                       f"correspondances --confirmer \"{head}=CODE\" ») puis réimportez.",
-                       res.sheet.name, res.sheet.ref(lay.header, j)[0], col)
+                       f"la colonne « {head} » contient des nombres (par exemple "
+                       f"{_sample(res.sheet, lay.header, j)}) mais ne correspond à aucun "
+                       f"indicateur : elle est à confirmer et n'est pas chargée. Candidats : "
+                       f"{_cands_text(m)}. Choisissez l'indicateur (--correspondance {best}, "
+                       f"ou --accepter-propositions pour retenir le premier candidat) puis "
+                       f"réimportez.", res.sheet.name, res.sheet.ref(lay.header, j)[0], col)
         _report_same_item(res, report)
         _report_hidden_columns(res, report)
         for m in lay.item_cols.values():
@@ -1024,22 +1208,34 @@ def read_contribution(source, filename: str | None = None, contributeur: str = "
                            f"l'indicateur « {m.indicateur} » n'est pas attendu de ce "
                            f"contributeur d'après le registre : chargé quand même ; vérifiez "
                            f"la correspondance.", res.sheet.name)
-        _collect_errors(res, report)
+        _collect_errors(res, report, skip_invalid_rows)
+        _report_prefixed_codes(res, report)
         _check_totals(res, report)
         report.lignes_lues += res.lignes
     if not results:
+        seen = _columns_seen(sheets)
         report.add("erreur", "aucun_tableau",
-                   "aucun tableau d'effectifs par commune n'a été reconnu : il faut une colonne "
-                   "de communes (code INSEE ou nom) et au moins une colonne d'indicateur. "
-                   "Utilisez le modèle standard (« observatoire contributions modele »).")
+                   f"aucun tableau d'effectifs par commune n'a été reconnu : il faut une "
+                   f"colonne de communes (code INSEE, nom, ou code du département et code de "
+                   f"commune) et au moins une colonne de nombres. Colonnes lues : {seen}. "
+                   f"Vérifiez que le fichier contient bien un tableau par commune, ou "
+                   f"utilisez le modèle standard (« observatoire contributions modele »).")
     _year_hint(wb, name, annee, report)
     values, n_communes = _finalise(results, report, index, contrib.identifiant,
                                    national=departement is None) if results else \
         (pd.DataFrame(columns=batches.VALUE_COLUMNS), 0)
     if results and values.empty and report.ok:
-        report.add("erreur", "aucune_valeur",
-                   "aucune valeur n'a été lue dans le tableau reconnu : vérifiez que les "
-                   "cellules contiennent des effectifs.")
+        if report.entetes_non_resolus:
+            heads = ", ".join(f"« {e['entete']} »" for e in report.entetes_non_resolus[:5])
+            report.add("erreur", "aucune_valeur",
+                       f"aucune colonne n'a pu être chargée : les colonnes de nombres {heads} "
+                       f"sont à confirmer (voir leurs candidats). Indiquez l'indicateur de "
+                       f"chacune (--correspondance \"ENTETE=code\") ou retenez les "
+                       f"propositions (--accepter-propositions), puis réimportez.")
+        else:
+            report.add("erreur", "aucune_valeur",
+                       "aucune valeur n'a été lue dans le tableau reconnu : vérifiez que les "
+                       "cellules contiennent des effectifs.")
     known = values.attrs.pop("_rapport", {})
     report.fill_values(values, index.noms, communes_reconnues=n_communes, **known)
     return Parsed(values=values, report=report, content=content, filename=name,
@@ -1084,6 +1280,8 @@ def import_contribution(source, filename: str | None = None, contributeur: str =
                         mapping_overrides: dict[str, str] | None = None,
                         commune_overrides: dict[str, str | None] | None = None,
                         feuilles: list[str] | None = None, engine=None,
+                        accept_proposals: bool = False,
+                        skip_invalid_rows: bool = False,
                         perimetre: str | None = None) -> Report:
     """Lit un fichier de contributeur puis l'enregistre comme lot (une transaction).
 
@@ -1091,6 +1289,9 @@ def import_contribution(source, filename: str | None = None, contributeur: str =
     ----------
     source, filename, contributeur, annee, mapping_overrides, commune_overrides, feuilles
         Voir :func:`read_contribution`.
+    accept_proposals, skip_invalid_rows
+        Voir :func:`read_contribution` ; les propositions acceptées sont mémorisées pour
+        ce contributeur comme les correspondances confirmées.
     perimetre : str, optional
         Communes que couvre ce lot quand elles sont moins que le territoire déclaré du
         contributeur (syntaxe de :func:`observatoire.catalogues.communes_couvertes`),
@@ -1121,7 +1322,9 @@ def import_contribution(source, filename: str | None = None, contributeur: str =
 
         n_perimetre = len(verifier_perimetre(contributeur, perimetre))
     parsed = read_contribution(source, filename, contributeur, annee, mapping_overrides,
-                               commune_overrides, feuilles, engine=engine)
+                               commune_overrides, feuilles, engine=engine,
+                               accept_proposals=accept_proposals,
+                               skip_invalid_rows=skip_invalid_rows)
     report = parsed.report
     if perimetre:
         report.add("avertissement", "perimetre_restreint",
@@ -1138,6 +1341,9 @@ def import_contribution(source, filename: str | None = None, contributeur: str =
         rapport=report.to_dict(with_values=False), engine=engine, perimetre=perimetre or None)
     report.statut, report.lot_id = result.statut, result.lot_id
     report.remplace_lot_id = result.remplace_lot_id
-    for entete, code in (mapping_overrides or {}).items():
+    confirmed = dict(mapping_overrides or {})
+    confirmed.update({c["entete"]: c["indicateur"] for c in report.correspondances
+                      if c["methode"] == "proposition_acceptee"})
+    for entete, code in confirmed.items():
         remember_mapping(report.contributeur, entete, code, utilisateur, engine)
     return report

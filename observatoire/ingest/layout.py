@@ -19,7 +19,7 @@ import pandas as pd
 from observatoire.ingest.headers import HeaderMapper, HeaderMatch, period_label
 from observatoire.ingest.readers import Sheet
 from observatoire.ingest.values import looks_numeric
-from observatoire.matching import CommuneIndex, match_values, normalize_name
+from observatoire.matching import RECOGNISED, CommuneIndex, match_values, normalize_name
 
 _CODE_HDR = re.compile(
     r"^(CODE( INSEE| COMMUNE| COM| GEO| GEOGRAPHIQUE| INSEE COMMUNE| INSEE DE LA COMMUNE|"
@@ -29,6 +29,11 @@ _NAME_HDR = re.compile(
     r"^(((NOM|LIBELLE|LIB)( DE)?( LA)? )?(COMMUNE|COMMUNES|VILLE|LOCALITE)( .*)?|LIBGEO|"
     r"LIEU DE RESIDENCE.*|DOMICILE.*|RESIDENCE( .*)?|COMMUNE DE RESIDENCE.*)$")
 _CP_HDR = re.compile(r"^(CP|C P|CODE POSTAL|CODES POSTAUX|CODEPOSTAL|CODE POSTAL COMMUNE)$")
+# Code du département, à joindre au code de commune sur 3 chiffres (« Code département » +
+# « Code commune » des tableaux de l'INSEE).
+_DEP_HDR = re.compile(r"^(CODE )?(DEPARTEMENT|DEP|DEPT|DPT|CODE DEP|CODDEP|DEP CODE)"
+                      r"( CODE)?$")
+_DEP_VALUE = re.compile(r"^(\d{2,3}|2[AB])$")
 _YEAR_HDR = re.compile(r"^(ANNEE|AN|ANNEES|EXERCICE|MILLESIME|ANNEE DE REFERENCE)$")
 _ITEM_HDR = re.compile(r"^(INDICATEUR|INDICATEURS|ITEM|ITEMS|LIBELLE INDICATEUR|NATURE|"
                        r"NATURE DES FAITS|TYPE|CATEGORIE|CLASSE|RUBRIQUE|VARIABLE|"
@@ -50,6 +55,9 @@ class Layout:
         Indice de la ligne d'en-tête dans ``sheet.cells``.
     code_col, name_col, cp_col, year_col : int or None
         Colonnes du code INSEE, du nom de commune, du code postal, de l'année.
+    dep_col : int or None
+        Colonne du code du département quand le code de commune n'a que 3 chiffres
+        (codes en deux colonnes) : les deux sont joints.
     item_cols : dict
         Colonne → :class:`HeaderMatch` (format large).
     long_item_col, long_value_col : int or None
@@ -73,6 +81,7 @@ class Layout:
     name_col: int | None = None
     cp_col: int | None = None
     year_col: int | None = None
+    dep_col: int | None = None
     item_cols: dict[int, HeaderMatch] = field(default_factory=dict)
     long_item_col: int | None = None
     long_value_col: int | None = None
@@ -86,7 +95,20 @@ class Layout:
     @property
     def commune_cols(self) -> list[int]:
         """Colonnes qui désignent la commune."""
-        return [c for c in (self.code_col, self.name_col, self.cp_col) if c is not None]
+        return [c for c in (self.code_col, self.name_col, self.cp_col, self.dep_col)
+                if c is not None]
+
+    @property
+    def known_cols(self) -> list[int]:
+        """Colonnes dont le rôle est connu : communes, indicateurs (résolus ou à
+        confirmer, écartés compris), année, format long, totaux.
+        """
+        cols = [*self.commune_cols, *self.item_cols, *self.unresolved, *self.set_aside]
+        cols += [c for c in (self.year_col, self.long_item_col, self.long_value_col)
+                 if c is not None]
+        for group in self.periods.values():
+            cols += group
+        return sorted(set(cols))
 
     @property
     def is_long(self) -> bool:
@@ -129,14 +151,81 @@ def _text_column(sheet: Sheet, j: int) -> bool:
 
 
 def _commune_share(sheet: Sheet, i: int, j: int, index: CommuneIndex) -> float:
+    """Part des cellules sous la ligne ``i`` de la colonne ``j`` qui désignent une commune.
+
+    Chaque valeur distincte n'est reconnue qu'une fois par feuille (en cache), sans chercher
+    de communes proches : la recherche de la mise en page essaie toutes les colonnes de
+    dizaines de lignes candidates.
+    """
     sample = [v for v in sheet.array[i + 1:i + 1 + SAMPLE_ROWS, j].tolist()
               if v is not None and not (isinstance(v, float) and v != v)]
     if not sample:
         return 0.0
-    _, methode, _ = match_values(np.array(sample, dtype=object), index=index)
-    return float(np.isin(methode, ["code", "ancien_code", "nom_code", "code_postal_nom",
-                                   "nom", "ancienne_commune", "non_localise",
-                                   "ambigu"]).mean())
+    cache = sheet.__dict__.setdefault("_commune_kind", {})
+    todo = [v for v in dict.fromkeys(map(_hashable, sample)) if v not in cache]
+    if todo:
+        _, methode, _ = match_values(np.array(todo, dtype=object), index=index, suggest=False)
+        cache.update(zip(todo, np.isin(methode, RECOGNISED).tolist(), strict=True))
+    return float(np.mean([cache[_hashable(v)] for v in sample]))
+
+
+def _hashable(v):
+    # VRAI n'est pas le code 1 : un booléen garde son type dans la clé du cache.
+    return ("bool", v) if isinstance(v, bool) else v
+
+
+def _split_code_columns(sheet: Sheet, i: int, lay: Layout, texts: dict[int, str]) -> None:
+    """Code de commune sur 3 chiffres à côté d'un code de département : les joint.
+
+    Les tableaux de l'INSEE donnent « Code département » (62) et « Code commune » (119) ;
+    seuls, ces 3 chiffres ne désignent aucune commune.
+    """
+    if lay.code_col is None:
+        return
+    body = sheet.array[i + 1:i + 1 + SAMPLE_ROWS]
+    com = [v for v in body[:, lay.code_col].tolist() if v is not None]
+    if not com or not all(_short_code(v) for v in com):
+        return
+    for j, text in texts.items():
+        if j == lay.code_col or not _DEP_HDR.match(normalize_name(text)):
+            continue
+        deps = [v for v in body[:, j].tolist() if v is not None]
+        if deps and all(_DEP_VALUE.match(_code_text(v)) for v in deps):
+            lay.dep_col = j
+            return
+
+
+def _code_text(v) -> str:
+    if isinstance(v, float) and v.is_integer():
+        v = int(v)
+    return str(v).strip().upper()
+
+
+def _short_code(v) -> bool:
+    text = _code_text(v)
+    return text.isdigit() and 1 <= len(text) <= 3
+
+
+def join_split_codes(dep_cells: np.ndarray, com_cells: np.ndarray) -> np.ndarray:
+    """Codes INSEE joints depuis un code de département et un code de commune sur 3 chiffres.
+
+    « 62 » + « 119 » → « 62119 » ; « 2A » + « 4 » → « 2A004 » ; outre-mer, « 971 » + « 101 »
+    → « 97101 » (le code de commune y reprend le dernier chiffre du département). Une
+    ligne sans l'un des deux garde la cellule du code de commune telle quelle.
+    """
+    out = np.array(com_cells, dtype=object, copy=True)
+    for k, (d, c) in enumerate(zip(dep_cells.tolist(), com_cells.tolist(), strict=True)):
+        if d is None or c is None:
+            continue
+        dep, com = _code_text(d), _code_text(c)
+        if not (_DEP_VALUE.match(dep) and com.isdigit() and len(com) <= 3):
+            continue
+        if len(dep) == 2:
+            dep = dep.zfill(2)
+            out[k] = dep + com.zfill(3)
+        else:
+            out[k] = dep + com.zfill(3)[-2:]
+    return out
 
 
 def _try_row(sheet: Sheet, i: int, mapper: HeaderMapper, index: CommuneIndex) -> Layout | None:
@@ -192,6 +281,13 @@ def _try_row(sheet: Sheet, i: int, mapper: HeaderMapper, index: CommuneIndex) ->
         # communes d'un tableau transposé, ou une colonne de texte.
         pending.insert(0, lay.long_item_col)
         lay.long_item_col = None
+    _split_code_columns(sheet, i, lay, texts)
+    if lay.code_col is not None and lay.dep_col is None and lay.name_col is None \
+            and _commune_share(sheet, i, lay.code_col, index) < 0.5:
+        # « Code » au-dessus d'autre chose que des communes : la colonne des communes est
+        # cherchée par son contenu.
+        pending.insert(0, lay.code_col)
+        lay.code_col = None
     if lay.code_col is None and lay.name_col is None:
         # Colonne de communes sans en-tête reconnaissable (« » ou « Secteur ») : par son contenu.
         for j in [*pending, *[k for k in range(sheet.array.shape[1]) if k not in texts]]:
@@ -215,19 +311,27 @@ def _try_row(sheet: Sheet, i: int, mapper: HeaderMapper, index: CommuneIndex) ->
                     lay.item_cols[j] = HeaderMatch(next(iter(mapper.own_codes)),
                                                    "seul_indicateur", 0.5)
                     pending.remove(j)
-        if not lay.item_cols:
-            return None
     _same_item_columns(lay, {j: f"{groups.get(j, '')} {texts[j]}" for j in lay.item_cols})
     body = sheet.array[i + 1:i + 1 + 500]
     for j in pending:
         if j in (lay.long_item_col, lay.long_value_col):
             continue
         if looks_numeric(body[:, j]):
-            lay.unresolved[j] = mapper.map(texts[j])
+            match = mapper.map(texts[j])
+            accepted = mapper.accept(match, {m.indicateur for m in lay.item_cols.values()})
+            if accepted is not None:  # --accepter-propositions : le premier candidat
+                lay.item_cols[j] = accepted
+            else:
+                lay.unresolved[j] = match
         else:
             lay.ignored.append(j)
-    lay.score = len(lay.item_cols) + (3 if lay.is_long else 0) + 0.5 * bool(lay.code_col) \
-        + 0.5 * bool(lay.name_col)
+    if not lay.item_cols and not lay.unresolved and lay.long_value_col is None:
+        return None
+    # Une colonne de nombres sans indicateur reconnu compte moins qu'une colonne reconnue,
+    # mais un tableau de communes et de nombres n'est jamais écarté en silence : ses
+    # colonnes sont rapportées « à confirmer » avec leurs candidats.
+    lay.score = len(lay.item_cols) + 0.25 * len(lay.unresolved) + (3 if lay.is_long else 0) \
+        + 0.5 * (lay.code_col is not None) + 0.5 * (lay.name_col is not None)
     return lay
 
 

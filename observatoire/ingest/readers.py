@@ -275,7 +275,7 @@ def read_workbook(content: bytes, kind: str, filename: str = "") -> Workbook:
         for index, name in enumerate(wb.sheet_names):
             sh = wb.get_sheet_by_index(index)
             meta = metas.get(name)
-            hidden = meta is not None and "Visible" not in str(meta.visible)
+            hidden = meta is not None and not str(meta.visible).endswith(".Visible")
             rows = sh.to_python(skip_empty_area=False)
             if name == TEMPLATE_SHEET:
                 stamp = _read_stamp(rows)
@@ -286,15 +286,16 @@ def read_workbook(content: bytes, kind: str, filename: str = "") -> Workbook:
     except FichierRefuseError:
         raise
     except Exception as exc:  # calamine lève ses propres types (ZipError, XmlError, PasswordError…)
-        kind_name = type(exc).__name__
-        if "Password" in kind_name or "password" in str(exc).lower() \
-                or "encrypt" in str(exc).lower():
+        # Le message de calamine est en anglais : il n'est jamais cité, seulement interprété.
+        if _looks_encrypted(exc, content, kind):
             raise FichierRefuseError(
-                f"Le fichier « {filename} » est protégé par un mot de passe : retirez la "
-                f"protection et renvoyez-le.") from exc
+                f"Le fichier « {filename} » est un classeur protégé par un mot de passe : il "
+                f"ne peut pas être lu. Enregistrez-en une copie sans mot de passe et "
+                f"renvoyez-la.") from exc
         raise FichierRefuseError(
-            f"Le fichier « {filename} » est corrompu ou illisible ({kind_name} : {exc}). "
-            f"Ouvrez-le dans votre tableur, enregistrez-le de nouveau en .xlsx et renvoyez-le."
+            f"Le fichier « {filename} » est corrompu ou illisible : le tableur qui l'a produit "
+            f"l'a mal enregistré, ou ce n'est pas un classeur {kind}. Ouvrez-le dans votre "
+            f"tableur, enregistrez-le de nouveau en .xlsx et renvoyez-le."
         ) from exc
     if kind == "xlsx" and stamp is None:
         stamp = _stamp_from_defined_names(content)
@@ -303,6 +304,21 @@ def read_workbook(content: bytes, kind: str, filename: str = "") -> Workbook:
             sheet.formulas = functools.partial(_uncached_formulas, content, sheet.name)
             sheet.hidden_columns = functools.partial(_hidden_columns, content, sheet.name)
     return Workbook(format=kind, sheets=sheets, stamp=stamp)
+
+
+# Enregistrement FILEPASS (0x002F) d'un classeur .xls chiffré, suivi du type de chiffrement
+# (0 : XOR, 1 : RC4).
+_XLS_FILEPASS = re.compile(rb"\x2f\x00[\x02-\xff]\x00(?:\x00\x00|\x01\x00)")
+
+
+def _looks_encrypted(exc: Exception, content: bytes, kind: str) -> bool:
+    """Vrai quand un classeur illisible l'est parce qu'il est chiffré (mot de passe)."""
+    text = f"{type(exc).__name__} {exc}".lower()
+    if "password" in text or "encrypt" in text or "protect" in text:
+        return True
+    if kind == "xls":
+        return bool(_XLS_FILEPASS.search(content[:65536]))
+    return False
 
 
 def _read_stamp(rows: list[list]) -> dict | None:
@@ -359,6 +375,24 @@ def _sheet_xml_path(zf: zipfile.ZipFile, name: str) -> str | None:
             target = re.search(r'Target="([^"]+)"', rel)[1].lstrip("/")
             return target if target.startswith("xl/") else "xl/" + target
     return None
+
+
+def sheet_xml_paths(zf: zipfile.ZipFile) -> dict[str, str]:
+    """Nom de chaque feuille d'un .xlsx → chemin de son XML dans l'archive."""
+    wb = zf.read("xl/workbook.xml").decode("utf-8", "replace")
+    rels = zf.read("xl/_rels/workbook.xml.rels").decode("utf-8", "replace")
+    targets = {}
+    for rel in re.findall(r"<(?:\w+:)?Relationship\b[^>]*>", rels):
+        rid, target = re.search(r'\bId="([^"]+)"', rel), re.search(r'Target="([^"]+)"', rel)
+        if rid and target:
+            t = target[1].lstrip("/")
+            targets[rid[1]] = t if t.startswith("xl/") else "xl/" + t
+    out = {}
+    for tag in re.findall(r"<(?:\w+:)?sheet\b[^>]*>", wb):
+        name, rid = re.search(r'\bname="([^"]*)"', tag), re.search(r'\br:id="([^"]+)"', tag)
+        if name and rid and rid[1] in targets:
+            out[html.unescape(name[1])] = targets[rid[1]]
+    return out
 
 
 def _uncached_formulas(content: bytes, name: str) -> list[tuple[int, int]]:
@@ -471,6 +505,9 @@ def read_csv_bytes(content: bytes, filename: str = "fichier.csv") -> Workbook:
     Workbook
     """
     text, encoding = decode_text(content)
+    if not text.strip():
+        raise FichierRefuseError(f"Le fichier « {filename} » ne contient aucune ligne de "
+                                 f"texte : rien à importer. Vérifiez l'export du tableau.")
     sep = sniff_separator(text)
     width = max((len(next(csv.reader([ln], delimiter=sep)))
                  for ln in text.splitlines()[:200] if ln.strip()), default=1)
@@ -481,8 +518,14 @@ def read_csv_bytes(content: bytes, filename: str = "fichier.csv") -> Workbook:
                          keep_default_na=False, na_filter=False, names=range(width),
                          skip_blank_lines=False, engine="c", quoting=csv.QUOTE_MINIMAL)
         arr = df.to_numpy(dtype=object)
-    except (pd.errors.ParserError, ValueError):
-        rows = list(csv.reader(io.StringIO(text), delimiter=sep))
+    except (pd.errors.ParserError, ValueError, csv.Error):
+        try:
+            rows = list(csv.reader(io.StringIO(text), delimiter=sep))
+        except csv.Error as exc:
+            raise FichierRefuseError(
+                f"Le fichier « {filename} » n'est pas un CSV lisible (guillemets ou "
+                f"séparateurs incohérents). Exportez de nouveau le tableau en CSV (séparateur "
+                f"« ; ») ou en .xlsx, et renvoyez-le.") from exc
         arr = _array(rows) if rows else np.empty((0, 0), dtype=object)
     arr = np.array(arr, dtype=object)  # inscriptible, indépendant du DataFrame lu
     arr[arr == ""] = None

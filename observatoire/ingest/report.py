@@ -88,6 +88,12 @@ class Report:
         En-têtes de colonnes chiffrées sans indicateur, avec leurs candidats.
     communes_non_reconnues : list of dict
         Texte, position, statut (``ambigu`` ou ``inconnue``) et candidates.
+    lignes_ecartees : list of dict
+        Lignes laissées de côté par ``--ecarter-lignes-invalides`` : feuille, ligne,
+        colonnes, commune (texte lu), raisons (codes) et message ; enregistrées avec le lot.
+    fichier_renomme : str or None
+        Raison pour laquelle le nom du fichier reçu n'est pas gardé (il a l'air de nommer
+        une personne) : ``fichier`` est alors un nom neutre.
     erreurs, avertissements : list of Issue
     valeurs : list of dict
         Valeurs chargées (commune, nom, indicateur, valeur, masque).
@@ -110,6 +116,8 @@ class Report:
     correspondances: list[dict] = field(default_factory=list)
     entetes_non_resolus: list[dict] = field(default_factory=list)
     communes_non_reconnues: list[dict] = field(default_factory=list)
+    lignes_ecartees: list[dict] = field(default_factory=list)
+    fichier_renomme: str | None = None
     erreurs: list[Issue] = field(default_factory=list)
     avertissements: list[Issue] = field(default_factory=list)
 
@@ -235,6 +243,17 @@ class Report:
             if c["methode"] == "approchee":
                 lines.append(f"Correspondance à confirmer : « {c['entete']} » → "
                              f"{c['indicateur']} (score {c['score']:.2f})")
+            elif c["methode"] == "proposition_acceptee":
+                lines.append(f"Proposition acceptée (--accepter-propositions) : "
+                             f"« {c['entete']} » → {c['indicateur']} (score {c['score']:.2f})")
+        for e in self.entetes_non_resolus:
+            cands = ", ".join(f"{c['indicateur']} ({c.get('score', 0):.2f})"
+                              for c in e.get("candidats", [])[:5]) or "aucun"
+            lines.append(f"À confirmer : colonne {e.get('colonne')} « {e['entete']} » "
+                         f"(feuille « {e.get('feuille')} ») — candidats : {cands}")
+        if self.lignes_ecartees:
+            lines.append(f"Lignes écartées (--ecarter-lignes-invalides) : "
+                         f"{len(self.lignes_ecartees)}")
         lines += issue_lines(self.erreurs, self.avertissements, max_items)
         return "\n".join(lines)
 
@@ -272,6 +291,11 @@ def _value_records(values: pd.DataFrame, noms: dict[str, str]) -> list[dict]:
     ]
 
 
+#: Codes des erreurs de valeurs, que ``--ecarter-lignes-invalides`` sait écarter.
+VALUE_ERRORS = frozenset({"valeur_negative", "valeur_decimale", "valeur_non_numerique",
+                          "formule_refusee", "valeur_hors_bornes", "formule_sans_valeur"})
+
+
 def refusal(report, fichier: str) -> FichierRefuseError:
     """Refus d'un fichier dont le rapport a des erreurs : rien ne sera enregistré.
 
@@ -291,9 +315,14 @@ def refusal(report, fichier: str) -> FichierRefuseError:
         À lever par l'appelant.
     """
     report.statut = "refuse"
-    first = "; ".join(i.to_text() for i in report.erreurs[:5])
+    first = "; ".join(i.to_text().rstrip(".") for i in report.erreurs[:5])
     more = f" (et {len(report.erreurs) - 5} autres)" if len(report.erreurs) > 5 else ""
+    codes = {i.code for i in report.erreurs}
+    hint = (" Corrigez ces cellules, ou chargez seulement les lignes valides (option "
+            "--ecarter-lignes-invalides, case « écarter les lignes invalides » de la page "
+            "Importer) : les lignes écartées restent au rapport du lot."
+            if codes & VALUE_ERRORS and not codes - VALUE_ERRORS - {"trop_d_erreurs"} else "")
     exc = FichierRefuseError(
-        f"Fichier « {fichier} » refusé, rien n'a été enregistré : {first}{more}.")
+        f"Fichier « {fichier} » refusé, rien n'a été enregistré : {first}{more}.{hint}")
     exc.rapport = report
     return exc

@@ -87,9 +87,10 @@ def _check_ole(content: bytes, name: str) -> str:
     # un .xls à macros contient un flux VBA.
     if _utf16("EncryptedPackage") in content or _utf16("EncryptionInfo") in content:
         raise FichierRefuseError(
-            f"Le fichier « {name} » est protégé par un mot de passe : il ne peut pas être lu. "
-            f"Retirez la protection (Fichier > Informations > Protéger le classeur) et "
-            f"renvoyez-le."
+            f"Le fichier « {name} » est un classeur protégé par un mot de passe : il ne peut "
+            f"pas être lu. Enregistrez-en une copie sans mot de passe (Fichier > Informations "
+            f"> Protéger le classeur > Chiffrer avec mot de passe, effacer le mot de passe) "
+            f"et renvoyez-la."
         )
     if _utf16("_VBA_PROJECT_CUR") in content or _utf16("VBA") in content:
         raise FichierRefuseError(
@@ -105,9 +106,12 @@ def _check_zip(content: bytes, name: str, ext: str) -> str:
         zf = zipfile.ZipFile(io.BytesIO(content))
         infos = zf.infolist()
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        # Le message de zipfile (« File is not a zip file ») reste en anglais : on ne le cite pas.
         raise FichierRefuseError(
-            f"Le fichier « {name} » est corrompu ou incomplet (archive illisible : {exc}). "
-            f"Ouvrez-le dans votre tableur, enregistrez-le de nouveau en .xlsx et renvoyez-le."
+            f"Le fichier « {name} » est corrompu ou incomplet : son contenu n'est pas celui "
+            f"d'un classeur {ext.lstrip('.') or 'Excel'} (archive illisible, peut-être un "
+            f"envoi interrompu ou un fichier renommé). Ouvrez-le dans votre tableur, "
+            f"enregistrez-le de nouveau en .xlsx et renvoyez-le."
         ) from exc
     total = sum(i.file_size for i in infos)
     if total / 1_000_000 > s.decompression_max_mo:
@@ -127,8 +131,9 @@ def _check_zip(content: bytes, name: str, ext: str) -> str:
             )
         if info.flag_bits & 0x1:
             raise FichierRefuseError(
-                f"Le fichier « {name} » est protégé par un mot de passe : retirez la "
-                f"protection et renvoyez-le."
+                f"Le fichier « {name} » est une archive protégée par un mot de passe : "
+                f"elle ne peut pas être lue. Enregistrez une copie sans mot de passe et "
+                f"renvoyez-la."
             )
     names = {i.filename for i in infos}
     lower = {n.lower() for n in names}
@@ -139,6 +144,13 @@ def _check_zip(content: bytes, name: str, ext: str) -> str:
             f"renvoyez-le."
         )
     if "mimetype" in names and "content.xml" in names:
+        manifest = zf.read("META-INF/manifest.xml") if "META-INF/manifest.xml" in names else b""
+        if b"encryption-data" in manifest:
+            raise FichierRefuseError(
+                f"Le fichier « {name} » est un classeur protégé par un mot de passe "
+                f"(OpenDocument chiffré) : il ne peut pas être lu. Enregistrez-en une copie "
+                f"sans mot de passe (Fichier > Propriétés > Sécurité dans LibreOffice) et "
+                f"renvoyez-la.")
         return "ods"
     if "[Content_Types].xml" not in names or not any(n.startswith("xl/") for n in names):
         raise FichierRefuseError(

@@ -25,8 +25,14 @@ EMPTY_RE = re.compile(r"^\s*(-+|–|—|\.|/|néant|neant|vide|nd|n\.d\.?)?\s*$"
 INJECTION_RE = re.compile(r"^\s*[=+\-@\t\r]\s*[A-Za-z_]")
 _SPACES = re.compile(r"[\s\u00a0\u202f\u2009']+")
 
-#: Codes d'anomalie de :func:`parse_counts`.
-OK, EMPTY, MASKED, NEGATIVE, FRACTION, NOT_NUMERIC, INJECTION = range(7)
+#: Codes d'anomalie de :func:`parse_counts` ; ``TOO_LARGE`` : nombre démesuré pour un
+#: effectif (au-delà de :data:`MAX_COUNT`, jusqu'aux nombres qu'aucun entier 64 bits ne
+#: tient) ; ``EXCLUDED`` : cellule d'une ligne écartée à la demande de l'agent.
+OK, EMPTY, MASKED, NEGATIVE, FRACTION, NOT_NUMERIC, INJECTION, TOO_LARGE, EXCLUDED = range(9)
+#: Effectif le plus grand qu'on accepte pour une commune et un indicateur : plus que la
+#: population de la plus grande commune de France ; au-delà, c'est une erreur de saisie
+#: (un code, un numéro de téléphone, une somme collés dans la cellule).
+MAX_COUNT = 10_000_000
 
 
 def _parse_text(text: str) -> tuple[float | None, int]:
@@ -117,8 +123,11 @@ def parse_array(cells, types=None) -> tuple[np.ndarray, np.ndarray]:
     valid &= ~nan_num
     neg = valid & (numbers < 0)
     frac = valid & ~neg & (np.floor(numbers) != numbers)
+    # Trop grand pour un effectif (et, au-delà de 2^63, pour la base : jamais converti).
+    huge = valid & ~neg & ~(numbers <= MAX_COUNT)
     state[neg] = NEGATIVE
     state[frac] = FRACTION
+    state[huge] = TOO_LARGE
     numbers[state != OK] = np.nan
     return numbers, state
 
@@ -167,4 +176,5 @@ def looks_numeric(cells, min_share: float = 0.5) -> bool:
     filled = state != EMPTY
     if not filled.any():
         return False
-    return bool(np.isin(state[filled], [OK, MASKED, NEGATIVE, FRACTION]).mean() >= min_share)
+    return bool(np.isin(state[filled], [OK, MASKED, NEGATIVE, FRACTION, TOO_LARGE]).mean()
+                >= min_share)

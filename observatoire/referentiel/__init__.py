@@ -185,7 +185,8 @@ def _report(meta: dict, report: pd.DataFrame, counts: dict, checks: dict | None,
         return [{c: (None if pd.isna(v) else v) for c, v in zip(cols, row, strict=True)}
                 for row in df[cols].itertuples(index=False)]
 
-    moved = report[report["statut"].isin(["deleguee", "associee", "ancien_code"])
+    moved = report[report["statut"].isin(["deleguee", "associee", "ancien_code",
+                                           "arrondissement_municipal"])
                    | (report["statut"].isin(["proposition", "code_invalide"])
                       & report["code_actuel"].notna())]
     orphans = report[report["code_actuel"].isna() & report["code_source"].notna()]

@@ -177,8 +177,20 @@ def normalize_codes(values: pd.Series) -> pd.Series:
     out = values.astype("string").str.strip().str.upper()
     # Un tableur ou un shapefile a pu lire le code comme un nombre : 1001.0 -> 01001.
     out = out.str.replace(r"^(\d+)\.0+$", r"\1", regex=True)
+    # Code préfixé (« COM62001 », « COM_62001 », « fr-62001 ») : le code INSEE qui suit.
+    out = out.str.replace(PREFIXED_RE, r"\g<code>", regex=True)
     out = out.where(~out.str.fullmatch(r"\d{4}").fillna(False), "0" + out)
     return out.astype(object).where(out.notna(), None)
+
+
+#: Préfixe de lettres devant un code INSEE complet, retiré par :func:`normalize_codes`.
+PREFIXED_RE = r"^[A-Z][A-Z_]{0,11}[\s_:\-.#]?(?P<code>\d{5}|2[AB]\d{3})$"
+
+
+def prefixed_count(values: pd.Series) -> int:
+    """Nombre de codes écrits avec un préfixe (« COM62001 »), pour le rapport."""
+    out = values.astype("string").str.strip().str.upper()
+    return int(out.str.fullmatch(PREFIXED_RE).fillna(False).sum())
 
 
 def _code_share(values: pd.Series) -> float:
@@ -201,8 +213,13 @@ def _pick_columns(path: Path, layer: str, frame: pd.DataFrame,
                        and "dep" not in lc and "reg" not in lc and "arr" not in lc]
         code = next((c for c in candidates if _code_share(frame[c]) >= 0.5), None)
         if code is None:
-            tried = (f" (colonnes essayées : {', '.join(candidates)}, mais leurs valeurs ne sont "
-                     "pas des codes INSEE de commune)") if candidates else ""
+            def sample(c):
+                vals = frame[c].dropna()
+                return f" (ex. « {vals.iloc[0]} »)" if len(vals) else ""
+
+            tried = (f" (colonnes essayées : "
+                     f"{', '.join(c + sample(c) for c in candidates)}, mais leurs valeurs ne "
+                     "sont pas des codes INSEE de commune)") if candidates else ""
             raise _fail(path, f"couche « {layer} » : aucune colonne de code INSEE des communes"
                               f"{tried}. Colonnes trouvées : {', '.join(by_lower.values())}. "
                               "Attendu : INSEE_COM (IGN ADMIN EXPRESS), code (Etalab), "
@@ -376,6 +393,13 @@ def _read(path: Path, layer: str | None, crs: str | None, code_column: str | Non
     if out.crs != CRS.from_user_input(LAMBERT93):
         out = out.to_crs(LAMBERT93)
     warnings = []
+    n_prefixed = prefixed_count(frame[code])
+    if n_prefixed:
+        sample = frame[code][frame[code].astype("string").str.strip().str.upper()
+                             .str.fullmatch(PREFIXED_RE).fillna(False)].iloc[0]
+        warnings.append(f"{n_prefixed} code(s) de la colonne « {code} » sont précédés d'un "
+                        f"préfixe (par exemple « {sample} ») : lus comme le code INSEE qui "
+                        f"suit.")
     missing = out["code_source"].isna()
     if missing.any():
         warnings.append(f"{int(missing.sum())} entité(s) sans code INSEE dans la colonne "

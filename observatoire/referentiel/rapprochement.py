@@ -25,6 +25,8 @@ STATUTS = {
     "deleguee": "commune déléguée, rattachée à sa commune nouvelle",
     "associee": "commune associée, rattachée à sa commune de rattachement",
     "ancien_code": "ancien code absorbé, rattaché à la commune actuelle",
+    "arrondissement_municipal": "arrondissement municipal (Paris, Lyon, Marseille), rattaché "
+                                "à sa commune",
     "proposition": "code inconnu du COG : commune actuelle proposée, à confirmer",
     "non_rapproche": "code inconnu du COG, sans commune actuelle voisine",
     "code_invalide": "valeur qui n'est pas un code INSEE de commune",
@@ -57,8 +59,8 @@ def _kind_map() -> dict[str, tuple[str, str]]:
     out = {c: (c, "actuel") for c in actuelles}
     anc = communes.load_anciennes()
     # Une commune déléguée dit mieux ce qui s'est passé qu'un simple « ancien code ».
-    order = {"deleguee": 0, "associee": 1, "ancien_code": 2}
-    anc = anc.assign(_o=anc["type"].map(order).fillna(3)).sort_values("_o", kind="stable")
+    order = {"deleguee": 0, "associee": 1, "arrondissement_municipal": 2, "ancien_code": 3}
+    anc = anc.assign(_o=anc["type"].map(order).fillna(4)).sort_values("_o", kind="stable")
     for code, cible, kind in zip(anc["code"], anc["code_commune"], anc["type"], strict=True):
         out.setdefault(code, (cible, kind))
     return out
