@@ -583,21 +583,20 @@ def _errors_message(where: str, errors: list[str]) -> str:
 
 
 def commune_layer_or_none():
-    """Contours des communes (Lambert-93) si le référentiel est importé, sinon None.
+    """Contours des communes (Lambert-93) s'il y en a pour le territoire, sinon None.
 
     Returns
     -------
     geopandas.GeoDataFrame or None
-        :func:`observatoire.referentiel.load_layer` ``("commune")`` ; None tant que rien
-        n'est importé (ou si le module du référentiel est absent).
+        :func:`observatoire.referentiel.load_layer` ``("commune")`` : les contours
+        importés ou, à défaut, les contours simplifiés livrés avec l'application ; None
+        si le département configuré n'a ni l'un ni l'autre.
     """
-    try:
-        from observatoire import referentiel
-    except ImportError:
+    from observatoire import referentiel
+
+    if referentiel.origine() is None:
         return None
     try:
-        if hasattr(referentiel, "is_loaded") and not referentiel.is_loaded():
-            return None
         return referentiel.load_layer("commune")
     except ReferentielAbsentError:
         return None
