@@ -638,7 +638,7 @@ def classer_table(
     valeurs = pd.to_numeric(table[colonne], errors="coerce").astype(float)
     garder = statut(table, colonne).eq(VALEUR).to_numpy()
     if exclure is not None:
-        garder &= ~np.asarray(exclure, dtype=bool)
+        garder = garder & ~np.asarray(exclure, dtype=bool)
     valeurs = valeurs[garder]
     unite = unite or UNITE_TAUX
     if bornes is not None or methode == "bornes_fixes":

@@ -40,7 +40,7 @@ def expected_status(annee: int) -> pd.DataFrame:
         if lot.empty:
             etat, quand = "manquant", ""
         else:
-            etat, quand = "reçu et validé", str(lot["importe_le"].iloc[0])
+            etat, quand = "reçu et validé", common.date_heure_fr(lot["importe_le"].iloc[0])
         rows.append({"Territoire": where, "Contributeur": c.nom, "identifiant": c.identifiant,
                      "code_territoire": c.territoire,
                      "État": etat, "Importé le": quand, "Contact": c.contact})
@@ -57,11 +57,18 @@ def page() -> None:
                             key="campagne_annee")
     table = expected_status(int(annee))
     n_ok = int((table["État"] != "manquant").sum())
-    st.metric("Fichiers reçus et validés", f"{n_ok} sur {len(table)}")
+    s = settings()
+    n_dep = int((table["code_territoire"] == s.departement).sum())
+    # Chaque contributeur compte une fois : les départementaux reviennent dans chaque
+    # onglet d'arrondissement, mais pas dans ce total.
+    st.metric("Fichiers reçus et validés", f"{n_ok} sur {len(table)} contributeurs attendus",
+              help=f"{n_dep} contributeurs couvrent tout le département et "
+                   f"{len(table) - n_dep} un seul arrondissement ; chacun compte une fois.")
     st.dataframe(table.drop(columns=["identifiant", "code_territoire"]), hide_index=True,
                  key="campagne_table")
     st.subheader("Par arrondissement")
-    s = settings()
+    st.caption("Chaque onglet reprend les contributeurs départementaux (communs à tous les "
+               "arrondissements) et ceux propres à l'arrondissement.")
     noms = common.noms_arrondissements()
     arrs = list(s.arrondissements) or sorted(
         a for a, n in noms.items() if a.startswith(s.departement))
@@ -69,8 +76,10 @@ def page() -> None:
         # Contributeurs attendus dans l'arrondissement : ceux du département et les siens.
         sub = table[table["code_territoire"].isin([s.departement, arr])]
         manque = int((sub["État"] == "manquant").sum())
-        tab.caption(f"{len(sub)} contributeurs attendus, {len(sub) - manque} fichiers reçus, "
-                    f"{manque} manquant(s).")
+        propres = int((sub["code_territoire"] == arr).sum())
+        tab.caption(f"{len(sub)} contributeurs attendus ({len(sub) - propres} départementaux, "
+                    f"{propres} propre(s) à l'arrondissement) : {len(sub) - manque} fichier(s) "
+                    f"reçu(s), {manque} manquant(s).")
         tab.dataframe(sub[["Contributeur", "État", "Importé le", "Contact"]], hide_index=True,
                       key=f"campagne_{arr}")
     if (table["État"] == "manquant").any():

@@ -65,8 +65,10 @@ def geo_version() -> str:
     path = settings().geo_path
     if path.exists():
         return f"{path}:{path.stat().st_mtime_ns}"
+    if not simplifies.disponible(settings().departement):
+        return "absent"
     livre = simplifies.chemin(settings().departement)
-    return f"simplifie:{livre}:{livre.stat().st_mtime_ns}" if livre.exists() else "absent"
+    return f"simplifie:{livre}:{livre.stat().st_mtime_ns}"
 
 
 def data_version() -> str:
@@ -455,6 +457,12 @@ def require_staff(admin: bool = False) -> auth.Account:
 def show_error(exc: Exception) -> None:
     """Affiche une erreur prévue (message français), sans trace d'exécution."""
     st.error(str(exc))
+
+
+def show_refus(exc: Exception) -> None:
+    """Affiche le refus d'un fichier, « Fichier refusé : » une seule fois."""
+    message = str(exc)
+    st.error(message if message.startswith("Fichier refusé") else f"Fichier refusé : {message}")
 
 
 def fmt(x, decimales: int = 1) -> str:
