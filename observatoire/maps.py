@@ -565,7 +565,8 @@ def dispositifs_layers(
     list of dict
         ``name`` (nom de la couche), ``label`` (libellé du type), ``abbr`` (lettres
         affichées dans le marqueur, :data:`ABREVIATIONS` : le type ne tient pas qu'à une
-        couleur), ``cls``, ``show``, ``points`` (``[lat, lon, popup, titre]``).
+        couleur), ``cls``, ``show``, ``points`` (``[lat, lon, popup, titre, rang,
+        nombre]`` : rang parmi les ``nombre`` dispositifs placés au même point).
     """
     type_labels = dict(type_labels or {})
     df = dispositifs.dropna(subset=["latitude", "longitude"])
@@ -593,6 +594,15 @@ def dispositifs_layers(
         groups.append({"name": f"{abbr} – {label} ({len(points)})", "label": label,
                        "abbr": abbr, "cls": re.sub(r"[^a-z0-9]+", "-", str(code).lower()),
                        "show": show, "points": points})
+    # Plusieurs dispositifs au même point (placés au centre de la même commune) : rang et
+    # nombre, pour que carte.js les dessine côte à côte au lieu de les superposer.
+    places: dict[tuple, list] = {}
+    for grp in groups:
+        for p in grp["points"]:
+            places.setdefault((round(p[0], 4), round(p[1], 4)), []).append(p)
+    for memes in places.values():
+        for i, p in enumerate(memes):
+            p += [i, len(memes)]
     return groups
 
 

@@ -422,8 +422,8 @@ def page() -> None:
     if dispo.empty:
         _aucune_donnee()
         return
-    controles, zone_carte, options, suite = (st.container(), st.container(), st.container(),
-                                             st.container())
+    controles, zone_carte, options, suite = (st.container(key="carte_controles"),
+                                             st.container(), st.container(), st.container())
     with controles:
         # Les réglages avancés s'affichent sous la carte, mais se lisent avant elle.
         sel = _controls(dispo, options)

@@ -158,12 +158,23 @@ _WIDGETS_EN_FRANCAIS = """<style>
 [data-testid="stFileUploaderDropzoneInstructions"] span { font-size: 0; }
 [data-testid="stFileUploaderDropzoneInstructions"] span::after {
   content: "ou déposez-le ici"; font-size: 0.875rem; }
+/* Moins de marge au-dessus du titre : la carte se voit sans faire défiler. */
+@media (min-width: 641px) {
+  [data-testid="stMainBlockContainer"] { padding-top: 2.5rem; } }
+[data-testid="stMain"] h1 { font-size: 2.1rem; padding-top: 0.25rem; }
+@media (max-width: 640px) { [data-testid="stMain"] h1 { font-size: 1.6rem; } }
 /* Focus clavier toujours visible (WCAG 2.4.7). */
 a:focus-visible, button:focus-visible, input:focus-visible, [role="button"]:focus-visible,
 [tabindex]:focus-visible, summary:focus-visible {
   outline: 3px solid #000091 !important; outline-offset: 2px; }
 /* Légendes et notes lisibles : contraste d'au moins 4,5:1 sur fond blanc. */
 [data-testid="stCaptionContainer"], [data-testid="stCaptionContainer"] p { color: #4a4a4f; }
+/* Téléphone : les quatre listes de la carte deux par deux, pour voir la carte plus tôt. */
+@media (max-width: 640px) {
+  .st-key-carte_controles [data-testid="stHorizontalBlock"] { flex-wrap: wrap; gap: 0.5rem; }
+  .st-key-carte_controles [data-testid="stColumn"] { flex: 1 1 45% !important;
+    min-width: 45% !important; width: 45% !important; }
+}
 /* Tableau sur ordinateur, liste sur téléphone (voir carte.py). */
 .st-key-carte_liste { display: none; }
 @media (max-width: 640px) {
@@ -317,8 +328,8 @@ def demo_banner() -> None:
     """
     if not is_demo():
         return
-    st.info(f"**{DEMO_TEXT}** : les chiffres de cette page sont inventés (jeu de "
-            "démonstration) ; ils ne décrivent aucune situation réelle.", icon="ℹ️")
+    st.info(f"**{DEMO_TEXT}** : chiffres inventés, qui ne décrivent aucune situation "
+            "réelle.", icon="ℹ️")
     account = user()
     page = st.session_state.get("_pages", {}).get("demonstration")
     if account is not None and account.is_admin and page is not None:

@@ -137,6 +137,30 @@ def _series(niveau: str, code: str, indicateur: str, annees: list[int]) -> pd.Da
     return pd.DataFrame(rows)
 
 
+#: Nombres des axes à la française (« 1,5 ») : locale de Vega-Lite, séparateurs de CLDR.
+_LOCALE_VEGA = {"number": {"decimal": formats.DECIMALE, "thousands": formats.GROUPE,
+                           "grouping": [3], "currency": ["", "\u00a0€"]}}
+
+
+def _graphique(serie: pd.DataFrame, nom: str):
+    import altair as alt
+
+    long = pd.concat([
+        pd.DataFrame({"Année": serie["Année"], "Taux": serie["_taux"], "Territoire": nom}),
+        pd.DataFrame({"Année": serie["Année"], "Taux": serie["_taux_dep"],
+                      "Territoire": "Département"})]).dropna(subset=["Taux"])
+    return (alt.Chart(long, height=260)
+            .mark_line(point=True)
+            .encode(x=alt.X("Année:O", title="année", axis=alt.Axis(labelAngle=0)),
+                    y=alt.Y("Taux:Q", title="taux pour 1 000 habitants",
+                            axis=alt.Axis(format=",.1f")),
+                    color=alt.Color("Territoire:N", title=None,
+                                    legend=alt.Legend(orient="bottom")),
+                    tooltip=[alt.Tooltip("Territoire:N"), alt.Tooltip("Année:O"),
+                             alt.Tooltip("Taux:Q", format=",.1f", title="taux ‰")])
+            .configure(locale=_LOCALE_VEGA))
+
+
 def _nearest_dispositifs(niveau: str, code: str) -> tuple[pd.DataFrame | None, str]:
     """Dispositif le plus proche de chaque type, ou la raison de son absence."""
     try:
@@ -205,8 +229,8 @@ def page() -> None:
     st.set_page_config(page_title=common.titre_page(f"Fiche {titre}"))
     with entete:
         st.title(f"{titre} ({code})")
-        st.caption(f"Fiche {common.NIVEAU_SINGULIER[niveau]} — adresse à partager : "
-                   f"/fiche?niveau={niveau}&code={code}")
+        st.caption(f"Fiche {common.NIVEAU_SINGULIER[niveau]} : l'adresse de cette page "
+                   "rouvre toujours cette fiche (à copier pour la partager).")
         common.demo_banner()
     dispo = common.annees_indicateurs_publics()
     if dispo.empty:
@@ -244,10 +268,8 @@ def page() -> None:
     st.markdown("**Les chiffres au fil des années** (secret statistique appliqué)")
     st.dataframe(serie.drop(columns=["_taux", "_taux_dep"]), hide_index=True,
                  key="fiche_serie", width="stretch")
-    chart = serie.set_index("Année")[["_taux", "_taux_dep"]].rename(
-        columns={"_taux": nom, "_taux_dep": "Département"})
-    if chart[nom].notna().any():
-        st.line_chart(chart, y_label="taux ‰", x_label="année", height=260)
+    if serie["_taux"].notna().any():
+        st.altair_chart(_graphique(serie, nom), width="stretch")
     st.subheader("Dispositifs d'aide les plus proches")
     near, raison = _nearest_dispositifs(niveau, code)
     if near is None:

@@ -173,7 +173,8 @@
   function clusterIcon(grp) {
     return function (c) {
       return L.divIcon({html: "<span>" + escapeHtml(grp.abbr) + "<b>" + c.getChildCount() +
-                        "</b></span>", className: "obs-cluster", iconSize: L.point(38, 38)});
+                        "</b></span>", className: "obs-cluster",
+                        iconSize: L.point(Math.max(38, 12 + 7 * grp.abbr.length), 38)});
     };
   }
 
@@ -193,9 +194,14 @@
         showCoverageOnHover: false, maxClusterRadius: 40, iconCreateFunction: clusterIcon(grp)
       }) : L.featureGroup();
       grp.points.forEach(function (p) {
+        // Largeur selon les lettres (« AJ », « UAPED ») : jamais tronquées. Plusieurs
+        // dispositifs au même point se rangent côte à côte (rang p[4] parmi p[5]).
+        var w = Math.max(26, 10 + 7 * grp.abbr.length);
+        var decalage = ((p[4] || 0) - ((p[5] || 1) - 1) / 2) * 46;
         var icon = L.divIcon({html: "<span>" + escapeHtml(grp.abbr) + "</span>",
                               className: "obs-dispositif obs-" + grp.cls,
-                              iconSize: L.point(30, 26)});
+                              iconSize: L.point(w, 24),
+                              iconAnchor: L.point(w / 2 - decalage, 12)});
         var marker = L.marker([p[0], p[1]], {icon: icon, title: p[3], keyboard: true,
                                              alt: p[3]});
         // Marges d'auto-déplacement : la fenêtre s'ouvre hors des contrôles (zoom, plein
@@ -215,7 +221,7 @@
         // Discrets : petits, gris, sous les autres symboles ; la couche est éteinte par
         // défaut pour ne pas cacher les couleurs des communes.
         L.circleMarker([p[0], p[1]], {
-          radius: 3.5, color: "#1a1a1a", weight: 1, opacity: 0.9,
+          radius: 3.5, color: "#1a1a1a", weight: 1, opacity: 0.9, className: "obs-referent",
           fillColor: trained ? "#1a1a1a" : "#ffffff", fillOpacity: 0.9
         }).bindTooltip(escapeHtml(p[3]) + " : " + (trained ? r.forme : r.non_forme))
           .addTo(refs);
