@@ -210,7 +210,8 @@
                                 autoPanPaddingBottomRight: L.point(56, 40)});
         cluster.addLayer(marker);
       });
-      if (grp.show !== false) { cluster.addTo(S.map); }
+      // Sur un petit écran, les marqueurs cacheraient les communes : couche à allumer.
+      if (grp.show !== false && S.map.getSize().x >= 500) { cluster.addTo(S.map); }
       overlays.push([grp.name, cluster, "dispositif-" + grp.cls]);
     });
     var r = cfg.referents;
