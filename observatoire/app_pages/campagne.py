@@ -65,6 +65,7 @@ def page() -> None:
               help=f"{n_dep} contributeurs couvrent tout le département et "
                    f"{len(table) - n_dep} un seul arrondissement ; chacun compte une fois.")
     st.dataframe(table.drop(columns=["identifiant", "code_territoire"]), hide_index=True,
+                 placeholder="–",
                  key="campagne_table")
     st.subheader("Par arrondissement")
     st.caption("Chaque onglet reprend les contributeurs départementaux (communs à tous les "
@@ -81,6 +82,7 @@ def page() -> None:
                     f"{propres} propre(s) à l'arrondissement) : {len(sub) - manque} fichier(s) "
                     f"reçu(s), {manque} manquant(s).")
         tab.dataframe(sub[["Contributeur", "État", "Importé le", "Contact"]], hide_index=True,
+                      placeholder="–",
                       key=f"campagne_{arr}")
     if (table["État"] == "manquant").any():
         st.warning("Manquent : " + ", ".join(table.loc[table["État"] == "manquant",

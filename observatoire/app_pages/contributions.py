@@ -44,7 +44,7 @@ def page() -> None:
             "id": "Lot", "annee": "Année", "contributeur": "Contributeur", "fichier": "Fichier",
             "importe_le": "Importé le", "importe_par": "Par", "etat": "État",
             "n_valeurs": "Valeurs", "remplace_le": "Remplacé le"})
-    st.dataframe(table, hide_index=True, key="contrib_table")
+    st.dataframe(table, hide_index=True, placeholder="–", key="contrib_table")
     st.subheader("Un lot")
     lot_id = st.selectbox("Lot", vue["id"].tolist(),
                           format_func=lambda i: _lot_libelle(vue, i, noms), key="contrib_lot")

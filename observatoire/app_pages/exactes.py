@@ -54,7 +54,8 @@ def page() -> None:
     shown = shown.rename(columns=COLONNES)
     num = {c: st.column_config.NumberColumn(c, format="localized")
            for c in shown.columns if pd.api.types.is_numeric_dtype(shown[c])}
-    st.dataframe(shown, hide_index=True, column_config=num, key="exact_table", height=600)
+    st.dataframe(shown, hide_index=True, placeholder="–", column_config=num, key="exact_table",
+                 height=600)
     st.download_button(
         "Télécharger (CSV, diffusion restreinte)",
         shown.to_csv(sep=";", index=False, decimal=",").encode("utf-8-sig"),

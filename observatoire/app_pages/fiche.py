@@ -267,6 +267,7 @@ def page() -> None:
         st.markdown(f"**Étiquette {last['Année']} : {label}** — {style.description}.")
     st.markdown("**Les chiffres au fil des années** (secret statistique appliqué)")
     st.dataframe(serie.drop(columns=["_taux", "_taux_dep"]), hide_index=True,
+                 placeholder="–",
                  key="fiche_serie", width="stretch")
     if serie["_taux"].notna().any():
         st.altair_chart(_graphique(serie, nom), width="stretch")
@@ -277,7 +278,8 @@ def page() -> None:
     else:
         st.caption("Le plus proche de chaque type, distance à vol d'oiseau depuis le centre "
                    "du territoire.")
-        st.dataframe(near, hide_index=True, key="fiche_dispositifs", width="stretch",
+        st.dataframe(near, hide_index=True, placeholder="–", key="fiche_dispositifs",
+                     width="stretch",
                      column_config={"Type": st.column_config.TextColumn(width="medium"),
                                     "Distance (km)": st.column_config.TextColumn(width=90)})
     _referent(niveau, code)

@@ -76,23 +76,36 @@ def _dispositifs(account) -> None:
                      "territoire": "au chef-lieu de son territoire"}.get,
         help="À son adresse quand les coordonnées sont connues ; sinon au centre de sa "
              "commune.")
-    edited = st.data_editor(disp.drop(columns=["demo"], errors="ignore"), hide_index=True,
+    # Cases vides vides, pas « None ».
+    vue = disp.drop(columns=["demo"], errors="ignore")
+    textes = ["adresse", "commune", "unite_capacite", "horaires", "contact", "source",
+              "remarque"]
+    vue[textes] = vue[textes].astype(object).where(vue[textes].notna(), "")
+    edited = st.data_editor(vue, hide_index=True,
                             key="reg_disp_edit", num_rows="dynamic", column_config=colonnes,
+                            placeholder="",
                             width="stretch")
-    if st.button("Enregistrer les modifications des dispositifs", key="reg_disp_save"):
-        try:
-            # Même contrôle qu'un import : une ligne invalide et rien n'est écrit.
-            rep = registres.save_edited_dispositifs(disp, edited, account.identifiant,
-                                                    demo=common.is_demo())
-        except ObservatoireError as exc:
-            common.show_error(exc)
-        else:
-            st.cache_data.clear()
-            st.success(f"Registre des dispositifs enregistré : {rep.importes} dispositif(s) "
-                       f"modifié(s) ou ajouté(s), {rep.supprimes} retiré(s) ; les autres "
-                       "n'ont pas changé.")
-            for warning in rep.avertissements:
-                st.warning(warning)
+    # Même contrôle qu'un import : une ligne invalide et rien n'est écrit.
+    _enregistrer("dispositifs", "reg_disp_save", lambda: registres.save_edited_dispositifs(
+        disp, edited, account.identifiant, demo=common.is_demo()),
+        lambda rep: f"Registre des dispositifs enregistré : {rep.importes} dispositif(s) "
+                    f"modifié(s) ou ajouté(s), {rep.supprimes} retiré(s) ; les autres n'ont "
+                    "pas changé.")
+
+
+def _enregistrer(quoi: str, key: str, save, message) -> None:
+    """Bouton « Enregistrer » d'un registre modifié : contrôles, message, avertissements."""
+    if not st.button(f"Enregistrer les modifications des {quoi}", key=key):
+        return
+    try:
+        rep = save()
+    except ObservatoireError as exc:
+        common.show_error(exc)
+        return
+    st.cache_data.clear()
+    st.success(message(rep))
+    for warning in rep.avertissements:
+        st.warning(warning)
 
 
 def _referents(account) -> None:
@@ -104,6 +117,8 @@ def _referents(account) -> None:
     vue = refs.drop(columns=["demo"], errors="ignore").copy()
     for col in ("date_designation", "date_formation"):
         vue[col] = pd.to_datetime(vue[col], errors="coerce").dt.date
+    textes = ["commune", "arrondissement", "source", "nom_referent", "contact_referent"]
+    vue[textes] = vue[textes].astype(object).where(vue[textes].notna(), "")
     colonnes = {
         "code_insee": st.column_config.TextColumn("Code INSEE", width=90),
         "commune": st.column_config.TextColumn("Commune", width="medium",
@@ -118,19 +133,12 @@ def _referents(account) -> None:
         "contact_referent": st.column_config.TextColumn("Contact", width="small"),
     }
     edited = st.data_editor(vue, hide_index=True, key="reg_refs_edit", num_rows="dynamic",
+                            placeholder="",
                             column_config=colonnes, width="stretch")
-    if st.button("Enregistrer les modifications des référents", key="reg_refs_save"):
-        try:
-            rep = registres.save_edited_referents(edited, account.identifiant,
-                                                  demo=common.is_demo())
-        except ObservatoireError as exc:
-            common.show_error(exc)
-        else:
-            st.cache_data.clear()
-            st.success(f"Registre des référents enregistré : {rep.importes} commune(s) avec "
-                       "un référent.")
-            for warning in rep.avertissements:
-                st.warning(warning)
+    _enregistrer("référents", "reg_refs_save", lambda: registres.save_edited_referents(
+        edited, account.identifiant, demo=common.is_demo()),
+        lambda rep: f"Registre des référents enregistré : {rep.importes} commune(s) avec un "
+                    "référent.")
 
 
 def page() -> None:
