@@ -340,7 +340,7 @@ def test_fresh_installation_map_uses_the_shipped_simplified_contours(tmp_path, m
     at = app().run()
     assert not at.exception, at.exception
     cfg = carte(at)
-    topo = json.loads(cfg["topology"])
+    topo = cfg["topology"]
     assert len(topo["objects"]["communes"]["geometries"]) == 887
     assert any("Contours simplifiés livrés avec l'application" in c.value for c in at.caption), \
         [c.value for c in at.caption]

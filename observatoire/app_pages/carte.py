@@ -201,8 +201,8 @@ def _referents_layer(geo_ver: str, data_ver: str) -> dict | None:
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
-def _topology_json(geo_ver: str) -> str:
-    return maps.topology_json({k: v for k, v in common.topology().items() if k != "meshes"})
+def _topology_web(geo_ver: str) -> dict:
+    return {k: v for k, v in common.topology().items() if k in ("transform", "arcs", "objects")}
 
 
 MESHES = [
@@ -223,7 +223,8 @@ def _couches() -> tuple[list, dict | None, str | None]:
     return dispositifs, referents, erreur
 
 
-@st.cache_data(show_spinner=False, max_entries=256)
+# cache_resource : le même objet, non recopié à chaque visite (jamais modifié sur place).
+@st.cache_resource(show_spinner=False, max_entries=256)
 def _view(sel_items: tuple, titre: str, demo: bool, geo_ver: str, data_ver: str) -> dict:
     """Configuration de carte d'une sélection (sans la topologie, mise en cache à part)."""
     sel = dict(sel_items)
@@ -255,7 +256,7 @@ def map_config(sel: dict, titre: str) -> dict:
     # La topologie (300 Ko) ne voyage qu'une fois par session : le navigateur la garde
     # (carte.js) et ne reçoit ensuite que les couleurs, infobulles et légende.
     if st.session_state.get("_carte_topologie_envoyee") != geo_ver:
-        cfg["topology"] = _topology_json(geo_ver)
+        cfg["topology"] = _topology_web(geo_ver)
     cfg["geo_version"] = geo_ver
     cfg["couches_version"] = f"{geo_ver}|{data_ver}|{sel['osm']}"
     return cfg
@@ -367,7 +368,7 @@ def _liste(shown: pd.DataFrame, mesure: str) -> str:
     return "<ul class='obs-liste'>" + "".join(items) + "</ul>"
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
+@st.cache_resource(show_spinner=False, max_entries=64)
 def _tableau(sel_items: tuple, geo_ver: str, data_ver: str) -> tuple[pd.DataFrame, bytes, str]:
     """Tableau affiché (arrondi), CSV et liste pour téléphone d'une sélection (en cache)."""
     sel = dict(sel_items)
@@ -376,6 +377,21 @@ def _tableau(sel_items: tuple, geo_ver: str, data_ver: str) -> tuple[pd.DataFram
     # Valeurs arrondies à la précision affichée (format « localized » : 1 234,5 en français).
     arrondi = shown.round({"Taux ‰": 1, "Taux lissé ‰": 1, "Observé / attendu": 2})
     return arrondi, csv_bytes(table), _liste(shown, sel["mesure"])
+
+
+def _tableau_maintenant(carte_montree: bool) -> bool:
+    """Le tableau vient-il dans cette exécution ?
+
+    À la première visite d'une session, le navigateur dessine d'abord les communes, puis
+    le signale (« dessinee ») et le tableau suit : la carte s'affiche plus tôt. Sans
+    carte, ou sans navigateur (AppTest), le tableau vient tout de suite ; une deuxième
+    exécution l'affiche de toute façon.
+    """
+    if not carte_montree or st.session_state.get("_carte_dessinee"):
+        return True
+    runs = st.session_state.get("_carte_executions", 0) + 1
+    st.session_state["_carte_executions"] = runs
+    return runs > 1 or not st.context.headers.get("User-Agent")
 
 
 def _show_table(sel: dict) -> None:
@@ -427,28 +443,28 @@ def page() -> None:
     with controles:
         # Les réglages avancés s'affichent sous la carte, mais se lisent avant elle.
         sel = _controls(dispo, options)
-    try:
-        table = common.public_table([sel["annee"]], sel["indicateur"], None, sel["niveau"])
-        classify(table, sel)  # bornes fixes illisibles : message avant la carte
-    except ObservatoireError as exc:
-        with zone_carte:
-            common.show_error(exc)
-        return
     libelle = common.indicateurs().get(sel["indicateur"], sel["indicateur"])
     titre = titre_selection(sel)
     mesure = common.MESURES[sel["mesure"]].replace(" (recommandé)", "")
+    carte_montree = False
     with zone_carte:
         try:
             cfg = map_config(sel, titre)
         except ReferentielAbsentError as exc:
             common.show_referentiel_absent(exc)
+        except ObservatoireError as exc:  # bornes fixes illisibles, aucune donnée…
+            common.show_error(exc)
+            return
         else:
             _couches_erreur()
-            code, topologie = composants.carte(cfg, key="carte")
+            code, signal = composants.carte(cfg, key="carte")
             st.session_state["_carte_topologie_envoyee"] = cfg["geo_version"]
-            if topologie:
+            if signal == "topologie":
                 st.session_state.pop("_carte_topologie_envoyee", None)
                 st.rerun()
+            if signal == "dessinee":
+                st.session_state["_carte_dessinee"] = True
+            carte_montree = True
             if code:
                 st.switch_page(st.session_state["_pages"]["fiche"],
                                query_params={"niveau": sel["niveau"], "code": str(code),
@@ -462,7 +478,10 @@ def page() -> None:
                          expanded=False):
             st.markdown(common.fiche_indicateur_markdown(sel["indicateur"]))
             st.markdown(f"**{mesure}.** {common.MESURES_AIDE[sel['mesure']]}")
-        _show_table(sel)
+        if _tableau_maintenant(carte_montree):
+            _show_table(sel)
+        else:
+            st.caption("Tableau des valeurs : il s'affiche dès que la carte est dessinée.")
 
 
 def _couches_erreur() -> None:

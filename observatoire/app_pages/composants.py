@@ -75,7 +75,7 @@ _carte = st.components.v2.component("observatoire_carte", js=_CARTE_JS,
                                     isolate_styles=False)
 
 
-def carte(config: dict, *, key: str = "carte") -> tuple[str | None, bool]:
+def carte(config: dict, *, key: str = "carte") -> tuple[str | None, str | None]:
     """Monte la carte (ou la met à jour) ; renvoie le code de l'unité cliquée.
 
     Parameters
@@ -93,14 +93,16 @@ def carte(config: dict, *, key: str = "carte") -> tuple[str | None, bool]:
     -------
     code : str or None
         Code de l'unité cliquée pendant cette exécution, sinon None.
-    topologie : bool
-        Le navigateur demande la topologie (il ne l'a pas gardée) : la renvoyer.
+    signal : {"topologie", "dessinee"} or None
+        ``"topologie"`` : le navigateur demande la topologie (il ne l'a pas gardée) ;
+        ``"dessinee"`` : les communes viennent d'être dessinées.
     """
     result = _carte(key=key, data=config, on_clic_change=lambda: None,
-                    on_topologie_change=lambda: None)
+                    on_topologie_change=lambda: None, on_dessinee_change=lambda: None)
     if result is None:
-        return None, False
-    return getattr(result, "clic", None), bool(getattr(result, "topologie", None))
+        return None, None
+    signal = next((s for s in ("topologie", "dessinee") if getattr(result, s, None)), None)
+    return getattr(result, "clic", None), signal
 
 
 #: Textes anglais de Streamlit et leur traduction (attributs et textes visibles).

@@ -9,7 +9,8 @@
  *    (observatoire.app_pages.composants) ; un nouvel appel sur le même élément ne
  *    redessine que ce qui a changé (couleurs, infobulles, légende), pas les communes.
  *    onClick(code) à chaque clic sur une unité ; onClick(null, "topologie") si la
- *    topologie, envoyée une fois par session, manque à ce navigateur.
+ *    topologie, envoyée une fois par session, manque à ce navigateur ;
+ *    onClick(null, "dessinee") une fois les communes dessinées.
  */
 (function () {
   "use strict";
@@ -377,6 +378,8 @@
         // Barre latérale repliée, rotation du téléphone : la carte suit son conteneur.
         new ResizeObserver(function () { S.map.invalidateSize(); }).observe(L_.mapDiv);
       }
+      // Communes dessinées : l'application peut envoyer le reste de la page (tableau).
+      if (onClick) { onClick(null, "dessinee"); }
       return S;
     }
     S.onClick = onClick;
