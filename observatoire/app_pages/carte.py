@@ -310,9 +310,9 @@ def display_table(table: pd.DataFrame, mesure: str = "taux") -> pd.DataFrame:
     return out
 
 
-def csv_bytes(table: pd.DataFrame) -> bytes:
+def csv_bytes(table: pd.DataFrame, shown: pd.DataFrame | None = None) -> bytes:
     """CSV comme l'open data : UTF-8, « ; », virgule décimale, précision fixe, « secret »."""
-    shown = display_table(table)
+    shown = display_table(table) if shown is None else shown
     bas, haut = _intervalles(table)
     secret = (shown["Statut"] == "secret").to_numpy()
 
@@ -369,14 +369,15 @@ def _liste(shown: pd.DataFrame, mesure: str) -> str:
 
 
 @st.cache_resource(show_spinner=False, max_entries=64)
-def _tableau(sel_items: tuple, geo_ver: str, data_ver: str) -> tuple[pd.DataFrame, bytes, str]:
-    """Tableau affiché (arrondi), CSV et liste pour téléphone d'une sélection (en cache)."""
+def _tableau(sel_items: tuple, geo_ver: str, data_ver: str) -> tuple[pd.DataFrame, bytes,
+                                                                      pd.DataFrame]:
+    """Tableau affiché (arrondi), CSV et tableau complet d'une sélection (en cache)."""
     sel = dict(sel_items)
     table = common.public_table([sel["annee"]], sel["indicateur"], None, sel["niveau"])
     shown = display_table(table, sel["mesure"])
     # Valeurs arrondies à la précision affichée (format « localized » : 1 234,5 en français).
     arrondi = shown.round({"Taux ‰": 1, "Taux lissé ‰": 1, "Observé / attendu": 2})
-    return arrondi, csv_bytes(table), _liste(shown, sel["mesure"])
+    return arrondi, csv_bytes(table, shown), shown
 
 
 def _tableau_maintenant(carte_montree: bool) -> bool:
@@ -400,7 +401,7 @@ def _show_table(sel: dict) -> None:
     st.caption("Même sélection que la carte ; cliquez un en-tête pour trier. « secret » : "
                "effectif trop petit pour être publié ; « pas de donnée » : aucune source ne "
                "couvre l'unité.")
-    arrondi, csv, liste = _tableau(_freeze(sel), common.geo_version(), common.data_version())
+    arrondi, csv, shown = _tableau(_freeze(sel), common.geo_version(), common.data_version())
     with st.container(key="carte_tableau_large"):
         st.dataframe(arrondi, hide_index=True, height=420, key="carte_tableau",
                      column_config=_NUM, placeholder="–", width="stretch")
@@ -408,7 +409,7 @@ def _show_table(sel: dict) -> None:
         # Sur téléphone, le tableau devient une liste (construite à la demande).
         if st.toggle(f"Voir les {len(arrondi)} {unite} en liste, de la plus forte à la plus "
                      "faible valeur", key="carte_liste_ouverte"):
-            st.html(liste)
+            st.html(_liste(shown, sel["mesure"]))
     st.download_button(
         "Télécharger le tableau (CSV)", csv,
         file_name=f"observatoire_{sel['indicateur']}_{sel['niveau']}_{sel['annee']}.csv",
