@@ -35,7 +35,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from observatoire import communes, registres, storage
+from observatoire import communes, formats, registres, storage
 from observatoire.batches import VALUE_COLUMNS, archive_path, store_batch
 from observatoire.config import CATALOGUE_DIR, settings
 from observatoire.errors import ModeIncompatibleError, ObservatoireError
@@ -409,7 +409,7 @@ def generate_dispositifs() -> pd.DataFrame:
     rows = []
     for a in arr.sort_values("arrondissement").itertuples(index=False):
         rows.append({"type": "accueil_de_jour",
-                     "nom": f"Accueil de jour fictif – arrondissement de {a.nom}",
+                     "nom": f"Accueil de jour fictif – arrondissement {formats.de(a.nom)}",
                      "adresse": None, "code_insee": a.chef_lieu,
                      "commune": names.get(a.chef_lieu), "latitude": None, "longitude": None,
                      "localisation": "territoire", "capacite": None, "unite_capacite": None,

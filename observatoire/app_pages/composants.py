@@ -135,6 +135,10 @@ TRADUCTIONS = {
     "Running...": "Calcul en cours…",
     "Stop": "Arrêter",
     "Deploy": "Déployer",
+    "Drag and drop file here": "Déposez le fichier ici",
+    "Browse files": "Choisir un fichier",
+    "Delete": "Supprimer",
+    "Remove file": "Retirer le fichier",
 }
 #: Débuts de texte suivis d'un nom (« Help for Année »).
 PREFIXES = {"Help for ": "Aide : ", "Remove ": "Retirer ", "Delete ": "Supprimer "}
@@ -143,9 +147,14 @@ _FRANCAIS_JS = _CHARGER + f"""
 const T = {json.dumps(TRADUCTIONS, ensure_ascii=False)};
 const P = {json.dumps(PREFIXES, ensure_ascii=False)};
 const ATTRS = ['aria-label', 'title', 'placeholder'];
+// Taille de fichier de l'outil de dépôt (« 7.2KB ») : « 7,2 Ko ».
+const TAILLE = /^(\\d+(?:\\.\\d+)?)\\s?(B|KB|MB|GB)$/;
+const UNITES = {{B: 'octets', KB: 'Ko', MB: 'Mo', GB: 'Go'}};
 function tr(s) {{
   if (!s) return null;
   const t = s.trim();
+  const m = t.match(TAILLE);
+  if (m) return s.replace(t, m[1].replace('.', ',') + '\u00a0' + UNITES[m[2]]);
   if (Object.prototype.hasOwnProperty.call(T, t)) return s.replace(t, T[t]);
   for (const p in P) {{ if (t.startsWith(p)) return s.replace(p, P[p]); }}
   return null;

@@ -204,6 +204,9 @@ def test_import_flow_values_reach_the_map(real_server, page):
         screenshot(page, "import_echec")
         raise
     screenshot(page, "import_rapport")
+    # Taille du fichier déposé à la française (« 7,2 Ko », pas « 7.2KB »).
+    taille = page.locator("[data-testid='stFileUploader']").inner_text()
+    assert re.search(r"\d+(,\d)?\u00a0(Ko|Mo|octets)", taille) and "KB" not in taille, taille
     page.get_by_role("button", name="Enregistrer ce lot").click()
     page.get_by_text("Import terminé").wait_for()
     screenshot(page, "import_termine")
