@@ -6,8 +6,9 @@ Mesure, dans une seule exécution, sur les contours du Pas-de-Calais de ``../sha
    importée (et du fichier d'origine) face à notre TopoJSON quantifié, puis la page
    complète de la carte (valeurs, légende, couches) ; cible : ≤ 1/3 du naïf ;
 2. le temps serveur du premier rendu de la page Carte (caches vides) et d'un
-   changement d'année puis d'indicateur, caches chauds (AppTest, même code que le
-   serveur) ; cibles : < 2 s et < 0,5 s.
+   changement d'année puis d'indicateur jamais calculés, sans préchauffage (AppTest,
+   même code que le serveur) ; cibles : < 2 s et < 0,5 s. Le temps vu dans le
+   navigateur est mesuré par ``bench_carte_navigateur.py``.
 
 Usage : ``python benchmarks/bench_map.py`` (données : un dossier temporaire, contours
 importés et démonstration chargée ; rien n'est écrit dans le dépôt).
@@ -58,7 +59,7 @@ def bytes_side_by_side() -> None:
     t_topo = time.perf_counter() - tic
     n_topo = len(maps.topology_json(topo).encode())
     table = secrecy.apply_public(analyser(2024, "victimes_accueillies"))
-    classes = cl.classer(table["taux"], "quantiles", 5)
+    classes = cl.classer_table(table, "taux", "quantiles", 5)
     values = maps.values_from_table(table, "taux", classes)
     page = maps.build_map(topo, values, palette=classes.couleurs,
                           legend=maps.legend_html("Taux", classes.styles()),
@@ -85,9 +86,7 @@ def server_times() -> None:
     at.run()
     first = time.perf_counter() - tic
     assert not at.exception, at.exception
-    # Le préchauffage des années et indicateurs voisins tourne en arrière-plan pendant
-    # que l'on regarde la carte : on lui laisse le temps d'un coup d'œil.
-    time.sleep(float(os.environ.get("BENCH_PAUSE", "20")))
+    # Aucun préchauffage en arrière-plan : chaque sélection est calculée à la demande.
     tic = time.perf_counter()
     at.selectbox(key="carte_annee").select(2023).run()
     year = time.perf_counter() - tic
@@ -102,8 +101,8 @@ def server_times() -> None:
     print(f"  changement d'année                   : {year:.2f} s (cible < 0,5 s)")
     print(f"  changement d'indicateur              : {item:.2f} s (cible < 0,5 s)")
     print(f"  retour à une sélection déjà vue      : {back:.2f} s")
-    print("  (changements mesurés après une pause de lecture de la carte, pendant laquelle "
-          "les sélections voisines sont préchauffées)")
+    print("  (sélections jamais calculées, sans préchauffage ; dans le navigateur : "
+          "bench_carte_navigateur.py)")
 
 
 def main() -> None:

@@ -474,3 +474,45 @@ def codes_du_territoire(territoire: str) -> frozenset[str]:
     Voir :func:`communes_couvertes` ; lève la même erreur pour un territoire inconnu.
     """
     return communes_couvertes(territoire)
+
+
+@dataclass(frozen=True)
+class FicheIndicateur:
+    """Fiche d'un indicateur en langage clair, pour les élus et le public.
+
+    Attributes
+    ----------
+    code : str
+    ce_qui_est_compte : str
+        Ce que compte l'indicateur, en une ou deux phrases.
+    qui_le_compte : str
+        Qui transmet ces chiffres.
+    ce_que_cela_ne_dit_pas : str
+        Les lectures à éviter.
+    """
+
+    code: str
+    ce_qui_est_compte: str
+    qui_le_compte: str
+    ce_que_cela_ne_dit_pas: str
+
+
+@lru_cache(maxsize=4)
+def load_fiches_indicateurs(directory: Path | None = None) -> dict[str, FicheIndicateur]:
+    """Lit les fiches des indicateurs (``data/catalogues/fiches_indicateurs.csv``).
+
+    Returns
+    -------
+    dict
+        Code de l'indicateur → :class:`FicheIndicateur` ; un indicateur sans fiche est
+        absent (l'application montre alors sa définition du catalogue).
+    """
+    try:
+        df = _read("fiches_indicateurs.csv", directory)
+    except ObservatoireError:
+        return {}
+    return {r["code"].strip(): FicheIndicateur(
+        code=r["code"].strip(), ce_qui_est_compte=r["ce_qui_est_compte"].strip(),
+        qui_le_compte=r["qui_le_compte"].strip(),
+        ce_que_cela_ne_dit_pas=r["ce_que_cela_ne_dit_pas"].strip())
+        for r in df.to_dict("records") if r["code"].strip()}

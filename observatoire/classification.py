@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -141,18 +141,11 @@ def format_nombre(x: float | int | None, decimales: int = 1) -> str:
     >>> format_nombre(-0.04, 1)
     '0,0'
     """
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return ""
-    try:
-        if np.isnan(x):  # numpy, pandas scalaires
-            return ""
-    except TypeError:
-        pass
-    s = f"{float(x):,.{decimales}f}"
-    if s.startswith("-") and float(s[1:].replace(",", "")) == 0:
-        s = s[1:]  # « -0,0 » n'a pas de sens pour un lecteur
-    # U+202F (espace fine insécable) : recommandation de l'Imprimerie nationale.
-    return s.replace(",", "\u202f").replace(".", ",")
+    from observatoire.formats import nombre
+
+    # Babel (CLDR fr_FR) : U+202F (espace fine insécable), recommandation de l'Imprimerie
+    # nationale ; « -0,0 » devient « 0,0 ».
+    return nombre(x, decimales)
 
 
 def decimales_utiles(valeurs: Iterable[float]) -> int:
@@ -368,6 +361,10 @@ class Classification:
         Unité affichée sous le titre de la légende.
     effectifs : tuple of int
         Nombre d'unités par classe dans les valeurs qui ont servi à la calculer.
+    k_demande : int
+        Nombre de classes demandé (0 : sans objet, bornes fixes) ; plus grand que
+        :attr:`k` quand les valeurs ne permettaient pas d'en former autant
+        (:meth:`note_classes` le dit dans la légende).
     """
 
     bornes: tuple[float, ...]
@@ -378,6 +375,7 @@ class Classification:
     decimales: int = 1
     unite: str = UNITE_TAUX
     effectifs: tuple[int, ...] = field(default_factory=tuple)
+    k_demande: int = 0
 
     @property
     def k(self) -> int:
@@ -430,6 +428,33 @@ class Classification:
         """Un :class:`Style` par classe (sans hachures : la valeur est dans le libellé)."""
         return [Style(lib, c) for lib, c in zip(self.etiquettes(), self.couleurs, strict=True)]
 
+    @property
+    def zero_a_part(self) -> bool:
+        """Vrai quand la première classe est « 0 (aucun cas) »."""
+        return self.k > 1 and self.bornes[0] == 0 == self.minimum
+
+    def description_methode(self) -> str:
+        """Méthode en clair, « zéro à part » compris (titre de légende)."""
+        texte = METHODES[self.methode]
+        return texte + (", zéro à part" if self.zero_a_part else "")
+
+    def note_classes(self) -> str | None:
+        """Phrase de légende quand moins de classes que demandé ont pu être formées.
+
+        Returns
+        -------
+        str or None
+            « 3 classes au lieu des 5 demandées : … », ou None si le compte y est.
+        """
+        if not self.k_demande or self.k >= self.k_demande:
+            return None
+        if sum(self.effectifs) == 0:
+            return (f"aucune valeur publiée à classer (au lieu des {self.k_demande} classes "
+                    "demandées)")
+        return (f"{self.k} classe{'s' if self.k > 1 else ''} au lieu des {self.k_demande} "
+                "demandées : trop peu de valeurs publiées différentes (beaucoup de valeurs "
+                "égales)")
+
     def to_dict(self) -> dict:
         """Dictionnaire sérialisable (JSON) ; :meth:`from_dict` le relit."""
         d = asdict(self)
@@ -445,7 +470,8 @@ class Classification:
                    couleurs=tuple(d["couleurs"]), methode=d.get("methode", "bornes_fixes"),
                    palette=d.get("palette", "YlOrRd"), decimales=int(d.get("decimales", 1)),
                    unite=d.get("unite", UNITE_TAUX),
-                   effectifs=tuple(int(x) for x in d.get("effectifs", ())))
+                   effectifs=tuple(int(x) for x in d.get("effectifs", ())),
+                   k_demande=int(d.get("k_demande", 0)))
 
 
 def _as_float(valeurs: Iterable) -> list[float]:
@@ -507,8 +533,6 @@ def classer(
         Méthode ou palette inconnue, ``k`` hors de 3..9, bornes manquantes ou non
         croissantes.
     """
-    import mapclassify
-
     if methode not in METHODES:
         raise ValueError(
             f"Méthode de classification « {methode} » inconnue : choisissez parmi "
@@ -520,6 +544,15 @@ def classer(
             f"Palette « {palette_nom} » inconnue : choisissez parmi {', '.join(PALETTES)}.")
     v = np.asarray(_as_float(valeurs), dtype=float)
     v = v[np.isfinite(v)]
+    if methode == "bornes_fixes" or bornes is not None:
+        return _classer(v, methode, k, palette_nom, bornes, unite, decimales, zero_a_part)
+    # Le nombre demandé est gardé : la légende dit quand il n'a pas pu être atteint.
+    return replace(_classer(v, methode, k, palette_nom, bornes, unite, decimales, zero_a_part),
+                   k_demande=k)
+
+
+def _classer(v, methode, k, palette_nom, bornes, unite, decimales, zero_a_part):
+    import mapclassify
 
     if methode == "bornes_fixes" or bornes is not None:
         if not bornes:
@@ -568,6 +601,58 @@ def classer(
     arrondies = _arrondir_bornes(raw, d, v.max())
     minimum = math.floor(float(v.min()) * 10**d) / 10**d
     return _build(arrondies, minimum, methode, palette_nom, d, unite, v)
+
+
+def classer_table(
+    table,
+    colonne: str = "taux",
+    methode: str = "quantiles",
+    k: int = 5,
+    palette_nom: str = "YlOrRd",
+    *,
+    bornes: Sequence[float] | None = None,
+    unite: str | None = None,
+    exclure=None,
+) -> Classification:
+    """Les classes d'une carte de valeurs : une seule règle pour la carte de l'application,
+    la carte HTML autonome et les cartes de l'atlas.
+
+    Seules les unités au statut « valeur » (:func:`observatoire.exports.donnees.statut` :
+    ni secrètes, ni sans donnée, ni hors du périmètre des sources) entrent dans le calcul ;
+    les zéros ont leur classe, « 0 (aucun cas) », et les autres classes se calculent sur
+    les valeurs positives (``zero_a_part``).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Table **publique** (``secret``, ``observe`` et ``colonne``).
+    colonne : str, default "taux"
+        Valeur cartographiée (``taux``, ``taux_lisse``, ``observe``, ``ratio``).
+    methode, k, palette_nom, bornes
+        Voir :func:`classer` (``bornes`` impose des bornes fixes).
+    unite : str, optional
+        Unité de la légende ; par défaut celle des taux.
+    exclure : array-like of bool, optional
+        Unités à laisser hors des classes en plus (par exemple les rapports « non
+        concluant », montrés à part).
+
+    Returns
+    -------
+    Classification
+    """
+    import pandas as pd
+
+    from observatoire.exports.donnees import VALEUR, statut
+
+    valeurs = pd.to_numeric(table[colonne], errors="coerce").astype(float)
+    garder = statut(table, colonne).eq(VALEUR).to_numpy()
+    if exclure is not None:
+        garder = garder & ~np.asarray(exclure, dtype=bool)
+    valeurs = valeurs[garder]
+    unite = unite or UNITE_TAUX
+    if bornes is not None or methode == "bornes_fixes":
+        return classer(valeurs, "bornes_fixes", k, palette_nom, bornes=bornes, unite=unite)
+    return classer(valeurs, methode, k, palette_nom, unite=unite, zero_a_part=True)
 
 
 #: Au-delà, Jenks travaille sur autant de statistiques d'ordre régulièrement espacées

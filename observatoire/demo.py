@@ -35,7 +35,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from observatoire import communes, registres, storage
+from observatoire import communes, formats, registres, storage
 from observatoire.batches import VALUE_COLUMNS, archive_path, store_batch
 from observatoire.config import CATALOGUE_DIR, settings
 from observatoire.errors import ModeIncompatibleError, ObservatoireError
@@ -371,6 +371,22 @@ def generate_referents(graine: int = DEFAULT_SEED) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=registres.REFERENT_COLUMNS)
 
 
+def plan_dispositifs() -> pd.DataFrame:
+    """Les dispositifs nommés par le plan cadre (registre initial) situés dans le territoire.
+
+    Ce sont de vrais dispositifs : la démonstration les montre, et
+    :func:`clear_demo` les recharge comme registre réel.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Colonnes :data:`observatoire.registres.DISPOSITIF_COLUMNS`.
+    """
+    plan, _ = registres.read_dispositifs(registres.INITIAL_REGISTRY_PATH)
+    territoire = communes.load_territoire()
+    return plan[plan["code_insee"].isin(set(territoire["code_insee"]))].reset_index(drop=True)
+
+
 def generate_dispositifs() -> pd.DataFrame:
     """Dispositifs de la démonstration : registre initial et accueils de jour fictifs.
 
@@ -381,16 +397,15 @@ def generate_dispositifs() -> pd.DataFrame:
         situés dans le territoire (chacun garde sa source) et un accueil de jour fictif au
         chef-lieu de chaque arrondissement, dont la source dit qu'il est fictif.
     """
-    plan, _ = registres.read_dispositifs(registres.INITIAL_REGISTRY_PATH)
+    plan = plan_dispositifs()
     territoire = communes.load_territoire()
-    plan = plan[plan["code_insee"].isin(set(territoire["code_insee"]))]
     arr = communes.load_arrondissements()
     arr = arr[arr["arrondissement"].isin(set(territoire["arrondissement"]))]
     names = dict(zip(territoire["code_insee"], territoire["nom"], strict=True))
     rows = []
     for a in arr.sort_values("arrondissement").itertuples(index=False):
         rows.append({"type": "accueil_de_jour",
-                     "nom": f"Accueil de jour fictif – arrondissement de {a.nom}",
+                     "nom": f"Accueil de jour fictif – arrondissement {formats.de(a.nom)}",
                      "adresse": None, "code_insee": a.chef_lieu,
                      "commune": names.get(a.chef_lieu), "latitude": None, "longitude": None,
                      "localisation": "territoire", "capacite": None, "unite_capacite": None,
@@ -465,7 +480,8 @@ def load_demo(annees: Iterable[int] = DEFAULT_YEARS, graine: int = DEFAULT_SEED,
     Raises
     ------
     ModeIncompatibleError
-        Si la base contient des données réelles.
+        Si la base contient des données réelles (autres que le registre initial des
+        dispositifs du plan, que :func:`clear_demo` recharge).
     ObservatoireError
         Si la démonstration est déjà chargée (l'effacer d'abord).
     """
@@ -474,12 +490,13 @@ def load_demo(annees: Iterable[int] = DEFAULT_YEARS, graine: int = DEFAULT_SEED,
     with engine.connect() as conn:
         mode = storage.get_meta(conn, "mode")
         counts = _counts(conn)
+        plan_seul = _plan_seulement(conn)
     if mode == "demo":
         raise ObservatoireError(
             "La démonstration est déjà chargée dans cette base. Pour la régénérer, videz-la "
             "d'abord avec « observatoire demo --effacer »."
         )
-    if mode is not None or any(counts.values()):
+    if (mode is not None or any(counts.values())) and not plan_seul:
         raise ModeIncompatibleError(
             "La base contient des données réelles : la démonstration ne s'installe que dans "
             "une base vide. Utilisez une autre base (OBSERVATOIRE_DB_URL ou "
@@ -495,6 +512,11 @@ def load_demo(annees: Iterable[int] = DEFAULT_YEARS, graine: int = DEFAULT_SEED,
     dispositifs = generate_dispositifs()
     referents = generate_referents(graine)
     with storage.transaction(engine) as conn:
+        if plan_seul:
+            # Seul le registre initial du plan (rechargé après un effacement) : la
+            # démonstration le reprend, marqué comme elle.
+            conn.execute(sa.delete(storage.dispositifs))
+            storage.set_meta(conn, "mode", None)
         registres.write_dispositifs(conn, dispositifs, demo=True)
         registres.write_referents(conn, referents, demo=True)
         storage.set_meta(conn, "demo", json.dumps(info, ensure_ascii=False))
@@ -515,18 +537,63 @@ def load_demo(annees: Iterable[int] = DEFAULT_YEARS, graine: int = DEFAULT_SEED,
             "referents": len(referents)}
 
 
-def clear_demo(engine: Engine | None = None) -> dict:
+def etat(engine: Engine | None = None) -> str:
+    """Ce que contient la base, pour savoir si la démonstration peut s'y charger.
+
+    Returns
+    -------
+    {"demo", "vide", "plan", "reel"}
+        ``"plan"`` : seulement le registre initial des dispositifs du plan (après un
+        effacement) ; la démonstration peut se charger sur ``"vide"`` et ``"plan"``.
+    """
+    engine = engine or storage.get_engine()
+    with engine.connect() as conn:
+        if storage.get_meta(conn, "mode") == "demo":
+            return "demo"
+        if not any(_counts(conn).values()):
+            return "vide"
+        return "plan" if _plan_seulement(conn) else "reel"
+
+
+def _plan_seulement(conn) -> bool:
+    """Vrai si la base ne contient que le registre initial du plan, tel que rechargé."""
+    counts = _counts(conn)
+    if counts["lots"] or counts["referents"] or not counts["dispositifs"]:
+        return False
+    d = storage.dispositifs
+    rows = conn.execute(sa.select(d.c.type, d.c.nom, d.c.code_insee, d.c.demo)).all()
+    if any(r.demo for r in rows):
+        return False
+    plan = plan_dispositifs()
+    attendu = {registres._key(t, n, c) for t, n, c in
+               zip(plan["type"], plan["nom"], plan["code_insee"], strict=True)}
+    return {registres._key(r.type, r.nom, r.code_insee) for r in rows} <= attendu
+
+
+def clear_demo(engine: Engine | None = None, *, recharger_plan: bool = True,
+               utilisateur: str = "cli") -> dict:
     """Efface entièrement la démonstration (et seulement une base de démonstration).
+
+    Les dispositifs nommés par le plan cadre sont de vrais dispositifs : une fois la
+    démonstration effacée, ils sont rechargés comme registre réel (la carte et les
+    fiches gardent leurs distances) ; les accueils de jour fictifs et les référents
+    fictifs disparaissent avec elle.
 
     Parameters
     ----------
     engine : Engine, optional
+    recharger_plan : bool, default True
+        Recharger le registre initial des dispositifs du plan après l'effacement ;
+        False laisse une base entièrement vide.
+    utilisateur : str
+        Qui efface (journal).
 
     Returns
     -------
     dict
         Nombre de ``lots``, ``valeurs``, ``dispositifs``, ``referents`` et
-        ``fichiers`` (archives) retirés.
+        ``fichiers`` (archives) retirés ; ``dispositifs_plan`` : dispositifs du plan
+        rechargés.
 
     Raises
     ------
@@ -535,6 +602,7 @@ def clear_demo(engine: Engine | None = None) -> dict:
     """
     engine = engine or storage.get_engine()
     lt = storage.lots
+    plan = plan_dispositifs() if recharger_plan else None
     with storage.transaction(engine) as conn:
         mode = storage.get_meta(conn, "mode")
         if mode == "reel":
@@ -564,10 +632,18 @@ def clear_demo(engine: Engine | None = None) -> dict:
         conn.execute(sa.delete(storage.journal).where(storage.journal.c.qui == DEMO_USER))
         storage.set_meta(conn, "mode", None)
         storage.set_meta(conn, "demo", None)
+        out["dispositifs_plan"] = 0
+        if mode == "demo" and plan is not None and not plan.empty:
+            # Vrais dispositifs : la base devient réelle, prête pour les fichiers réels.
+            out["dispositifs_plan"] = registres.write_dispositifs(conn, plan, demo=False)[0]
         if mode == "demo":
             conn.execute(sa.insert(storage.journal).values(
-                quand=dt.datetime.now().replace(microsecond=0), qui="cli",
+                quand=dt.datetime.now().replace(microsecond=0), qui=utilisateur,
                 action="demo_effacee", detail=json.dumps(out)))
+    if out["dispositifs_plan"]:
+        layer = registres.commune_layer_or_none()
+        if layer is not None:
+            registres.place_at_communes(engine, layer)
     removed = 0
     root = settings().archive_dir
     for rel in archives:

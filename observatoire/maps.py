@@ -29,6 +29,7 @@ import json
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import folium
@@ -68,8 +69,14 @@ NOMS = {
     "recherche": "Chercher une commune…",
     "introuvable": "Commune introuvable",
     "effacer": "Effacer",
-    "plein_ecran": "Plein écran",
+    "plein_ecran": "Afficher la carte en plein écran",
     "quitter_plein_ecran": "Quitter le plein écran",
+    "zoom_avant": "Zoom avant",
+    "zoom_arriere": "Zoom arrière",
+    "couches": "Couches de la carte (limites, dispositifs, référents)",
+    "legende": "Légende de la carte",
+    "leaflet": "Leaflet, bibliothèque libre de cartes interactives",
+    "couches_eteintes": "Couches masquées (bouton « Couches » en haut à droite de la carte) :",
 }
 
 
@@ -326,9 +333,36 @@ def _swatch(style: Style) -> str:
             f'stroke="{style.contour}" stroke-width="{width:.1f}"{dash}/></svg>')
 
 
+@dataclass(frozen=True)
+class LegendItem:
+    """Entrée de légende liée à une couche de la carte, avec son effectif.
+
+    Attributes
+    ----------
+    symbole : Style or str
+        Style de :mod:`observatoire.classification`, ou ``"rond"``, ``"rond plein"``,
+        ``"dispositif"``, ``"grappe"``, ``"titre"`` (intertitre de la légende).
+    libelle : str, optional
+        Texte ; par défaut celui du style.
+    couche : str, optional
+        Identifiant de la couche (``"referents"``, ``"dispositif-iscg"``, ``"epci"``…) :
+        l'entrée n'est montrée que quand la couche est affichée.
+    n : int, optional
+        Nombre d'unités ou de points (affiché entre parenthèses).
+    abbr : str, optional
+        Lettres du marqueur d'un dispositif.
+    """
+
+    symbole: Style | str
+    libelle: str | None = None
+    couche: str | None = None
+    n: int | None = None
+    abbr: str | None = None
+
+
 def legend_html(
     title: str,
-    entries: Sequence[Style | tuple[str, str]],
+    entries: Sequence[Style | tuple[str, str] | LegendItem],
     *,
     subtitle: str | None = None,
     notes: Sequence[str] = (),
@@ -340,10 +374,11 @@ def legend_html(
     ----------
     title : str
         Titre (mesure et année).
-    entries : sequence of Style or (kind, label)
+    entries : sequence of Style, (kind, label) or LegendItem
         Styles de :mod:`observatoire.classification` (classes, secret, étiquettes,
-        contours, limites), ou ``("rond", libellé)`` / ``("rond plein", libellé)`` pour
-        les points des référents et ``("dispositif", libellé)``.
+        contours, limites), ``("rond", libellé)`` / ``("rond plein", libellé)`` pour
+        les points des référents, ``("titre", texte)`` pour un intertitre, ou
+        :class:`LegendItem` (couche, effectif, lettres d'un dispositif).
     subtitle : str, optional
         Unité, méthode de classement.
     notes : sequence of str
@@ -361,19 +396,106 @@ def legend_html(
         parts.append(f"<p>{esc(subtitle)}</p>")
     if demo:
         parts.append('<p class="demo">Données fictives de démonstration</p>')
-    items = []
+    items: list[str] = []
+
+    def close() -> None:
+        if items:
+            parts.append("<ul>" + "".join(items) + "</ul>")
+            items.clear()
+
     for entry in entries:
-        if isinstance(entry, Style):
-            sw, label = _swatch(entry), entry.libelle
+        if not isinstance(entry, LegendItem):
+            entry = (LegendItem(entry) if isinstance(entry, Style)
+                     else LegendItem(entry[0], entry[1]))
+        sym = entry.symbole
+        if sym == "titre":
+            close()
+            parts.append(f"<h5>{esc(entry.libelle or '')}</h5>")
+            continue
+        if isinstance(sym, Style):
+            sw, label = _swatch(sym), entry.libelle or sym.libelle
         else:
-            kind, label = entry
-            sw = {"rond": '<span class="sw rond"></span>',
-                  "rond plein": '<span class="sw rond plein"></span>',
-                  "dispositif": '<span class="sw disp">AJ</span>'}.get(kind, "")
-        items.append(f"<li>{sw}<span>{esc(label)}</span></li>")
-    parts.append("<ul>" + "".join(items) + "</ul>")
-    parts += [f"<p>{esc(n)}</p>" for n in notes]
+            label = entry.libelle or ""
+            sw = {"rond": '<span class="sw rond" aria-hidden="true"></span>',
+                  "rond plein": '<span class="sw rond plein" aria-hidden="true"></span>',
+                  "dispositif": f'<span class="sw disp" aria-hidden="true">'
+                                f'{esc(entry.abbr or "")}</span>',
+                  "grappe": '<span class="sw disp grappe" aria-hidden="true">'
+                            f'{esc(entry.abbr or "")}</span>'}.get(sym, "")
+        n = f'<span class="n">({format_nombre(entry.n, 0)})</span>' if entry.n is not None else ""
+        couche = f' data-couche="{esc(entry.couche)}"' if entry.couche else ""
+        items.append(f"<li{couche}>{sw}<span>{esc(label)}{n}</span></li>")
+    close()
+    parts.append('<p class="obs-couches-eteintes" hidden></p>')
+    parts += [f'<p class="note">{esc(n)}</p>' for n in notes]
     return "".join(parts)
+
+
+def legend_for_map(
+    title: str,
+    subtitle: str | None,
+    valeurs: Sequence[Style | LegendItem],
+    *,
+    etats: Sequence[Style] = (),
+    blanches: bool = False,
+    meshes: Sequence[Mapping] = (),
+    dispositifs: Sequence[Mapping] = (),
+    referents: Mapping | None = None,
+    notes: Sequence[str] = (),
+    demo: bool = False,
+) -> str:
+    """Légende complète d'une carte de :func:`build_map` : tout symbole qu'elle montre.
+
+    La même pour la carte de l'application et la carte HTML autonome : classes (ou
+    étiquettes), états sans valeur (secret, pas de donnée…), contour des zones blanches,
+    limites, chaque type de dispositif (lettres du marqueur et libellé en toutes
+    lettres), grappes, référents. Les entrées d'une couche ne se montrent que quand la
+    couche est affichée (``data-couche``, voir carte.js).
+
+    Parameters
+    ----------
+    title, subtitle : str
+    valeurs : sequence of Style or LegendItem
+        Classes de la mesure (avec leur effectif) ou styles des étiquettes.
+    etats : sequence of Style
+        États non numériques présents sur la carte.
+    blanches : bool
+        Des zones blanches présumées sont entourées.
+    meshes, dispositifs, referents
+        Les couches passées à :func:`build_map`.
+    notes : sequence of str
+    demo : bool
+
+    Returns
+    -------
+    str
+    """
+    from observatoire import classification as cl
+
+    entries: list = [*valeurs, *etats]
+    couches: list = []
+    if blanches:
+        couches.append(LegendItem(cl.STYLE_CONTOUR_BLANCHE, couche="blanches"))
+    styles_limites = {"arrondissement": cl.STYLE_LIMITE_ARRONDISSEMENT,
+                      "epci": cl.STYLE_LIMITE_EPCI}
+    for m in meshes:
+        if m["mesh"] in styles_limites:
+            couches.append(LegendItem(styles_limites[m["mesh"]], couche=m["mesh"]))
+    for grp in dispositifs:
+        couches.append(LegendItem("dispositif", grp["label"], couche=f"dispositif-{grp['cls']}",
+                                  n=len(grp["points"]), abbr=grp["abbr"]))
+    if dispositifs:
+        couches.append(LegendItem("grappe", "plusieurs dispositifs proches d'un même type "
+                                  "(lettres et nombre)", abbr="AJ 2"))
+    if referents and referents.get("points"):
+        n_forme = sum(p[2] for p in referents["points"])
+        couches.append(LegendItem("rond plein", "commune avec référent VIF formé",
+                                  couche="referents", n=n_forme))
+        couches.append(LegendItem("rond", "commune avec référent VIF pas encore formé",
+                                  couche="referents", n=len(referents["points"]) - n_forme))
+    if couches:
+        entries += [LegendItem("titre", "Sur la carte"), *couches]
+    return legend_html(title, entries, subtitle=subtitle, notes=notes, demo=demo)
 
 
 def leaflet_style(style: Style) -> dict:
@@ -399,8 +521,21 @@ def popup_html(title: str, fields: Sequence[tuple[str, object]]) -> str:
 
 _ABBR_FALLBACK = re.compile(r"[A-Za-zÀ-ÿ]+")
 
+#: Lettres du marqueur de chaque type de dispositif (la légende les écrit en toutes
+#: lettres) ; un type absent prend les initiales de son libellé.
+ABREVIATIONS = {
+    "accueil_de_jour": "AJ", "leao": "LEAO", "hebergement_urgence": "HU", "alt": "ALT",
+    "hebergement_auteurs": "HA", "iscg": "ISCG", "permanence_juridique": "PJ",
+    "france_services": "FS", "uaped": "UAPED", "maison_des_adolescents": "MDA",
+    "psychotrauma": "PSY", "ctv2s": "VSS", "tribunal_judiciaire": "TJ", "cidff": "CIDFF",
+    "france_victimes": "FV", "cpef": "CPEF", "planning_familial": "PF", "caf_ads": "CAF",
+    "commissariat": "POL", "brigade_gendarmerie": "GEN",
+}
 
-def _abbr(label: str) -> str:
+
+def _abbr(label: str, code: str | None = None) -> str:
+    if code in ABREVIATIONS:
+        return ABREVIATIONS[code]
     words = [w for w in _ABBR_FALLBACK.findall(label) if len(w) > 2]
     return ("".join(w[0] for w in words[:3]) or label[:2]).upper()
 
@@ -428,8 +563,10 @@ def dispositifs_layers(
     Returns
     -------
     list of dict
-        ``name``, ``abbr`` (2-3 lettres affichées dans le marqueur : le type ne tient
-        pas qu'à une couleur), ``cls``, ``show``, ``points`` (``[lat, lon, popup, titre]``).
+        ``name`` (nom de la couche), ``label`` (libellé du type), ``abbr`` (lettres
+        affichées dans le marqueur, :data:`ABREVIATIONS` : le type ne tient pas qu'à une
+        couleur), ``cls``, ``show``, ``points`` (``[lat, lon, popup, titre, rang,
+        nombre]`` : rang parmi les ``nombre`` dispositifs placés au même point).
     """
     type_labels = dict(type_labels or {})
     df = dispositifs.dropna(subset=["latitude", "longitude"])
@@ -453,15 +590,28 @@ def dispositifs_layers(
                       for k, v in fields]
             points.append([round(float(r["latitude"]), 5), round(float(r["longitude"]), 5),
                            popup_html(str(r["nom"]), fields), f"{label} : {r['nom']}"])
-        groups.append({"name": f"Dispositifs : {label} ({len(points)})", "abbr": _abbr(label),
-                       "cls": re.sub(r"[^a-z0-9]+", "-", str(code).lower()), "show": show,
-                       "points": points})
+        abbr = _abbr(label, str(code))
+        groups.append({"name": f"{abbr} – {label} ({len(points)})", "label": label,
+                       "abbr": abbr, "cls": re.sub(r"[^a-z0-9]+", "-", str(code).lower()),
+                       "show": show, "points": points})
+    # Plusieurs dispositifs au même point (placés au centre de la même commune) : rang et
+    # nombre, pour que carte.js les dessine côte à côte au lieu de les superposer.
+    places: dict[tuple, list] = {}
+    for grp in groups:
+        for p in grp["points"]:
+            places.setdefault((round(p[0], 4), round(p[1], 4)), []).append(p)
+    for memes in places.values():
+        for i, p in enumerate(memes):
+            p += [i, len(memes)]
     return groups
 
 
 def referents_layer(communes: gpd.GeoDataFrame, referents: pd.DataFrame, *,
-                    show: bool = True) -> dict:
+                    show: bool = False) -> dict:
     """Communes ayant un référent VIF : un point par commune, plein si formé.
+
+    Couche discrète, éteinte par défaut : ses points (92 autour de Béthune dans la
+    démonstration) cacheraient les couleurs des communes.
 
     Parameters
     ----------
@@ -470,7 +620,8 @@ def referents_layer(communes: gpd.GeoDataFrame, referents: pd.DataFrame, *,
     referents : pandas.DataFrame
         ``code_insee`` et ``forme`` (bool). Toute autre colonne (nom, contact du
         référent) est ignorée : elle ne sort jamais sur la carte.
-    show : bool, default True
+    show : bool, default False
+        Couche affichée d'emblée.
 
     Returns
     -------
@@ -511,7 +662,7 @@ class ObservatoireLayers(JSCSSMixin):
         self.default_css = [(n, f"{asset_base}/{p}") for n, p in _CSS]
 
 
-def build_map(
+def map_config(
     topology: Mapping,
     values: Mapping[str, Sequence],
     *,
@@ -523,50 +674,31 @@ def build_map(
     dispositifs: Sequence[Mapping] = (),
     referents: Mapping | None = None,
     osm: bool = False,
-    asset_base: str = STREAMLIT_STATIC,
     texte_sans_donnee: str = "pas de donnée",
     layer_name: str | None = None,
     collapsed_control: bool = True,
-) -> folium.Map:
-    """Carte choroplèthe des communes (ou de leurs groupes), prête pour st_folium.
+    titre: str | None = None,
+    resume: str | None = None,
+    inclure_topologie: bool = True,
+) -> dict:
+    """Configuration de carte lue par ``carte.js`` (voir :func:`build_map`).
+
+    La carte de l'application (composant) et la page HTML autonome (:func:`build_map`)
+    reçoivent la même configuration : mêmes couleurs, mêmes infobulles, même légende.
 
     Parameters
     ----------
-    topology : mapping
-        Sortie de :func:`encode_topology` (mise en cache par l'appelant).
-    values : mapping
-        Code d'unité -> ``[classe, texte]`` ou ``[classe, texte, nom, blanche]`` :
-        ``classe`` entier (indice dans ``palette``), ``"secret"``, ``"non_concluant"``
-        ou None (pas de donnée) ; ``texte`` : HTML déjà échappé montré dans l'infobulle
-        (nombres au format français) ; ``nom`` : nom de l'unité quand elle n'est pas une
-        commune ; ``blanche`` : 1 pour entourer une zone blanche présumée.
-    palette : sequence of str
-        Couleurs des classes, de la plus faible à la plus forte.
-    styles : mapping of str to Style, optional
-        Styles des classes non numériques désignées par leur clé dans ``values``
-        (``"secret"``, ``"non_concluant"``, les étiquettes…) ; ``"sans_donnee"`` sert aux
-        unités absentes de ``values``. Par défaut, ceux de :mod:`observatoire.classification`.
-    unit_key : str, default "id"
-        ``"id"`` : une unité par commune ; sinon la propriété de la topologie qui donne
-        le groupe (``"e"`` pour l'EPCI, ``"a"`` pour l'arrondissement) : chaque commune
-        prend alors la couleur de son groupe, sans trait intérieur.
-    legend : str, optional
-        HTML de :func:`legend_html`.
-    meshes : sequence of mapping
-        Limites à tracer : ``{"name", "mesh" (clé de topology["meshes"]), "color",
-        "weight", "dash", "show"}``.
-    dispositifs : sequence of mapping
-        Sortie de :func:`dispositifs_layers`.
-    referents : mapping, optional
-        Sortie de :func:`referents_layer`.
-    osm : bool, default False
-        Propose un fond OpenStreetMap (en ligne) ; par défaut, nos seuls contours.
-    asset_base : str
-        URL sous laquelle ``observatoire/static`` est servi.
+    inclure_topologie : bool, default True
+        False : sans la clé ``topology`` (l'application l'envoie à part, encodée une
+        fois) ; l'emprise et les maillages sont tout de même tirés de ``topology``.
+    titre, resume : str, optional
+        Nom accessible de la carte et son résumé en phrases (:func:`resume_carte`).
+    Autres paramètres : voir :func:`build_map`.
 
     Returns
     -------
-    folium.Map
+    dict
+        Sérialisable en JSON ; ``topology`` est la topologie sans ses maillages.
     """
     from observatoire import classification as cl
 
@@ -576,17 +708,10 @@ def build_map(
     styles.setdefault("sans_donnee", cl.STYLE_PAS_DE_DONNEE)
     styles.setdefault("hors_perimetre", cl.STYLE_HORS_PERIMETRE)
     x0, y0, x1, y1 = topology["bbox"]
-    # maxZoom explicite : sans fond de tuiles Leaflet n'en a pas, et les grappes l'exigent.
-    m = folium.Map(location=[(y0 + y1) / 2, (x0 + x1) / 2], zoom_start=9, tiles=None,
-                   control_scale=False, prefer_canvas=False, zoom_snap=0.25)
-    m.options["maxZoom"], m.options["minZoom"] = 18, 6
-    m.default_js = [("leaflet", f"{asset_base}/leaflet/leaflet.js")]
-    m.default_css = [("leaflet_css", f"{asset_base}/leaflet/leaflet.css")]
-    mesh_cfg = [{"name": d["name"], "arcs": topology["meshes"][d["mesh"]],
+    mesh_cfg = [{"name": d["name"], "mesh": d["mesh"], "arcs": topology["meshes"][d["mesh"]],
                  "color": d.get("color", "#333333"), "weight": d.get("weight", 1.5),
                  "dash": d.get("dash"), "show": d.get("show", True)} for d in meshes]
     cfg = {
-        "topology": {k: topology[k] for k in ("transform", "arcs", "objects")},
         "values": {str(k): list(v) for k, v in values.items()},
         "unit_key": unit_key,
         "palette": list(palette),
@@ -602,27 +727,79 @@ def build_map(
         "referents": referents,
         "legend": legend,
         "noms": dict(NOMS, choro=layer_name or NOMS["choro"]),
+        "titre": titre or layer_name or NOMS["choro"],
+        "resume": resume or "",
         "bounds": [[y0, x0], [y1, x1]],
         "collapsed": collapsed_control,
         "osm": {"url": "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
                 "attribution": "© contributeurs OpenStreetMap"} if osm else None,
     }
+    if inclure_topologie:
+        cfg["topology"] = {k: topology[k] for k in ("transform", "arcs", "objects")}
+    return cfg
+
+
+def build_map(topology: Mapping, values: Mapping[str, Sequence], *, palette: Sequence[str],
+              asset_base: str = STREAMLIT_STATIC, **options) -> folium.Map:
+    """Carte choroplèthe des communes (ou de leurs groupes), en page Folium autonome.
+
+    Parameters
+    ----------
+    topology : mapping
+        Sortie de :func:`encode_topology` (mise en cache par l'appelant).
+    values : mapping
+        Code d'unité -> ``[classe, texte]`` ou ``[classe, texte, nom, blanche]`` :
+        ``classe`` entier (indice dans ``palette``), ``"secret"``, ``"non_concluant"``
+        ou None (pas de donnée) ; ``texte`` : HTML déjà échappé montré dans l'infobulle
+        (nombres au format français) ; ``nom`` : nom de l'unité quand elle n'est pas une
+        commune ; ``blanche`` : 1 pour entourer une zone blanche présumée.
+    palette : sequence of str
+        Couleurs des classes, de la plus faible à la plus forte.
+    asset_base : str
+        URL sous laquelle ``observatoire/static`` est servi.
+    **options
+        Voir :func:`map_config` : ``styles`` (styles des classes non numériques
+        désignées par leur clé dans ``values`` ; ``"sans_donnee"`` pour les unités
+        absentes), ``unit_key`` (``"id"`` : une unité par commune ; ``"e"`` pour l'EPCI,
+        ``"a"`` pour l'arrondissement : chaque commune prend la couleur de son groupe,
+        sans trait intérieur), ``legend`` (HTML de :func:`legend_for_map`, placé à côté
+        de la carte), ``meshes`` (limites : ``{"name", "mesh", "color", "weight",
+        "dash", "show"}``), ``dispositifs`` (:func:`dispositifs_layers`),
+        ``referents`` (:func:`referents_layer`), ``osm`` (fond OpenStreetMap proposé,
+        en ligne), ``layer_name``, ``titre``, ``resume`` (résumé textuel de la carte,
+        pour les lecteurs d'écran).
+
+    Returns
+    -------
+    folium.Map
+    """
+    cfg = map_config(topology, values, palette=palette, **options)
+    x0, y0, x1, y1 = topology["bbox"]
+    # maxZoom explicite : sans fond de tuiles Leaflet n'en a pas, et les grappes l'exigent.
+    m = folium.Map(location=[(y0 + y1) / 2, (x0 + x1) / 2], zoom_start=9, tiles=None,
+                   control_scale=False, prefer_canvas=False, zoom_snap=0.25)
+    m.options["maxZoom"], m.options["minZoom"] = 18, 6
+    m.default_js = [("leaflet", f"{asset_base}/leaflet/leaflet.js")]
+    m.default_css = [("leaflet_css", f"{asset_base}/leaflet/leaflet.css")]
     ObservatoireLayers(cfg, asset_base).add_to(m)
     return m
 
 
-def standalone_html(m: folium.Map) -> str:
+def standalone_html(m: folium.Map, titre: str | None = None) -> str:
     """HTML autonome de la carte : scripts, styles et images incorporés (hors ligne).
 
     Parameters
     ----------
     m : folium.Map
         Carte construite avec les ressources locales (:func:`build_map`).
+    titre : str, optional
+        Titre de la page (onglet du navigateur).
 
     Returns
     -------
     str
-        Page HTML sans aucune ressource externe ``<script src>`` ni ``<link href>``.
+        Page HTML en français (``lang="fr"``) sans aucune ressource externe
+        ``<script src>`` ni ``<link href>``.
     """
     page = m.get_root().render()
     prefix_re = re.compile(r'<script src="[^"]*?/((?:leaflet|markercluster|fullscreen|'
@@ -632,7 +809,10 @@ def standalone_html(m: folium.Map) -> str:
     css_re = re.compile(r'<link rel="stylesheet" href="[^"]*?/((?:leaflet|markercluster|'
                         r'fullscreen|leaflet-search|observatoire)/[^"]+\.css)"/?>')
     page = css_re.sub(lambda mt: "<style>" + _inline_css_urls(mt.group(1)) + "</style>", page)
-    return page
+    head = '<html lang="fr">\n<head>'
+    if titre:
+        head += f"\n    <title>{html.escape(titre)}</title>"
+    return page.replace("<html>\n<head>", head, 1)
 
 
 def _read_static(rel: str) -> str:
@@ -752,3 +932,61 @@ def values_from_table(table: pd.DataFrame, mesure: str, classification=None, *,
             lines.append(f"Étiquette : {esc(label)}")
         out[codes[i]] = [k, "<br>".join(lines), noms[i], 1 if label == "blanche présumée" else 0]
     return out
+
+
+_UNITES_PLURIEL = {"commune": ("commune", "communes"), "epci": ("EPCI", "EPCI"),
+                   "arrondissement": ("arrondissement", "arrondissements"),
+                   "departement": ("département", "départements")}
+
+
+def resume_carte(table: pd.DataFrame, mesure: str, classification=None, titre: str = "",
+                 *, niveau: str = "commune", n_max: int = 5) -> str:
+    """Résumé en phrases d'une carte, pour qui ne la voit pas (lecteur d'écran).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Table **publique** de la carte (``code``, ``nom``, ``secret``, ``observe``,
+        ``label`` et la colonne ``mesure``).
+    mesure : str
+        Colonne cartographiée, ou ``"label"`` pour la carte des étiquettes.
+    classification : observatoire.classification.Classification, optional
+        Classes de la carte (effectif de chaque classe).
+    titre : str
+    niveau : str
+        Unités de la carte (``commune``, ``epci``, ``arrondissement``).
+    n_max : int
+        Nombre d'unités citées parmi les valeurs les plus élevées.
+
+    Returns
+    -------
+    str
+    """
+    from observatoire.exports.donnees import PAS_DE_DONNEE, SECRET, statut
+
+    un, des = _UNITES_PLURIEL.get(niveau, (niveau, niveau))
+    n = len(table)
+    phrases = [f"Carte : {titre}." if titre else "Carte."]
+    if mesure == "label":
+        labels = table["label"].dropna().astype(str).value_counts()
+        parts = [f"{v} {des if v > 1 else un} « {k} »" for k, v in labels.items()]
+        phrases.append(f"{n} {des} : " + ", ".join(parts) + ".")
+    else:
+        st_ = statut(table, mesure)
+        n_sec, n_abs = int((st_ == SECRET).sum()), int((st_ == PAS_DE_DONNEE).sum())
+        phrases.append(f"{n} {des} : {n - n_sec - n_abs} avec une valeur publiée, {n_sec} "
+                       f"sous le secret statistique, {n_abs} sans donnée.")
+        if classification is not None and classification.effectifs:
+            parts = [f"{lib} : {e} {des if e > 1 else un}" for lib, e in
+                     zip(classification.etiquettes(), classification.effectifs, strict=True)]
+            phrases.append(f"Classes ({classification.unite}) : " + " ; ".join(parts) + ".")
+        vals = pd.to_numeric(table[mesure], errors="coerce").where(st_ == "valeur")
+        top = table.assign(_v=vals).dropna(subset=["_v"]).nlargest(n_max, "_v")
+        dec = 0 if mesure == "observe" else (2 if mesure == "ratio" else 1)
+        if not top.empty:
+            phrases.append("Valeurs les plus élevées : " + ", ".join(
+                f"{nom} ({format_nombre(v, dec)})" for nom, v in zip(top["nom"], top["_v"],
+                                                                     strict=True)) + ".")
+    phrases.append("Le tableau sous la carte donne la valeur de chaque "
+                   f"{un if niveau != 'epci' else 'EPCI'}.")
+    return " ".join(phrases)

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -598,21 +599,20 @@ def _errors_message(where: str, errors: list[str]) -> str:
 
 
 def commune_layer_or_none():
-    """Contours des communes (Lambert-93) si le référentiel est importé, sinon None.
+    """Contours des communes (Lambert-93) s'il y en a pour le territoire, sinon None.
 
     Returns
     -------
     geopandas.GeoDataFrame or None
-        :func:`observatoire.referentiel.load_layer` ``("commune")`` ; None tant que rien
-        n'est importé (ou si le module du référentiel est absent).
+        :func:`observatoire.referentiel.load_layer` ``("commune")`` : les contours
+        importés ou, à défaut, les contours simplifiés livrés avec l'application ; None
+        si le département configuré n'a ni l'un ni l'autre.
     """
-    try:
-        from observatoire import referentiel
-    except ImportError:
+    from observatoire import referentiel
+
+    if referentiel.origine() is None:
         return None
     try:
-        if hasattr(referentiel, "is_loaded") and not referentiel.is_loaded():
-            return None
         return referentiel.load_layer("commune")
     except ReferentielAbsentError:
         return None
@@ -696,20 +696,13 @@ def write_dispositifs(conn: Connection, frame: pd.DataFrame, *, demo: bool,
                 for r in conn.execute(sa.select(table.c.type, table.c.nom, table.c.code_insee))}
     records = []
     duplicates = 0
-    clean = frame[DISPOSITIF_COLUMNS].astype(object).where(frame[DISPOSITIF_COLUMNS].notna(),
-                                                           None)
-    for record in clean.to_dict("records"):
+    for record in _records(frame):
         key = _key(record["type"], record["nom"], record["code_insee"])
         if key in existing:
             duplicates += 1
             continue
         existing.add(key)
         record["demo"] = demo
-        if record["capacite"] is not None:
-            record["capacite"] = int(record["capacite"])
-        for col in ("latitude", "longitude"):
-            if record[col] is not None:
-                record[col] = float(record[col])
         records.append(record)
     if records:
         conn.execute(sa.insert(table), records)
@@ -776,13 +769,15 @@ def import_dispositifs(path: str | Path, type: str | None = None, source: str | 
 
 
 def save_edited_dispositifs(original: pd.DataFrame, edited: pd.DataFrame,
-                            utilisateur: str, demo: bool = False,
+                            utilisateur: str, *, demo: bool = False,
                             engine: Engine | None = None) -> RegistryReport:
     """Enregistre le registre modifié dans l'application (tableau éditable), en une transaction.
 
     Chaque ligne passe par le même contrôle qu'un tableur importé (type du catalogue,
-    commune, coordonnées, capacité) ; une seule erreur et rien n'est écrit. Les lignes de
-    ``original`` (colonne ``id``) sont remplacées par celles de ``edited``.
+    commune, coordonnées, capacité) ; une seule erreur et rien n'est écrit. Chaque
+    dispositif **garde son identifiant** : une ligne modifiée est mise à jour sur place,
+    une ligne ajoutée (sans ``id``) est créée, une ligne retirée du tableau est supprimée ;
+    les autres ne bougent pas.
 
     Un dispositif placé à sa commune (``localisation`` « commune » ou « territoire ») dont
     on n'a pas touché aux coordonnées y reste placé : ses coordonnées ne deviennent pas
@@ -793,7 +788,8 @@ def save_edited_dispositifs(original: pd.DataFrame, edited: pd.DataFrame,
     original : pandas.DataFrame
         Le registre tel qu'affiché (:func:`list_dispositifs`, avec ``id``).
     edited : pandas.DataFrame
-        Le même tableau après modification, lignes dans le même ordre (``id`` non modifiable).
+        Le même tableau après modification (``id`` non modifiable ; vide pour une ligne
+        ajoutée).
     utilisateur : str
         Qui enregistre (journal).
     demo : bool, default False
@@ -803,6 +799,7 @@ def save_edited_dispositifs(original: pd.DataFrame, edited: pd.DataFrame,
     Returns
     -------
     RegistryReport
+        ``importes`` : lignes créées ou modifiées ; ``supprimes`` : lignes retirées.
 
     Raises
     ------
@@ -811,12 +808,13 @@ def save_edited_dispositifs(original: pd.DataFrame, edited: pd.DataFrame,
     """
     engine = engine or storage.get_engine()
     before = original.set_index("id") if "id" in original.columns else None
-    rows, kept_points = [], {}
+    rows, kept_points, ids = [], {}, []
     for k, rec in enumerate(edited.to_dict("records"), start=1):
         row = {c: _cell_text(rec.get(c)) for c in DISPOSITIF_COLUMNS}
-        old = None
-        if before is not None and rec.get("id") in before.index:
-            old = before.loc[rec["id"]]
+        rid = rec.get("id")
+        rid = int(rid) if rid is not None and not pd.isna(rid) else None
+        old = before.loc[rid] if before is not None and rid in before.index else None
+        ids.append(rid if old is not None else None)
         placed = row["localisation"] in ("commune", "territoire")
         if placed and old is not None and _same_point(old, rec):
             # Point de sa commune, pas une adresse : gardé tel quel, localisation comprise.
@@ -832,21 +830,51 @@ def save_edited_dispositifs(original: pd.DataFrame, edited: pd.DataFrame,
                                 f"modifié dans l'application le {dt.date.today():%d/%m/%Y}")
     for k, (lat, lon, where) in kept_points.items():
         frame.loc[k, ["latitude", "longitude", "localisation"]] = [lat, lon, where]
-    ids = [int(i) for i in original["id"].tolist()] if "id" in original.columns else []
     table = storage.dispositifs
+    records = _records(frame)
+    originaux = {int(i) for i in original["id"].tolist()} if "id" in original.columns else set()
+    gardes = {i for i in ids if i is not None}
+    modifies = 0
     with storage.transaction(engine) as conn:
         ensure_mode(conn, demo)
-        removed = conn.execute(sa.delete(table).where(table.c.id.in_(ids))).rowcount if ids \
-            else 0
-        written, dup, _ = write_dispositifs(conn, frame, demo=demo)
+        retires = sorted(originaux - gardes)
+        removed = (conn.execute(sa.delete(table).where(table.c.id.in_(retires))).rowcount
+                   if retires else 0)
+        anciens = {r.id: r._asdict() for r in conn.execute(
+            sa.select(table).where(table.c.id.in_(sorted(gardes))))} if gardes else {}
+        nouveaux = []
+        for rid, record in zip(ids, records, strict=True):
+            if rid is None:
+                nouveaux.append(record)
+                continue
+            if any(anciens.get(rid, {}).get(c) != record[c] for c in DISPOSITIF_COLUMNS):
+                conn.execute(sa.update(table).where(table.c.id == rid).values(**record))
+                modifies += 1
+        crees, dup, _ = write_dispositifs(conn, pd.DataFrame(nouveaux, columns=DISPOSITIF_COLUMNS),
+                                          demo=demo) if nouveaux else (0, 0, 0)
         _journal(conn, utilisateur, "modification_dispositifs",
-                 f"{written} dispositif(s) enregistré(s), {removed} remplacé(s)")
-    report.importes, report.doublons, report.supprimes = written, dup, removed
+                 f"{modifies} dispositif(s) modifié(s), {crees} ajouté(s), {removed} retiré(s)")
+    report.importes, report.doublons, report.supprimes = modifies + crees, dup, removed
     report.par_type = {k: int(v) for k, v in frame["type"].value_counts().items()}
     layer = commune_layer_or_none()
     if layer is not None:
         place_at_communes(engine, layer)
     return report
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    """Lignes de dispositifs validées, en types Python (pour SQLAlchemy)."""
+    clean = frame[DISPOSITIF_COLUMNS].astype(object).where(frame[DISPOSITIF_COLUMNS].notna(),
+                                                           None)
+    out = []
+    for record in clean.to_dict("records"):
+        if record["capacite"] is not None:
+            record["capacite"] = int(record["capacite"])
+        for col in ("latitude", "longitude"):
+            if record[col] is not None:
+                record[col] = float(record[col])
+        out.append(record)
+    return out
 
 
 def _same_point(old, new: dict) -> bool:
@@ -1091,6 +1119,22 @@ def read_referents(path: str | Path) -> tuple[pd.DataFrame, RegistryReport]:
             f"{', '.join(columns) or 'aucune reconnue'}. Partez du modèle « observatoire "
             "referents modele »."
         )
+    default_source = f"{path.name} (importé le {dt.date.today():%d/%m/%Y})"
+    return _referent_records(rows, where, report, default_source), report
+
+
+def _referent_records(rows: list[dict], where: str, report: RegistryReport,
+                      default_source: str) -> pd.DataFrame:
+    """Valide des lignes de référents (champ → texte, ``_ligne``, ``_colonnes``).
+
+    Même contrôle pour un tableur importé et pour le tableau modifié dans l'application :
+    commune reconnue (code ou nom), dates lisibles, « formé » oui ou non.
+
+    Raises
+    ------
+    RegistreInvalideError
+        Toutes les lignes invalides, avec leur ligne et leur colonne.
+    """
     index = _CommuneIndex()
     errors: list[str] = []
     out: dict[str, dict] = {}
@@ -1106,8 +1150,7 @@ def read_referents(path: str | Path) -> tuple[pd.DataFrame, RegistryReport]:
         if code is None:
             err("code_insee" if row.get("code_insee") else "commune", why)
             continue
-        record = {"code_insee": code, "source": row.get("source") or
-                  f"{path.name} (importé le {dt.date.today():%d/%m/%Y})"}
+        record = {"code_insee": code, "source": row.get("source") or default_source}
         for fieldname in ("date_designation", "date_formation"):
             try:
                 record[fieldname] = _parse_date(row.get(fieldname, ""))
@@ -1136,7 +1179,7 @@ def read_referents(path: str | Path) -> tuple[pd.DataFrame, RegistryReport]:
         out[code] = record
     if errors:
         raise RegistreInvalideError(_errors_message(where, errors))
-    return pd.DataFrame(list(out.values()), columns=REFERENT_COLUMNS), report
+    return pd.DataFrame(list(out.values()), columns=REFERENT_COLUMNS)
 
 
 def write_referents(conn: Connection, frame: pd.DataFrame, *, demo: bool,
@@ -1198,6 +1241,61 @@ def import_referents(path: str | Path, replace: bool = False, utilisateur: str =
         _journal(conn, utilisateur, "import_referents",
                  f"{Path(path).name} : {written} commune(s)")
     report.importes, report.supprimes = written, removed
+    return report
+
+
+def save_edited_referents(edited: pd.DataFrame, utilisateur: str, *, demo: bool = False,
+                          engine: Engine | None = None) -> RegistryReport:
+    """Enregistre le registre des référents modifié dans l'application, en une transaction.
+
+    Chaque ligne passe par le même contrôle que l'import d'un tableur
+    (:func:`read_referents` : commune reconnue par son code ou son nom, dates lisibles,
+    formé oui ou non) ; une seule erreur et rien n'est écrit. Le tableau remplace le
+    registre : une commune retirée du tableau n'a plus de référent, chaque autre commune
+    garde sa ligne (la commune est l'identifiant du registre).
+
+    Parameters
+    ----------
+    edited : pandas.DataFrame
+        Colonnes de :func:`list_referents` (``exact=True``) : ``code_insee`` (ou
+        ``commune``), ``date_designation``, ``forme``, ``date_formation``,
+        ``nom_referent``, ``contact_referent``, ``source``.
+    utilisateur : str
+    demo : bool, default False
+    engine : Engine, optional
+
+    Returns
+    -------
+    RegistryReport
+
+    Raises
+    ------
+    RegistreInvalideError
+        Lignes invalides, toutes listées avec leur commune.
+    """
+    engine = engine or storage.get_engine()
+    champs = ["code_insee", "commune", "date_designation", "forme", "date_formation",
+              "nom_referent", "contact_referent", "source"]
+    rows = []
+    for k, rec in enumerate(edited.to_dict("records"), start=1):
+        row = {c: _cell_text(rec.get(c)) for c in champs}
+        forme = rec.get("forme")
+        if isinstance(forme, bool | np.bool_):
+            row["forme"] = "oui" if forme else "non"
+        if not any(row[c] for c in champs):
+            continue  # ligne ajoutée puis laissée vide
+        row["_ligne"] = f"{k} « {row['commune'] or row['code_insee'] or 'sans commune'} »"
+        row["_colonnes"] = {c: c for c in champs}
+        rows.append(row)
+    report = RegistryReport(fichier="tableau modifié dans l'application", registre="référents",
+                            lignes_lues=len(rows), colonnes={c: c for c in champs})
+    frame = _referent_records(rows, "Tableau des référents modifié", report,
+                              f"modifié dans l'application le {dt.date.today():%d/%m/%Y}")
+    with storage.transaction(engine) as conn:
+        written, removed = write_referents(conn, frame, demo=demo, replace=True)
+        _journal(conn, utilisateur, "modification_referents",
+                 f"{written} commune(s) avec référent")
+    report.importes, report.supprimes = written, max(removed - written, 0)
     return report
 
 

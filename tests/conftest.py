@@ -114,3 +114,11 @@ def backend(request, isolated_data, monkeypatch):
 def any_engine(backend):
     """Moteur à jour (migrations appliquées) sur SQLite puis sur PostgreSQL."""
     return storage.get_engine()
+
+
+@pytest.fixture
+def sans_contours_livres(monkeypatch):
+    """Installation sans aucun contour : ni importés, ni simplifiés livrés avec l'application."""
+    from observatoire.referentiel import simplifies
+
+    monkeypatch.setattr(simplifies, "disponible", lambda departement: False)

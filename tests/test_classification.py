@@ -200,3 +200,34 @@ def test_doctests():
 
     res = doctest.testmod(cl)
     assert res.failed == 0 and res.attempted >= 4
+
+
+def test_classer_table_zero_a_part_sur_les_valeurs_publiees():
+    import pandas as pd
+
+    table = pd.DataFrame({
+        "observe": pd.array([0, 0, 3, 12, 20, 40, 7, pd.NA], dtype="Int64"),
+        "taux": [0.0, 0.0, 9.9, 4.0, 5.0, 10.0, 2.0, float("nan")],
+        "secret": [False, False, True, False, False, False, False, False]})
+    c = cl.classer_table(table, "taux", "quantiles", 4)
+    # La cellule secrète (9,9) n'entre pas dans les bornes ; les zéros ont leur classe.
+    assert c.zero_a_part and c.etiquettes()[0] == "0 (aucun cas)"
+    assert sum(c.effectifs) == 6 and 9.9 not in c.bornes
+    assert c.k_demande == 4 and c.note_classes() is None
+
+
+def test_la_legende_dit_quand_il_y_a_moins_de_classes_que_demande():
+    import pandas as pd
+
+    # Beaucoup de valeurs égales : les quantiles ne peuvent pas former 5 classes.
+    table = pd.DataFrame({"observe": [1] * 40 + [2] * 2, "taux": [2.0] * 40 + [4.0] * 2,
+                          "secret": [False] * 42})
+    c = cl.classer_table(table, "taux", "quantiles", 5)
+    assert c.k < 5
+    assert c.note_classes() == (f"{c.k} classes au lieu des 5 demandées : trop peu de "
+                                "valeurs publiées différentes (beaucoup de valeurs égales)")
+    assert cl.Classification.from_dict(c.to_dict()).k_demande == 5
+    vide = cl.classer_table(table.assign(secret=True), "taux")
+    assert "aucune valeur publiée" in vide.note_classes()
+    fixes = cl.classer_table(table, "taux", bornes=[1, 3, 5])
+    assert fixes.note_classes() is None

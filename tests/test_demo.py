@@ -110,16 +110,30 @@ def test_demo_and_real_separation_and_clearing(engine, tmp_path, capsys):
         demo.load_demo(engine=engine)
     archive = settings().archive_dir
     assert any(archive.rglob("*.csv"))
-    # --effacer vide tout : lots, valeurs, registres, archives, mode.
+    # --effacer vide la démonstration : lots, valeurs, référents, accueils fictifs,
+    # archives ; les dispositifs du plan, bien réels, sont rechargés comme registre réel.
+    n_plan = len(demo.plan_dispositifs())
     code, out, err = cli(capsys, "demo", "--effacer")
     assert code == 0, err
     assert "Démonstration effacée : 22 lot(s)" in out
-    assert not demo.is_demo(engine)
+    assert f"Les {n_plan} dispositifs nommés par le plan cadre sont rechargés" in out
+    assert not demo.is_demo(engine) and demo.etat(engine) == "plan"
     with engine.connect() as conn:
-        assert storage.get_meta(conn, "mode") is None
-        for table in (storage.lots, storage.valeurs, storage.dispositifs, storage.referents):
+        assert storage.get_meta(conn, "mode") == "reel"
+        for table in (storage.lots, storage.valeurs, storage.referents):
             assert conn.execute(table.select()).first() is None
+        journal = {r.action for r in conn.execute(storage.journal.select())}
+    assert "demo_effacee" in journal
+    plan = registres.list_dispositifs(engine)
+    assert len(plan) == n_plan and not plan["demo"].any()
+    assert plan["source"].str.startswith("Plan cadre").all()
+    assert not plan["nom"].str.contains("fictif").any()
     assert not any(p.is_file() for p in archive.rglob("*"))
+    # Sur le seul registre du plan, la démonstration peut revenir (elle le reprend).
+    demo.load_demo([2024], engine=engine)
+    assert demo.is_demo(engine)
+    assert demo.clear_demo(engine, recharger_plan=False)["dispositifs_plan"] == 0
+    assert demo.etat(engine) == "vide"
     # Puis les données réelles passent ; la démonstration ne peut plus s'y ajouter.
     registres.import_dispositifs(csv, engine=engine)
     with pytest.raises(ModeIncompatibleError, match="données réelles"):

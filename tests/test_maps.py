@@ -156,3 +156,50 @@ def test_real_layer_is_a_third_of_naive_geojson():
     assert ours <= naive_bytes / 3, (ours, naive_bytes)
     assert len(topo["objects"]["communes"]["geometries"]) == len(gdf)
     json.loads(maps.topology_json(topo))
+
+
+def test_legend_for_map_has_every_symbol_spelled_out(communes):
+    disp = pd.DataFrame({"type": ["accueil_de_jour", "ctv2s", "uaped"],
+                         "nom": ["AJ 1", "Cellule", "Unité"], "latitude": [50.4, 50.5, 50.6],
+                         "longitude": [2.8, 2.7, 2.6]})
+    groups = maps.dispositifs_layers(disp, {"accueil_de_jour": "Accueil de jour",
+                                            "ctv2s": "Cellule violences sexuelles",
+                                            "uaped": "Unité pédiatrique"})
+    refs = maps.referents_layer(communes, pd.DataFrame({"code_insee": ["99001", "99003"],
+                                                        "forme": [True, False]}))
+    assert refs["show"] is False  # discrets, éteints par défaut
+    html = maps.legend_for_map(
+        "Titre", "sous-titre", [cl.Style("de 1 à 2", "#ffffff")], etats=[cl.STYLE_SECRET],
+        blanches=True, meshes=[{"mesh": "epci"}, {"mesh": "arrondissement"}],
+        dispositifs=groups, referents=refs)
+    for abbr, lib in (("AJ", "Accueil de jour"), ("VSS", "Cellule violences sexuelles"),
+                      ("UAPED", "Unité pédiatrique")):
+        assert f">{abbr}</span><span>{lib}" in html
+    assert 'data-couche="referents"' in html and "référent VIF formé" in html
+    assert "limite d&#x27;EPCI" in html and "limite d&#x27;arrondissement" in html
+    assert "zone blanche présumée" in html and "plusieurs dispositifs proches" in html
+    assert html.count("</li>") == 1 + 1 + 1 + 2 + 3 + 1 + 2
+
+
+def test_resume_carte_reads_the_map_in_sentences():
+    table = _table()
+    classes = cl.classer_table(table, "taux", k=3)
+    text = maps.resume_carte(table, "taux", classes, "Taux 2024")
+    assert text.startswith("Carte : Taux 2024.")
+    assert f"{len(table)} communes" in text and "sous le secret statistique" in text
+    assert "Valeurs les plus élevées" in text
+    tout_secret = maps.resume_carte(table.assign(secret=True), "taux")
+    assert "0 avec une valeur publiée, 4 sous le secret statistique" in tout_secret
+    assert "Valeurs les plus élevées" not in tout_secret
+
+
+def test_standalone_page_is_french_and_titled(communes):
+    topo = maps.encode_topology(communes, {"n": "nom"})
+    page = maps.standalone_html(maps.build_map(topo, {}, palette=["#ffffff"]), titre="Carte X")
+    assert page.startswith('<!DOCTYPE html>\n<html lang="fr">')
+    assert "<title>Carte X</title>" in page
+    js = (maps.STATIC_DIR / "observatoire" / "carte.js").read_text(encoding="utf-8")
+    for francais in ("zoomInTitle", "couches", "fullscreenElement", "enterFullscreen"):
+        assert francais in js
+    noms = maps.NOMS
+    assert noms["zoom_avant"] == "Zoom avant" and "Couches" in noms["couches"]

@@ -322,8 +322,8 @@ def test_referentiel_of_another_departement_is_reported(grid, tmp_path, monkeypa
     assert info["charge"] is False and "département 62" in info["message"]
 
 
-def test_absent_referentiel():
-    assert not referentiel.is_loaded()
+def test_absent_referentiel(sans_contours_livres):
+    assert not referentiel.is_loaded() and referentiel.origine() is None
     with pytest.raises(ReferentielAbsentError, match="referentiel importer"):
         referentiel.load_layer()
     assert referentiel.summary()["charge"] is False
@@ -438,9 +438,45 @@ def test_cli_import_and_resume(grid, tmp_path, capsys):
     assert [r["code_source"] for r in data["non_rapproches"]] == ["62999"]
 
 
-def test_cli_resume_without_referentiel(capsys):
+def test_cli_resume_without_referentiel(capsys, sans_contours_livres):
     code, out, _ = run_cli(capsys, "referentiel", "resume")
     assert code == 0 and "pas encore importés" in out
+
+
+def test_simplified_contours_shipped_for_a_fresh_installation(capsys, grid, tmp_path):
+    """Sans import, les contours simplifiés livrés servent ; un import les remplace."""
+    assert not referentiel.is_loaded() and referentiel.origine() == "simplifie"
+    communes_ = referentiel.load_layer("commune")
+    assert len(communes_) == 887 and communes_.crs.to_epsg() == 2154
+    assert communes_["code"].is_unique and set(communes_["arrondissement"]) == {
+        "621", "622", "623", "624", "625", "626", "627"}
+    assert len(referentiel.load_layer("arrondissement", web=True)) == 7
+    assert len(referentiel.load_layer("departement")) == 1
+    # Hesdin-la-Forêt (commune nouvelle de 2025) couvre ses anciennes communes.
+    hesdin = communes_.set_index("code").loc["62447"]
+    assert hesdin["nom"] == "Hesdin-la-Forêt" and hesdin.geometry.area > 15e6
+    info = referentiel.summary()
+    assert info["charge"] and info["simplifie"] and info["communes"] == 887
+    assert "ADMIN EXPRESS" in info["source"] and "simplifiés" in info["source"]
+    assert "Licence Ouverte" in info["licence"]
+    code, out, _ = run_cli(capsys, "referentiel", "resume")
+    assert code == 0 and "contours simplifiés" in out.lower()
+    # Importer les contours officiels remplace la couche livrée.
+    referentiel.import_boundaries(write(grid, tmp_path / "officiels.gpkg"))
+    assert referentiel.origine() == "importe" and referentiel.summary()["simplifie"] is False
+
+
+def test_shipped_layer_is_small_derived_and_documented():
+    from observatoire.referentiel import simplifies
+
+    path = simplifies.chemin("62")
+    assert path.stat().st_size < 400_000  # couche web dérivée, pas le fichier d'origine
+    meta = simplifies.metadonnees("62")
+    assert meta["communes"] == 887 and meta["polygones_source"] == 891
+    assert meta["licence"].startswith("Licence Ouverte") and meta["sha256_source"]
+    source = simplifies.chemin_source("62").read_text(encoding="utf-8")
+    assert "ADMIN EXPRESS" in source and "Licence Ouverte" in source
+    assert "generer_contours_simplifies.py" in source
 
 
 def test_cli_error_is_french_without_traceback(tmp_path, capsys):

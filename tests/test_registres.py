@@ -122,7 +122,7 @@ def test_point_outside_its_commune_is_reported(square_communes):
     assert bad["distance_m"].iloc[0] == pytest.approx(707, abs=5)
 
 
-def test_without_coordinates_placed_at_commune(engine, square_communes):
+def test_without_coordinates_placed_at_commune(engine, square_communes, sans_contours_livres):
     frame = pd.DataFrame([{c: None for c in registres.DISPOSITIF_COLUMNS}])
     frame.loc[0, ["type", "nom", "code_insee", "localisation"]] = [
         "accueil_de_jour", "Accueil test", "99002", "commune"]
@@ -175,8 +175,13 @@ def test_registry_edited_in_the_app_is_saved(engine):
 
     shown, report = _edit(engine, change)
     after = registres.list_dispositifs(engine)
-    assert report.importes == len(after) == len(shown) == 15
+    assert len(after) == len(shown) == 15
+    # Seules les lignes modifiées sont réécrites, et chaque dispositif garde son numéro.
+    modifiees = {shown.index[shown["type"] == "iscg"][0], shown.index[1]}
+    assert report.importes == len(modifiees) and report.supprimes == 0
+    assert sorted(after["id"]) == sorted(shown["id"])
     renamed = after[after["nom"] == "ISCG de Béthune (renommé)"]
+    assert renamed["id"].iloc[0] == shown.loc[shown["type"] == "iscg", "id"].iloc[0]
     assert len(renamed) == 1 and renamed["capacite"].iloc[0] == 3
     assert (after["type"] == "leao").sum() == (shown["type"] == "leao").sum() + (
         shown["type"].iloc[1] != "leao")
@@ -189,7 +194,7 @@ def test_registry_edited_in_the_app_is_saved(engine):
             storage.journal.select())}
 
 
-def test_point_placed_at_its_commune_stays_so_unless_moved(engine):
+def test_point_placed_at_its_commune_stays_so_unless_moved(engine, sans_contours_livres):
     registres.load_initial_registry(engine=engine)
     shown = registres.list_dispositifs(engine).drop(columns=["demo"])
     i = shown.index[shown["localisation"] == "commune"][0]
@@ -205,7 +210,7 @@ def test_point_placed_at_its_commune_stays_so_unless_moved(engine):
     assert after.loc[shown.loc[j, "nom"], "localisation"] == "adresse"
 
 
-def test_invalid_edit_is_refused_and_nothing_changes(engine):
+def test_invalid_edit_is_refused_and_nothing_changes(engine, sans_contours_livres):
     def change(t):
         t.loc[t.index[0], "type"] = "piscine municipale"
         t.loc[t.index[2], "code_insee"] = "99999"
@@ -219,6 +224,52 @@ def test_invalid_edit_is_refused_and_nothing_changes(engine):
     assert "piscine municipale" in text and "99999" in text and "longitude" in text
     assert f"ligne 1 « {before['nom'].iloc[0]} »" in text
     pd.testing.assert_frame_equal(registres.list_dispositifs(engine), before)
+
+
+def test_registry_edit_keeps_ids_adds_and_removes_rows(engine):
+    registres.load_initial_registry(engine=engine)
+    shown = registres.list_dispositifs(engine).drop(columns=["demo"])
+    retire = int(shown["id"].iloc[0])
+    edited = shown.iloc[1:].copy()
+    ajout = {c: None for c in shown.columns}
+    ajout.update(type="leao", nom="LEAO de Lens", code_insee="", commune="Lens")
+    edited = pd.concat([edited, pd.DataFrame([ajout])], ignore_index=True)
+    report = registres.save_edited_dispositifs(shown, edited, "agent.test", engine=engine)
+    after = registres.list_dispositifs(engine)
+    assert report.supprimes == 1 and report.importes == 1
+    assert retire not in set(after["id"])
+    assert set(shown["id"].iloc[1:]) <= set(after["id"])  # les autres gardent leur numéro
+    lens = after[after["nom"] == "LEAO de Lens"].iloc[0]
+    assert lens["code_insee"] == "62498" and int(lens["id"]) > int(shown["id"].max())
+
+
+def test_referents_edited_in_the_app_pass_the_import_checks(engine, tmp_path):
+    ref = tmp_path / "ref.csv"
+    ref.write_text("code_insee;forme;date_designation\n62119;oui;01/02/2023\n"
+                   "62498;non;\n", encoding="utf-8")
+    registres.import_referents(ref, engine=engine)
+    shown = registres.list_referents(engine, exact=True).drop(columns=["demo"])
+    edited = shown.copy()
+    edited.loc[edited["code_insee"] == "62498", "forme"] = True
+    edited = pd.concat([edited, pd.DataFrame([{"code_insee": "", "commune": "Arras",
+                                               "forme": False}])], ignore_index=True)
+    report = registres.save_edited_referents(edited, "agent.test", engine=engine)
+    after = registres.list_referents(engine).set_index("code_insee")
+    assert report.importes == 3 and set(after.index) == {"62119", "62498", "62041"}
+    assert bool(after.loc["62498", "forme"]) and not bool(after.loc["62041", "forme"])
+    # Une commune inconnue ou une date illisible : tout est refusé, rien ne change.
+    bad = edited.copy()
+    bad.loc[0, "date_designation"] = "31/02/2023"
+    bad = pd.concat([bad, pd.DataFrame([{"code_insee": "", "commune": "Nulle-Part-Les-Bains",
+                                         "forme": True}])], ignore_index=True)
+    with pytest.raises(registres.RegistreInvalideError) as exc:
+        registres.save_edited_referents(bad, "agent.test", engine=engine)
+    assert "Nulle-Part-Les-Bains" in str(exc.value) and "31/02/2023" in str(exc.value)
+    assert set(registres.list_referents(engine)["code_insee"]) == {"62119", "62498", "62041"}
+    # Retirer une ligne retire le référent de cette commune.
+    registres.save_edited_referents(edited[edited["code_insee"] != "62119"], "agent.test",
+                                    engine=engine)
+    assert set(registres.list_referents(engine)["code_insee"]) == {"62498", "62041"}
 
 
 def _edit_again(engine, change):
@@ -241,7 +292,7 @@ def test_replace_removes_previous_of_same_type(engine, tmp_path):
 # --------------------------------------------------------------------------- modèle
 
 
-def test_dispositifs_template_round_trip(engine, tmp_path):
+def test_dispositifs_template_round_trip(engine, tmp_path, sans_contours_livres):
     path = registres.write_dispositifs_template(tmp_path / "modele.xlsx")
     wb = openpyxl.load_workbook(path)
     assert wb.sheetnames[:2] == ["Instructions", "Dispositifs"]

@@ -52,7 +52,7 @@ def expected_status(annee: int) -> pd.DataFrame:
         if lot.empty:
             etat, quand = "manquant", ""
         else:
-            etat, quand = "reçu et validé", str(lot["importe_le"].iloc[0])
+            etat, quand = "reçu et validé", common.date_heure_fr(lot["importe_le"].iloc[0])
         rows.append({"Territoire": _ou(codes, com, noms, s.departement) if codes
                      else c.territoire, "Contributeur": c.nom, "identifiant": c.identifiant,
                      "code_territoire": c.territoire,
@@ -72,12 +72,18 @@ def page() -> None:
                             key="campagne_annee")
     table = expected_status(int(annee))
     n_ok = int((table["État"] != "manquant").sum())
-    st.metric("Fichiers reçus et validés", f"{n_ok} sur {len(table)}")
+    s = settings()
+    # Chaque contributeur compte une fois : ceux qui couvrent plusieurs arrondissements
+    # reviennent dans chacun de leurs onglets, mais pas dans ce total.
+    st.metric("Fichiers reçus et validés", f"{n_ok} sur {len(table)} contributeurs attendus",
+              help="Chaque contributeur compte une fois, même s'il couvre plusieurs "
+                   "arrondissements.")
     st.dataframe(table.drop(columns=["identifiant", "code_territoire", "arrondissements"]),
-                 hide_index=True,
+                 hide_index=True, placeholder="–",
                  key="campagne_table")
     st.subheader("Par arrondissement")
-    s = settings()
+    st.caption("Chaque onglet reprend les contributeurs dont le territoire touche "
+               "l'arrondissement : départementaux, multi-arrondissements et propres.")
     noms = common.noms_arrondissements()
     arrs = list(s.arrondissements) or sorted(
         a for a, n in noms.items() if a.startswith(s.departement))
@@ -85,9 +91,12 @@ def page() -> None:
         # Contributeurs attendus dans l'arrondissement : ceux dont le territoire le touche.
         sub = table[table["arrondissements"].map(lambda a, arr=arr: arr in a)]
         manque = int((sub["État"] == "manquant").sum())
-        tab.caption(f"{len(sub)} contributeurs attendus, {len(sub) - manque} fichiers reçus, "
-                    f"{manque} manquant(s).")
+        propres = int(sub["arrondissements"].map(lambda a, arr=arr: a == [arr]).sum())
+        tab.caption(f"{len(sub)} contributeurs attendus ({len(sub) - propres} sur plusieurs "
+                    f"arrondissements, {propres} propre(s) à celui-ci) : {len(sub) - manque} "
+                    f"fichier(s) reçu(s), {manque} manquant(s).")
         tab.dataframe(sub[["Contributeur", "État", "Importé le", "Contact"]], hide_index=True,
+                      placeholder="–",
                       key=f"campagne_{arr}")
     if (table["État"] == "manquant").any():
         st.warning("Manquent : " + ", ".join(table.loc[table["État"] == "manquant",

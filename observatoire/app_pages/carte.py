@@ -1,49 +1,123 @@
-"""Page publique « Carte » : carte Folium de la mesure choisie et son tableau."""
+"""Page publique « Carte » : la carte de la mesure choisie, sa légende et son tableau.
+
+La sélection (indicateur, année, niveau, mesure) vit dans l'adresse de la page
+(``/carte?indicateur=…&annee=2024&niveau=commune&mesure=taux_lisse``) : un lien copié
+rouvre la même carte. Le public ne choisit ni les contributeurs ni une combinaison
+d'années (toutes les sources d'une année publiée) ; les agents ont leurs vues exactes.
+"""
 
 from __future__ import annotations
 
+import html
 import re
 
-import mapclassify  # noqa: F401  (importé au démarrage, pas au premier rendu)
+import numpy as np
 import pandas as pd
 import streamlit as st
 
 from observatoire import classification as cl
 from observatoire import maps
-from observatoire.app_pages import common
+from observatoire.app_pages import common, composants
 from observatoire.config import settings
 from observatoire.errors import ObservatoireError, ReferentielAbsentError
-from observatoire.exports.donnees import note_sources_manquantes, texte_etiquette
+from observatoire.exports.donnees import (
+    HORS_PERIMETRE,
+    PAS_DE_DONNEE,
+    SECRET,
+    VALEUR,
+    note_sources_manquantes,
+    statut,
+    texte_etiquette,
+)
 
 UNIT_KEY = {"commune": "id", "epci": "e", "arrondissement": "a"}
-_CODE_IN_TOOLTIP = re.compile(r"\(([0-9A-Za-z]{3,9})\)")
+#: Paramètres de l'adresse de la page → clés des listes de la page.
+QUERY = {"indicateur": "carte_indicateur", "annee": "carte_annee", "niveau": "carte_niveau",
+         "mesure": "carte_mesure"}
 
 
-def _controls(dispo: pd.DataFrame) -> dict:
+# --- sélection ----------------------------------------------------------------------
+
+def _from_query(dispo: pd.DataFrame) -> None:
+    """Reprend la sélection de l'adresse (lien partagé, rechargement), si elle est valide."""
+    params = st.query_params
+    wanted = {k: params.get(k) for k in QUERY if params.get(k) is not None}
+    if not wanted or st.session_state.get("_carte_q") == wanted:
+        return
+    st.session_state["_carte_q"] = wanted
+    valid = {"indicateur": set(dispo["indicateur"]), "niveau": set(common.NIVEAUX),
+             "mesure": set(common.MESURES),
+             "annee": {str(a) for a in dispo["annee"]}}
+    for k, v in wanted.items():
+        if v in valid[k]:
+            st.session_state[QUERY[k]] = int(v) if k == "annee" else v
+
+
+def _to_query(sel: dict) -> None:
+    current = {k: str(sel[k]) for k in QUERY}
+    if {k: st.query_params.get(k) for k in QUERY} != current:
+        st.query_params.update(current)
+    st.session_state["_carte_q"] = current
+
+
+#: Réglages de classes à l'ouverture (ceux de l'atlas).
+OPTIONS_DEFAUT = {"methode": "quantiles", "k": 5, "palette": "YlOrRd", "bornes": "",
+                  "osm": False}
+
+
+def selection_par_defaut(dispo: pd.DataFrame) -> dict:
+    """La carte d'ouverture : premier indicateur du catalogue, dernière année, communes,
+    mesure recommandée par la méthode (celle que le serveur calcule au démarrage)."""
+    presents = [c for c in common.indicateurs() if c in set(dispo["indicateur"])]
+    indicateur = presents[0]
+    annee = int(dispo.loc[dispo["indicateur"] == indicateur, "annee"].max())
+    return {"mesure": common.MESURE_RECOMMANDEE, "niveau": "commune", "annee": annee,
+            "indicateur": indicateur, **OPTIONS_DEFAUT}
+
+
+def titre_selection(sel: dict) -> str:
+    """« Victimes de VIF reçues — 2024 » : titre de la carte et de sa légende."""
+    return f"{common.indicateurs().get(sel['indicateur'], sel['indicateur'])} — {sel['annee']}"
+
+
+def _controls(dispo: pd.DataFrame, options_box) -> dict:
     libelles = common.indicateurs()
-    annees = sorted(dispo["annee"].unique().tolist(), reverse=True)
     presents = [c for c in libelles if c in set(dispo["indicateur"])]
-    c1, c2, c3 = st.columns(3)
-    mesure = c1.selectbox("Mesure", list(common.MESURES), format_func=common.MESURES.get,
-                          index=1, key="carte_mesure")
-    niveau = c2.selectbox("Niveau", list(common.NIVEAUX), format_func=common.NIVEAUX.get,
-                          key="carte_niveau")
-    annee = c3.selectbox("Année", annees, key="carte_annee")
-    c4, c5 = st.columns([2, 1])
-    indicateur = c4.selectbox("Indicateur", presents, format_func=lambda c: libelles.get(c, c),
+    _from_query(dispo)
+    if st.session_state.get("carte_indicateur") not in presents:
+        st.session_state.pop("carte_indicateur", None)
+    c1, c2, c3, c4 = st.columns([2.6, 0.9, 1.4, 2.6])
+    indicateur = c1.selectbox("Indicateur", presents, format_func=lambda c: libelles.get(c, c),
                               key="carte_indicateur")
-    noms = common.contributeurs()
-    sources = sorted(dispo.loc[(dispo["annee"] == annee) & (dispo["indicateur"] == indicateur),
-                               "contributeur"].unique())
-    choix = c5.multiselect("Contributeur(s)", sources, default=sources,
-                           format_func=lambda c: noms.get(c, c), key=f"carte_src_{indicateur}",
-                           help="Les effectifs des sources retenues s'additionnent.")
-    with st.expander("Classes, couleurs et couches", expanded=False):
+    annees = sorted(dispo.loc[dispo["indicateur"] == indicateur, "annee"].unique().tolist(),
+                    reverse=True)
+    if st.session_state.get("carte_annee") not in annees:
+        st.session_state.pop("carte_annee", None)
+    annee = c2.selectbox("Année", annees, key="carte_annee")
+    niveau = c3.selectbox("Niveau", list(common.NIVEAUX), format_func=common.NIVEAUX.get,
+                          key="carte_niveau")
+    mesures = list(common.MESURES)
+    mesure = c4.selectbox(
+        "Mesure", mesures, format_func=common.MESURES.get, key="carte_mesure",
+        index=mesures.index(common.MESURE_RECOMMANDEE),
+        help=" ".join(f"**{common.MESURES[m]}** : {common.MESURES_AIDE[m]}" for m in mesures))
+    methode, k, palette, bornes_txt, osm = _options(mesure, options_box)
+    sel = {"mesure": mesure, "niveau": niveau, "annee": int(annee), "indicateur": indicateur,
+           "methode": methode, "k": int(k), "palette": palette, "bornes": bornes_txt,
+           "osm": bool(osm)}
+    _to_query(sel)
+    return sel
+
+
+def _options(mesure: str, box) -> tuple:
+    """Réglages avancés (classes, palette, fond) : sous la carte, repliés."""
+    with box.expander("Classes, couleurs et fond de carte", expanded=False):
         d1, d2, d3 = st.columns(3)
         methode = d1.selectbox("Méthode de classement", list(cl.METHODES),
                                format_func=cl.METHODES.get, key="carte_methode",
                                disabled=mesure == "label")
-        k = d2.slider("Nombre de classes", cl.K_MIN, cl.K_MAX, 5, key="carte_k",
+        k = d2.slider("Nombre de classes", cl.K_MIN, cl.K_MAX, OPTIONS_DEFAUT["k"],
+                      key="carte_k",
                       disabled=mesure == "label")
         palette = d3.selectbox("Palette (lisible par les daltoniens)", list(cl.PALETTES),
                                format_func=cl.PALETTES.get, key="carte_palette")
@@ -53,19 +127,11 @@ def _controls(dispo: pd.DataFrame) -> dict:
                 "Bornes supérieures des classes, croissantes (ex. : 2 ; 4,5 ; 8)",
                 key="carte_bornes",
                 help="Gardez les mêmes bornes d'une année à l'autre pour comparer les cartes.")
-        e1, e2, e3, e4 = st.columns(4)
-        couches = {
-            "limites": e1.checkbox("Limites EPCI et arrondissements", True, key="carte_lim"),
-            "dispositifs": e2.checkbox("Dispositifs d'aide", True, key="carte_disp"),
-            "referents": e3.checkbox("Communes avec référent", True, key="carte_ref"),
-            "osm": e4.checkbox("Fond OpenStreetMap (en ligne)", False, key="carte_osm",
-                               help="Par défaut la carte n'a besoin d'aucun accès internet."),
-        }
-    return {"mesure": mesure, "niveau": niveau, "annee": int(annee), "indicateur": indicateur,
-            # None = toutes les sources : même clé de cache que le préchauffage.
-            "contributeurs": None if set(choix) == set(sources) else tuple(choix),
-            "methode": methode, "k": int(k),
-            "palette": palette, "bornes": bornes_txt, "couches": couches}
+        osm = st.checkbox("Fond de carte OpenStreetMap (demande un accès à internet)",
+                          OPTIONS_DEFAUT["osm"],
+                          key="carte_osm",
+                          help="Par défaut la carte n'a besoin d'aucun accès à internet.")
+    return methode, k, palette, bornes_txt, osm
 
 
 def _parse_bornes(text: str) -> list[float]:
@@ -80,214 +146,360 @@ def _parse_bornes(text: str) -> list[float]:
 
 
 def classify(table: pd.DataFrame, sel: dict):
-    """Classes de la mesure choisie (sur les seules valeurs publiques)."""
+    """Classes de la mesure choisie : la règle de l'atlas (:func:`cl.classer_table`)."""
     if sel["mesure"] == "label":
         return None
-    unite = common.UNITES[sel["mesure"]]
-    vals = pd.to_numeric(table[sel["mesure"]], errors="coerce")
-    if sel["mesure"] == "ratio":
-        vals = vals.where(table["label"] != "non concluant")
     bornes = _parse_bornes(sel["bornes"]) if sel["methode"] == "bornes_fixes" else None
     if sel["methode"] == "bornes_fixes" and not bornes:
         raise ObservatoireError("Indiquez les bornes fixes des classes.")
-    return cl.classer(vals.astype(float), sel["methode"], sel["k"], sel["palette"],
-                      bornes=bornes, unite=unite)
+    # Un rapport « non concluant » a son propre motif : il ne compte pas dans les classes.
+    exclure = ((table["label"] == "non concluant").to_numpy() if sel["mesure"] == "ratio"
+               else None)
+    return cl.classer_table(table, sel["mesure"], sel["methode"], sel["k"], sel["palette"],
+                            bornes=bornes, unite=common.UNITES[sel["mesure"]], exclure=exclure)
 
 
-def legend_for(sel: dict, classes, table: pd.DataFrame, titre: str) -> str:
-    """Légende HTML : classes, états non numériques, contours, limites, points."""
-    entries: list = []
+# --- légende, couches ---------------------------------------------------------------
+
+def legend_for(sel: dict, classes, table: pd.DataFrame, titre: str, meshes, dispositifs,
+               referents) -> str:
+    """Légende : tout symbole de la carte (classes, états, contours, limites, points)."""
     if classes is not None:
-        entries += classes.styles()
+        valeurs = [maps.LegendItem(st_, n=n) for st_, n in
+                   zip(classes.styles(), classes.effectifs or [None] * classes.k, strict=True)]
+        subtitle = f"{classes.unite} — classes : {classes.description_methode()}"
     else:
-        entries += list(cl.STYLES_ETIQUETTES.values())
-    if table["secret"].any() and sel["mesure"] != "label":
-        entries.append(cl.STYLE_SECRET)
-    if sel["mesure"] == "ratio":
-        entries.append(cl.STYLE_NON_CONCLUANT)
-    entries.append(cl.STYLE_HORS_PERIMETRE)
-    if sel["mesure"] != "label" and (table["label"] == "blanche présumée").any():
-        entries.append(cl.STYLE_CONTOUR_BLANCHE)
-    if sel["couches"]["limites"]:
-        entries += [cl.STYLE_LIMITE_ARRONDISSEMENT, cl.STYLE_LIMITE_EPCI]
-    if sel["couches"]["referents"]:
-        entries += [("rond plein", "commune avec référent VIF formé"),
-                    ("rond", "commune avec référent VIF non formé")]
-    subtitle = (f"{classes.unite} — {cl.METHODES[classes.methode]}" if classes is not None
-                else "étiquette de l'analyse")
+        counts = table["label"].value_counts()
+        valeurs = [maps.LegendItem(style, n=int(counts.get(k, 0)))
+                   for k, style in cl.STYLES_ETIQUETTES.items()]
+        subtitle = "étiquette de l'analyse (écart au nombre de cas attendu)"
+    etats = []
+    st_ = statut(table, sel["mesure"] if sel["mesure"] != "label" else "observe")
+    if sel["mesure"] != "label" and (st_ == SECRET).any():
+        etats.append(cl.STYLE_SECRET)
+    if sel["mesure"] == "ratio" and (table["label"] == "non concluant").any():
+        etats.append(cl.STYLE_NON_CONCLUANT)
+    if (st_ == HORS_PERIMETRE).any():
+        etats.append(cl.STYLE_HORS_PERIMETRE)
+    if (st_ == PAS_DE_DONNEE).any():
+        etats.append(cl.STYLE_PAS_DE_DONNEE)
     seuil = settings().seuil_secret
-    notes = [f"Secret statistique : effectifs de 1 à {seuil - 1} non publiés."]
-    return maps.legend_html(titre, entries, subtitle=subtitle, notes=notes,
-                            demo=common.is_demo())
+    notes = [f"Secret statistique : effectifs de 1 à {seuil - 1} non publiés, ni ce qui "
+             "permettrait de les retrouver."]
+    if classes is not None and classes.note_classes():
+        notes.insert(0, f"Classes : {classes.note_classes()}.")
+    if sel["mesure"] in common.MESURES_AIDE:
+        notes.append(f"{common.MESURES[sel['mesure']]} : {common.MESURES_AIDE[sel['mesure']]}")
+    if common.mention_contours():
+        notes.append(common.mention_contours())
+    blanches = sel["mesure"] != "label" and bool((table["label"] == "blanche présumée").any())
+    return maps.legend_for_map(titre, subtitle, valeurs, etats=etats, blanches=blanches,
+                               meshes=meshes, dispositifs=dispositifs, referents=referents,
+                               notes=notes, demo=common.is_demo())
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
+@st.cache_data(show_spinner=False, max_entries=8)
 def _dispositifs_layers(geo_ver: str, data_ver: str) -> list:
     return maps.dispositifs_layers(common.dispositifs(), common.types_dispositifs())
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
+@st.cache_data(show_spinner=False, max_entries=8)
 def _referents_layer(geo_ver: str, data_ver: str) -> dict | None:
     refs = common.referents_publics()
     return None if refs.empty else maps.referents_layer(common.layer("commune", True), refs)
 
 
-@st.cache_data(show_spinner=False, max_entries=128)
-def _map_inputs(sel_items: tuple, titre: str, demo: bool, geo_ver: str, data_ver: str):
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _topology_web(geo_ver: str) -> dict:
+    return {k: v for k, v in common.topology().items() if k in ("transform", "arcs", "objects")}
+
+
+MESHES = [
+    {"name": "Limites des EPCI", "mesh": "epci", "color": cl.STYLE_LIMITE_EPCI.contour,
+     "weight": 1.2, "dash": cl.STYLE_LIMITE_EPCI.tirets},
+    {"name": "Limites des arrondissements", "mesh": "arrondissement",
+     "color": cl.STYLE_LIMITE_ARRONDISSEMENT.contour, "weight": 2.2},
+]
+
+
+def _couches() -> tuple[list, dict | None, str | None]:
+    try:
+        dispositifs = _dispositifs_layers(common.geo_version(), common.data_version())
+        erreur = None
+    except ObservatoireError as exc:
+        dispositifs, erreur = [], str(exc)
+    referents = _referents_layer(common.geo_version(), common.data_version())
+    return dispositifs, referents, erreur
+
+
+# cache_resource : le même objet, non recopié à chaque visite (jamais modifié sur place).
+@st.cache_resource(show_spinner=False, max_entries=256)
+def _view(sel_items: tuple, titre: str, demo: bool, geo_ver: str, data_ver: str) -> dict:
+    """Configuration de carte d'une sélection (sans la topologie, mise en cache à part)."""
     sel = dict(sel_items)
-    sel["couches"] = dict(sel["couches"])
-    table = common.public_table([sel["annee"]], sel["indicateur"], sel["contributeurs"],
-                                sel["niveau"])
+    table = common.public_table([sel["annee"]], sel["indicateur"], None, sel["niveau"])
     classes = classify(table, sel)
     values = maps.values_from_table(table, sel["mesure"], classes,
                                     seuil_secret=settings().seuil_secret)
-    return values, legend_for(sel, classes, table, titre), \
-        list(classes.couleurs) if classes is not None else []
+    dispositifs, referents, _ = _couches()
+    legend = legend_for(sel, classes, table, titre, MESHES, dispositifs, referents)
+    styles = dict(cl.STYLES_ETIQUETTES) if sel["mesure"] == "label" else {}
+    cfg = maps.map_config(
+        common.topology(), values, inclure_topologie=False,
+        palette=list(classes.couleurs) if classes is not None else [], styles=styles,
+        unit_key=UNIT_KEY[sel["niveau"]], legend=legend, meshes=MESHES,
+        dispositifs=dispositifs, referents=referents, osm=sel["osm"], layer_name=titre,
+        titre=f"Carte interactive : {titre}",
+        resume=maps.resume_carte(table, sel["mesure"], classes, titre, niveau=sel["niveau"]))
+    return cfg
 
 
 def _freeze(sel: dict) -> tuple:
-    return tuple(sorted((k, tuple(sorted(v.items())) if isinstance(v, dict) else v)
-                        for k, v in sel.items()))
+    return tuple(sorted(sel.items()))
 
 
-def map_for(sel: dict, titre: str):
-    """Carte Folium de la sélection (vue publique)."""
-    topo = common.topology()
-    values, legend, palette = _map_inputs(_freeze(sel), titre, common.is_demo(),
-                                          common.geo_version(), common.data_version())
-    meshes = []
-    if sel["couches"]["limites"]:
-        meshes = [
-            {"name": "Limites des EPCI", "mesh": "epci",
-             "color": cl.STYLE_LIMITE_EPCI.contour, "weight": 1.2, "dash": "3 2"},
-            {"name": "Limites des arrondissements", "mesh": "arrondissement",
-             "color": cl.STYLE_LIMITE_ARRONDISSEMENT.contour, "weight": 2.2},
-        ]
-    dispositifs, referents = [], None
-    if sel["couches"]["dispositifs"]:
-        try:
-            dispositifs = _dispositifs_layers(common.geo_version(), common.data_version())
-        except ObservatoireError as exc:
-            st.caption(f"Dispositifs non affichés : {exc}")
-    if sel["couches"]["referents"]:
-        referents = _referents_layer(common.geo_version(), common.data_version())
-    styles = dict(cl.STYLES_ETIQUETTES) if sel["mesure"] == "label" else {}
-    return maps.build_map(
-        topo, values, palette=palette, styles=styles, unit_key=UNIT_KEY[sel["niveau"]],
-        legend=legend, meshes=meshes,
-        dispositifs=dispositifs, referents=referents, osm=sel["couches"]["osm"],
-        layer_name=titre)
+def map_config(sel: dict, titre: str) -> dict:
+    """Configuration complète du composant carte pour la sélection (vue publique)."""
+    geo_ver, data_ver = common.geo_version(), common.data_version()
+    cfg = dict(_view(_freeze(sel), titre, common.is_demo(), geo_ver, data_ver))
+    # La topologie (300 Ko) ne voyage qu'une fois par session : le navigateur la garde
+    # (carte.js) et ne reçoit ensuite que les couleurs, infobulles et légende.
+    if st.session_state.get("_carte_topologie_envoyee") != geo_ver:
+        cfg["topology"] = _topology_web(geo_ver)
+    cfg["geo_version"] = geo_ver
+    cfg["couches_version"] = f"{geo_ver}|{data_ver}|{sel['osm']}"
+    return cfg
 
 
-def display_table(table: pd.DataFrame) -> pd.DataFrame:
-    """Tableau lisible (vue publique) : les cellules secrètes sont vides, dites « secret »."""
-    cols = {"code": "Code", "nom": "Nom", "population": "Population", "observe": "Effectif",
-            "taux": "Taux ‰", "taux_lisse": "Taux lissé ‰", "attendu": "Attendu",
-            "ratio": "Observé / attendu", "label": "Étiquette"}
-    out = table[[c for c in cols if c in table]].rename(columns=cols).copy()
-    for c in ("Population", "Effectif", "Taux ‰", "Taux lissé ‰", "Attendu",
-              "Observé / attendu"):
-        if c in out:
-            out[c] = pd.to_numeric(out[c], errors="coerce").astype(float)
-    out.insert(2, "Secret", table["secret"].map({True: "secret", False: ""}).to_numpy())
-    if "Étiquette" in out:
-        out["Étiquette"] = texte_etiquette(table).to_numpy(object)
+# --- tableau ------------------------------------------------------------------------
+
+def intervalle(observe, personnes_annees, niveau: float = 0.95):
+    """Intervalle exact (Garwood) du taux pour 1 000, vecteurs : (bas, haut).
+
+    Calculé des seuls effectifs et populations publiés : NaN pour une cellule secrète.
+    """
+    from scipy.stats import chi2
+
+    k = pd.to_numeric(observe, errors="coerce").astype(float).to_numpy()
+    pa = pd.to_numeric(personnes_annees, errors="coerce").astype(float).to_numpy()
+    a = 1 - niveau
+    with np.errstate(invalid="ignore", divide="ignore"):
+        bas = np.where(k > 0, chi2.ppf(a / 2, 2 * k) / 2, 0.0)
+        haut = chi2.ppf(1 - a / 2, 2 * k + 2) / 2
+        ok = np.isfinite(k) & (pa > 0)
+        return (np.where(ok, bas / pa * 1000, np.nan), np.where(ok, haut / pa * 1000, np.nan))
+
+
+_STATUTS = {VALEUR: "", SECRET: "secret", PAS_DE_DONNEE: "population inconnue",
+            HORS_PERIMETRE: "hors du périmètre des sources"}
+
+
+def _intervalles(table: pd.DataFrame):
+    pa = table["personnes_annees"] if "personnes_annees" in table else table["population"]
+    return intervalle(table["observe"], pa)
+
+
+def display_table(table: pd.DataFrame, mesure: str = "taux") -> pd.DataFrame:
+    """Tableau lisible (vue publique) : valeur, taux, intervalle, étiquette, statut.
+
+    Les cellules secrètes sont vides et la colonne « Statut » dit pourquoi.
+    """
+    bas, haut = _intervalles(table)
+    out = pd.DataFrame({
+        "Nom": table["nom"].astype(str) + " (" + table["code"].astype(str) + ")",
+        "Effectif": pd.to_numeric(table["observe"], errors="coerce").astype(float),
+        "Taux ‰": pd.to_numeric(table["taux"], errors="coerce").astype(float),
+        "Intervalle à 95 %": [f"{common.fmt(b)} – {common.fmt(h)}" if np.isfinite(h) else ""
+                              for b, h in zip(bas, haut, strict=True)],
+        "Taux lissé ‰": pd.to_numeric(table["taux_lisse"], errors="coerce").astype(float),
+        "Observé / attendu": pd.to_numeric(table["ratio"], errors="coerce").astype(float),
+        "Étiquette": texte_etiquette(table).to_numpy(object),
+        "Population": pd.to_numeric(table["population"], errors="coerce").astype(float),
+        "Statut": statut(table, "observe").map(_STATUTS).fillna("").to_numpy(),
+    })
     return out
 
 
-def csv_bytes(shown: pd.DataFrame) -> bytes:
-    """CSV français (``;``, virgule décimale), « secret » écrit dans les cellules masquées."""
-    out = shown.copy().astype(object)
-    secret = shown["Secret"] == "secret"
-    for c in ("Effectif", "Taux ‰", "Taux lissé ‰", "Observé / attendu"):
-        if c in out:
-            out.loc[secret, c] = "secret"
-    return out.to_csv(sep=";", index=False, decimal=",").encode("utf-8-sig")
+def csv_bytes(table: pd.DataFrame, shown: pd.DataFrame | None = None) -> bytes:
+    """CSV comme l'open data : UTF-8, « ; », virgule décimale, précision fixe, « secret »."""
+    shown = display_table(table) if shown is None else shown
+    bas, haut = _intervalles(table)
+    secret = (shown["Statut"] == "secret").to_numpy()
+
+    def col(values, dec):
+        return ["secret" if s else f"{v:.{dec}f}".replace(".", ",") if np.isfinite(v) else ""
+                for v, s in zip(np.asarray(values, dtype=float), secret, strict=True)]
+
+    out = pd.DataFrame({
+        "code": table["code"].astype(str), "nom": table["nom"].astype(str),
+        "population": [f"{v:.0f}" if np.isfinite(v) else "" for v in shown["Population"]],
+        "effectif": col(shown["Effectif"], 0), "taux_pour_1000": col(shown["Taux ‰"], 2),
+        "intervalle_95_bas": col(bas, 2), "intervalle_95_haut": col(haut, 2),
+        "taux_lisse_pour_1000": col(shown["Taux lissé ‰"], 2),
+        "observe_sur_attendu": col(shown["Observé / attendu"], 2),
+        "etiquette": shown["Étiquette"], "secret": np.where(secret, "oui", "non"),
+        "statut": shown["Statut"]})
+    return out.to_csv(sep=";", index=False).encode("utf-8")
 
 
-# Nombres affichés selon la langue du navigateur (« 1 234,5 » en français) ; le tri reste
-# numérique. Les cellules vides sont dites « – » et la colonne Secret dit pourquoi.
-_NUM = {c: st.column_config.NumberColumn(c, format="localized") for c in
-        ("Population", "Effectif", "Taux ‰", "Taux lissé ‰", "Attendu", "Observé / attendu")}
+_NUM = {
+    "Nom": st.column_config.TextColumn("Nom", width="medium"),
+    "Effectif": st.column_config.NumberColumn("Effectif", format="localized", width="small"),
+    "Taux ‰": st.column_config.NumberColumn("Taux ‰", format="localized", width="small"),
+    "Intervalle à 95 %": st.column_config.TextColumn(
+        "Intervalle 95 %", width=110,
+        help="Taux compatibles avec l'effectif observé (méthode exacte de Garwood)."),
+    "Taux lissé ‰": st.column_config.NumberColumn("Taux lissé ‰", format="localized",
+                                                  width="small"),
+    "Observé / attendu": st.column_config.NumberColumn(
+        "Obs. / att.", format="localized", width="small",
+        help="Rapport du nombre de cas observé au nombre attendu (1 = comme le département)."),
+    "Étiquette": st.column_config.TextColumn("Étiquette", width="small"),
+    "Population": st.column_config.NumberColumn("Population", format="localized",
+                                                width="small"),
+    "Statut": st.column_config.TextColumn("Statut", width="small"),
+}
 
 
-def clicked_code(state: dict | None) -> str | None:
-    """Code de l'unité cliquée sur la carte (lu dans l'infobulle « Nom (code) »)."""
-    if not state:
-        return None
-    tip = state.get("last_object_clicked_tooltip")
-    if not tip:
-        return None
-    found = _CODE_IN_TOOLTIP.search(str(tip))
-    return found.group(1) if found else None
+def _liste(shown: pd.DataFrame, mesure: str) -> str:
+    """Le tableau en liste pour un téléphone : une commune par ligne, la mesure en tête."""
+    col = {"observe": "Effectif", "taux": "Taux ‰", "taux_lisse": "Taux lissé ‰",
+           "ratio": "Observé / attendu", "label": "Taux lissé ‰"}[mesure]
+    dec = 0 if col == "Effectif" else (2 if col == "Observé / attendu" else 1)
+    items = []
+    for r in shown.sort_values(col, ascending=False, na_position="last").to_dict("records"):
+        v = common.fmt(r[col], dec) if r["Statut"] == "" else r["Statut"]
+        detail = " · ".join(x for x in (
+            f"effectif {common.fmt(r['Effectif'], 0)}" if r["Statut"] == "" else "",
+            f"intervalle à 95 % : {r['Intervalle à 95 %']}" if r["Intervalle à 95 %"] else "",
+            r["Étiquette"]) if x)
+        items.append(f"<li>{html.escape(r['Nom'])} — <span class='obs-v'>{html.escape(col)} "
+                     f": {html.escape(v)}</span><br><small>{html.escape(detail)}</small></li>")
+    return "<ul class='obs-liste'>" + "".join(items) + "</ul>"
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _tableau(sel_items: tuple, geo_ver: str, data_ver: str) -> tuple[pd.DataFrame, bytes,
+                                                                      pd.DataFrame]:
+    """Tableau affiché (arrondi), CSV et tableau complet d'une sélection (en cache)."""
+    sel = dict(sel_items)
+    table = common.public_table([sel["annee"]], sel["indicateur"], None, sel["niveau"])
+    shown = display_table(table, sel["mesure"])
+    # Valeurs arrondies à la précision affichée (format « localized » : 1 234,5 en français).
+    arrondi = shown.round({"Taux ‰": 1, "Taux lissé ‰": 1, "Observé / attendu": 2})
+    return arrondi, csv_bytes(table, shown), shown
+
+
+def _tableau_maintenant(carte_montree: bool) -> bool:
+    """Le tableau vient-il dans cette exécution ?
+
+    À la première visite d'une session, le navigateur dessine d'abord les communes, puis
+    le signale (« dessinee ») et le tableau suit : la carte s'affiche plus tôt. Sans
+    carte, ou sans navigateur (AppTest), le tableau vient tout de suite ; une deuxième
+    exécution l'affiche de toute façon.
+    """
+    if not carte_montree or st.session_state.get("_carte_dessinee"):
+        return True
+    runs = st.session_state.get("_carte_executions", 0) + 1
+    st.session_state["_carte_executions"] = runs
+    return runs > 1 or not st.context.headers.get("User-Agent")
+
+
+def _show_table(sel: dict) -> None:
+    unite = common.NIVEAUX[sel["niveau"]].split(" ")[0].lower()
+    st.subheader(f"Tableau des valeurs ({unite}, {sel['annee']})")
+    st.caption("Même sélection que la carte ; cliquez un en-tête pour trier. « secret » : "
+               "effectif trop petit pour être publié ; « pas de donnée » : aucune source ne "
+               "couvre l'unité.")
+    arrondi, csv, shown = _tableau(_freeze(sel), common.geo_version(), common.data_version())
+    with st.container(key="carte_tableau_large"):
+        st.dataframe(arrondi, hide_index=True, height=420, key="carte_tableau",
+                     column_config=_NUM, placeholder="–", width="stretch")
+    with st.container(key="carte_liste"):
+        # Sur téléphone, le tableau devient une liste (construite à la demande).
+        if st.toggle(f"Voir les {len(arrondi)} {unite} en liste, de la plus forte à la plus "
+                     "faible valeur", key="carte_liste_ouverte"):
+            st.html(_liste(shown, sel["mesure"]))
+    st.download_button(
+        "Télécharger le tableau (CSV)", csv,
+        file_name=f"observatoire_{sel['indicateur']}_{sel['niveau']}_{sel['annee']}.csv",
+        mime="text/csv", key="carte_csv",
+        help="Séparateur « ; », virgule décimale, UTF-8 : s'ouvre dans un tableur.")
+
+
+# --- page ---------------------------------------------------------------------------
+
+def _aucune_donnee() -> None:
+    st.warning("Aucun chiffre n'est encore publié par l'observatoire.")
+    account = common.user()
+    if account is None:
+        st.markdown("Les chiffres paraîtront ici après la première campagne de collecte.")
+        return
+    pages = st.session_state.get("_pages", {})
+    if account.is_admin and "demonstration" in pages:
+        st.page_link(pages["demonstration"], label="Charger le jeu de démonstration (fictif)")
+    if "importer" in pages:
+        st.page_link(pages["importer"], label="Importer les tableaux des contributeurs")
 
 
 def page() -> None:
     st.title("Carte des violences intrafamiliales")
     common.demo_banner()
-    dispo = common.disponibles()
+    dispo = common.annees_indicateurs_publics()
     if dispo.empty:
-        st.warning("Aucune donnée n'est encore chargée. Les agents importent les tableaux des "
-                   "contributeurs (page Importer, ou `observatoire contributions importer`) ; "
-                   "`observatoire demo` charge un jeu fictif de démonstration.")
-        if not common.referentiel_loaded():
-            common.show_referentiel_absent()
+        _aucune_donnee()
         return
-    sel = _controls(dispo)
-    if sel["contributeurs"] == ():
-        st.warning("Choisissez au moins un contributeur.")
-        return
-    try:
-        table = common.public_table([sel["annee"]], sel["indicateur"], sel["contributeurs"],
-                                    sel["niveau"])
-        classify(table, sel)  # bornes fixes illisibles : message avant la carte
-    except ObservatoireError as exc:
-        common.show_error(exc)
-        return
-    note = note_sources_manquantes(table)
-    if note:
-        st.warning(note)
+    controles, zone_carte, options, suite = (st.container(key="carte_controles"),
+                                             st.container(), st.container(), st.container())
+    with controles:
+        # Les réglages avancés s'affichent sous la carte, mais se lisent avant elle.
+        sel = _controls(dispo, options)
     libelle = common.indicateurs().get(sel["indicateur"], sel["indicateur"])
-    titre = f"{libelle} — {sel['annee']}"
-    st.subheader(f"{common.MESURES[sel['mesure']]} · {libelle} · {sel['annee']}")
-    col_map, col_table = st.columns([2, 1], gap="small")
-    with col_map:
+    titre = titre_selection(sel)
+    mesure = common.MESURES[sel["mesure"]].replace(" (recommandé)", "")
+    carte_montree = False
+    with zone_carte:
         try:
-            m = map_for(sel, titre)
+            note = note_sources_manquantes(common.public_table(
+                [sel["annee"]], sel["indicateur"], None, sel["niveau"]))
+            if note:
+                st.warning(note)
+            cfg = map_config(sel, titre)
         except ReferentielAbsentError as exc:
             common.show_referentiel_absent(exc)
+        except ObservatoireError as exc:  # bornes fixes illisibles, aucune donnée…
+            common.show_error(exc)
+            return
         else:
-            _show_map(m, sel)
-    with col_table:
-        st.markdown("**Tableau des valeurs** (même sélection ; cliquez un en-tête pour trier)")
-        shown = display_table(table)
-        st.dataframe(shown, hide_index=True, height=600, key="carte_tableau",
-                     column_config=_NUM, placeholder="–")
-        st.download_button(
-            "Télécharger le tableau (CSV)", csv_bytes(shown),
-            file_name=f"observatoire_{sel['indicateur']}_{sel['niveau']}_{sel['annee']}.csv",
-            mime="text/csv", key="carte_csv")
-    st.caption(
-        "Secret statistique appliqué : les effectifs de 1 à "
-        f"{settings().seuil_secret - 1} et ce qui en dérive sont affichés « secret ». "
-        "Une zone « blanche présumée » signale une possible sous-révélation, pas une absence "
-        "de violences (voir la page Méthode). Cliquez une commune pour ouvrir sa fiche.")
-    if sel["contributeurs"] is None:
-        # Les voisines de la sélection (autres années, autres indicateurs) : en arrière-plan.
-        common.prewarm(sorted(dispo["annee"].unique(), reverse=True),
-                       [sel["indicateur"], *sorted(set(dispo["indicateur"]) -
-                                                   {sel["indicateur"]})], sel["niveau"])
+            _couches_erreur()
+            code, signal = composants.carte(cfg, key="carte")
+            st.session_state["_carte_topologie_envoyee"] = cfg["geo_version"]
+            if signal == "topologie":
+                st.session_state.pop("_carte_topologie_envoyee", None)
+                st.rerun()
+            if signal == "dessinee":
+                st.session_state["_carte_dessinee"] = True
+            carte_montree = True
+            if code:
+                st.switch_page(st.session_state["_pages"]["fiche"],
+                               query_params={"niveau": sel["niveau"], "code": str(code),
+                                             "indicateur": sel["indicateur"]})
+        st.caption(
+            "Survolez une commune pour lire ses chiffres ; cliquez-la pour ouvrir sa fiche. "
+            "Une zone « blanche présumée » signale une possible sous-révélation, pas une "
+            "absence de violences (voir la page Méthode). " + common.mention_contours())
+    with suite:
+        with st.expander(f"Que compte « {libelle} » ? Que veut dire « {mesure.lower()} » ?",
+                         expanded=False):
+            st.markdown(common.fiche_indicateur_markdown(sel["indicateur"]))
+            st.markdown(f"**{mesure}.** {common.MESURES_AIDE[sel['mesure']]}")
+        if _tableau_maintenant(carte_montree):
+            _show_table(sel)
+        else:
+            st.caption("Tableau des valeurs : il s'affiche dès que la carte est dessinée.")
 
 
-def _show_map(m, sel: dict) -> None:
-    from streamlit_folium import st_folium
-
-    # Seul le clic sur un objet est renvoyé : déplacer ou zoomer ne relance pas le script.
-    state = st_folium(m, height=620, use_container_width=True,
-                      returned_objects=["last_object_clicked_tooltip"],
-                      key=f"carte_{sel['niveau']}")
-    code = clicked_code(state)
-    if code and st.session_state.get("_carte_dernier_clic") != (sel["niveau"], code):
-        st.session_state["_carte_dernier_clic"] = (sel["niveau"], code)
-        st.switch_page(st.session_state["_pages"]["fiche"],
-                       query_params={"niveau": sel["niveau"], "code": code})
+def _couches_erreur() -> None:
+    _d, _r, erreur = _couches()
+    if erreur and common.user() is not None:
+        st.caption(f"Dispositifs non affichés : {erreur}")

@@ -8,14 +8,12 @@ qui ne sont enregistrées dans la navigation que pour une session authentifiée.
 from __future__ import annotations
 
 import html
-import logging
-import threading
 
 import pandas as pd
 import sqlalchemy as sa
 import streamlit as st
 
-from observatoire import auth, communes, maps, storage
+from observatoire import auth, communes, formats, maps, storage
 from observatoire.config import settings
 from observatoire.errors import ObservatoireError, ReferentielAbsentError
 
@@ -24,24 +22,53 @@ NIVEAUX = {"commune": "Communes", "epci": "EPCI (intercommunalités)",
 NIVEAU_SINGULIER = {"commune": "commune", "epci": "EPCI", "arrondissement": "arrondissement",
                     "departement": "département"}
 MESURES = {
-    "observe": "Effectif (nombre de cas)",
-    "taux": "Taux pour 1 000 habitants",
-    "taux_lisse": "Taux lissé pour 1 000 habitants (Bayes empirique)",
-    "ratio": "Rapport observé / attendu",
-    "label": "Étiquette (zone révélatrice, blanche présumée…)",
+    "taux_lisse": "Taux lissé pour 1 000 hab. (recommandé)",
+    "taux": "Taux brut pour 1 000 hab.",
+    "observe": "Nombre de cas",
+    "ratio": "Rapport au nombre attendu",
+    "label": "Étiquette (révélatrice, blanche présumée…)",
 }
+#: Une phrase par mesure, en langage clair (aide des listes, légende, page Méthode).
+MESURES_AIDE = {
+    "taux_lisse": "Le taux de chaque commune rapproché de la moyenne du département "
+                  "d'autant plus qu'elle est petite : une petite commune n'apparaît pas en "
+                  "tête ou en queue pour un ou deux cas de hasard. C'est la mesure que la "
+                  "méthode recommande pour comparer les communes.",
+    "taux": "Le nombre de cas pour 1 000 habitants, tel quel : très variable d'une année à "
+            "l'autre dans les petites communes.",
+    "observe": "Le nombre de cas comptés par les contributeurs, sans tenir compte de la "
+               "population.",
+    "ratio": "Le nombre de cas comptés divisé par le nombre attendu si la commune avait le "
+             "taux du département : 1 = comme la moyenne, 2 = deux fois plus.",
+    "label": "Le résultat du test de l'écart à l'attendu : révélatrice (plus de cas "
+             "qu'attendu au-delà du hasard), blanche présumée (moins de cas, signal d'une "
+             "possible sous-révélation), dans la norme, ou non concluant (trop peu de cas "
+             "attendus pour conclure).",
+}
+#: La mesure sur laquelle la carte s'ouvre : celle que la méthode recommande de
+#: cartographier (docs/methodologie.md, « Taux lissé »).
+MESURE_RECOMMANDEE = "taux_lisse"
 UNITES = {"observe": "cas", "taux": "pour 1 000 habitants",
           "taux_lisse": "pour 1 000 habitants (lissé)", "ratio": "observé / attendu",
           "label": ""}
 DEMO_TEXT = "Données fictives de démonstration"
+#: Titre de chaque page dans l'onglet du navigateur : « Carte — Observatoire VIF — … ».
+SUFFIXE_TITRE = "Observatoire VIF"
 
 
 # --- versions : invalident les caches après un import --------------------------------
 
 def geo_version() -> str:
-    """Empreinte du référentiel importé (date de modification du GeoPackage)."""
+    """Empreinte des contours servis : GeoPackage importé, ou contours simplifiés livrés."""
+    from observatoire.referentiel import simplifies
+
     path = settings().geo_path
-    return f"{path}:{path.stat().st_mtime_ns}" if path.exists() else "absent"
+    if path.exists():
+        return f"{path}:{path.stat().st_mtime_ns}"
+    if not simplifies.disponible(settings().departement):
+        return "absent"
+    livre = simplifies.chemin(settings().departement)
+    return f"simplifie:{livre}:{livre.stat().st_mtime_ns}"
 
 
 def data_version() -> str:
@@ -87,12 +114,37 @@ def topology() -> dict:
 
 
 def referentiel_loaded() -> bool:
-    """Vrai quand des contours couvrant le territoire sont importés."""
+    """Vrai quand des contours couvrant le territoire sont servis (importés ou livrés)."""
     try:
         layer("commune", True)
     except ReferentielAbsentError:
         return False
     return True
+
+
+@st.cache_data(show_spinner=False)
+def _origine_contours(version: str) -> dict:
+    from observatoire import referentiel
+
+    info = referentiel.summary()
+    return {"simplifie": bool(info.get("simplifie")), "source": info.get("source"),
+            "millesime": info.get("millesime"), "charge": bool(info.get("charge"))}
+
+
+def origine_contours() -> dict:
+    """``simplifie`` (contours simplifiés livrés), ``source``, ``millesime`` des contours."""
+    return _origine_contours(geo_version())
+
+
+def mention_contours() -> str:
+    """Phrase d'origine des contours, pour sous la carte (sans clé ni commande)."""
+    o = origine_contours()
+    if not o["charge"]:
+        return ""
+    if o["simplifie"]:
+        return ("Contours simplifiés livrés avec l'application (IGN – ADMIN EXPRESS, "
+                "Licence Ouverte 2.0) : les limites sont approximatives à grande échelle.")
+    return f"Contours : {o['source']}."
 
 
 # Streamlit ne traduit pas l'outil de dépôt de fichier (« Upload », « 200MB per file ») :
@@ -106,6 +158,33 @@ _WIDGETS_EN_FRANCAIS = """<style>
 [data-testid="stFileUploaderDropzoneInstructions"] span { font-size: 0; }
 [data-testid="stFileUploaderDropzoneInstructions"] span::after {
   content: "ou déposez-le ici"; font-size: 0.875rem; }
+/* Moins de marge au-dessus du titre : la carte se voit sans faire défiler. */
+@media (min-width: 641px) {
+  [data-testid="stMainBlockContainer"] { padding-top: 2.5rem; } }
+[data-testid="stMain"] h1 { font-size: 2.1rem; padding-top: 0.25rem; }
+@media (max-width: 640px) { [data-testid="stMain"] h1 { font-size: 1.6rem; } }
+/* Focus clavier toujours visible (WCAG 2.4.7). */
+a:focus-visible, button:focus-visible, input:focus-visible, [role="button"]:focus-visible,
+[tabindex]:focus-visible, summary:focus-visible {
+  outline: 3px solid #000091 !important; outline-offset: 2px; }
+/* Légendes et notes lisibles : contraste d'au moins 4,5:1 sur fond blanc. */
+[data-testid="stCaptionContainer"], [data-testid="stCaptionContainer"] p { color: #4a4a4f; }
+/* Téléphone : les quatre listes de la carte deux par deux, pour voir la carte plus tôt. */
+@media (max-width: 640px) {
+  .st-key-carte_controles [data-testid="stHorizontalBlock"] { flex-wrap: wrap; gap: 0.5rem; }
+  .st-key-carte_controles [data-testid="stColumn"] { flex: 1 1 45% !important;
+    min-width: 45% !important; width: 45% !important; }
+}
+/* Tableau sur ordinateur, liste sur téléphone (voir carte.py). */
+.st-key-carte_liste { display: none; }
+@media (max-width: 640px) {
+  .st-key-carte_liste { display: block; }
+  .st-key-carte_tableau_large { display: none; }
+}
+.obs-liste { list-style: none; padding: 0; margin: 0; }
+.obs-liste li { border-bottom: 1px solid #d9d9d9; padding: 6px 0; }
+.obs-liste .obs-v { font-weight: bold; }
+.obs-liste small { color: #4a4a4f; }
 </style>"""
 
 
@@ -125,17 +204,19 @@ def issue_text(issue) -> str:
 
 
 def show_referentiel_absent(exc: Exception | None = None) -> None:
-    """Explique comment importer les contours (jamais de trace d'exécution)."""
+    """Dit que les contours manquent ; aux agents, comment les importer (jamais de trace)."""
+    if user() is None:
+        st.warning("La carte n'est pas disponible : les contours des communes ne sont pas "
+                   "encore chargés. Le tableau des valeurs reste disponible.")
+        return
     st.warning(str(exc or ReferentielAbsentError()))
     st.markdown(
-        "Pour importer les contours :\n\n"
-        "- en ligne de commande : `observatoire referentiel importer CHEMIN` (GeoJSON, "
-        "GeoPackage, shapefile IGN ADMIN EXPRESS) ou `observatoire referentiel telecharger "
-        f"--departement {settings().departement}` si la machine a accès à internet ;\n"
-        "- dans l'application : page **Référentiel** de l'espace agents (connexion requise).\n\n"
-        "Le tableau des valeurs reste disponible sans les contours.")
+        "Pour importer les contours : page **Référentiel** de l'espace agents (fichier IGN "
+        "ADMIN EXPRESS, GeoJSON ou GeoPackage), ou en ligne de commande "
+        "`observatoire referentiel importer CHEMIN`. Le tableau des valeurs reste "
+        "disponible sans les contours.")
     ref_page = st.session_state.get("_pages", {}).get("referentiel")
-    if ref_page is not None and user() is not None:
+    if ref_page is not None:
         st.page_link(ref_page, label="Importer les contours maintenant (page Référentiel)")
 
 
@@ -148,6 +229,27 @@ def indicateurs() -> dict[str, str]:
 
     return {i.code: i.libelle for i in catalogues.load_indicateurs()
             if getattr(i, "actif", True)}
+
+
+@st.cache_data(show_spinner=False)
+def fiches_indicateurs() -> dict:
+    """Code -> fiche en langage clair (ce qui est compté, par qui, ce que cela ne dit pas)."""
+    from observatoire import catalogues
+
+    return catalogues.load_fiches_indicateurs()
+
+
+def fiche_indicateur_markdown(code: str) -> str:
+    """Fiche d'un indicateur en Markdown (définition du catalogue à défaut de fiche)."""
+    from observatoire import catalogues
+
+    fiche = fiches_indicateurs().get(code)
+    if fiche is None:
+        ind = catalogues.indicateurs_by_code().get(code)
+        return ind.definition if ind is not None and ind.definition else ""
+    return (f"**Ce qui est compté.** {fiche.ce_qui_est_compte}\n\n"
+            f"**Qui le compte.** {fiche.qui_le_compte}\n\n"
+            f"**Ce que cela ne dit pas.** {fiche.ce_que_cela_ne_dit_pas}")
 
 
 @st.cache_data(show_spinner=False)
@@ -181,8 +283,21 @@ def _disponibles(version: str) -> pd.DataFrame:
 
 
 def disponibles() -> pd.DataFrame:
-    """Triplets (année, indicateur, contributeur) présents dans les lots courants."""
+    """Triplets (année, indicateur, contributeur) présents dans les lots courants (agents)."""
     return _disponibles(data_version())
+
+
+def annees_indicateurs_publics() -> pd.DataFrame:
+    """Couples (année, indicateur) que le public peut consulter, années décroissantes.
+
+    Seul point d'entrée des pages publiques pour savoir ce qui est publié (à brancher sur
+    les diffusions validées) : jamais de sous-ensemble de contributeurs ni de
+    combinaison d'années.
+    """
+    dispo = disponibles()
+    return (dispo[["annee", "indicateur"]].drop_duplicates()
+            .sort_values(["annee", "indicateur"], ascending=[False, True])
+            .reset_index(drop=True))
 
 
 def derniere_annee() -> int:
@@ -206,12 +321,19 @@ def is_demo() -> bool:
 
 
 def demo_banner() -> None:
-    """Bandeau « données fictives de démonstration » des pages alimentées par la démo."""
-    if is_demo():
-        st.info(f"**{DEMO_TEXT}** : les chiffres de cette page sont inventés "
-                "(jeu de démonstration). Pour passer aux données réelles : "
-                "`observatoire demo --effacer`, puis importer les fichiers des contributeurs.",
-                icon="ℹ️")
+    """Bandeau « données fictives de démonstration » des pages alimentées par la démo.
+
+    Le public lit seulement que les chiffres sont inventés ; un administrateur a en plus
+    le lien vers la page qui efface la démonstration.
+    """
+    if not is_demo():
+        return
+    st.info(f"**{DEMO_TEXT}** : chiffres inventés, qui ne décrivent aucune situation "
+            "réelle.", icon="ℹ️")
+    account = user()
+    page = st.session_state.get("_pages", {}).get("demonstration")
+    if account is not None and account.is_admin and page is not None:
+        st.page_link(page, label="Passer aux données réelles : effacer la démonstration")
 
 
 # --- analyses ---------------------------------------------------------------------
@@ -231,20 +353,34 @@ def _analyser(annees, indicateur, contributeurs_, niveau, geo_ver):
                     niveau=niveau, geometrie=geometrie)
 
 
-@st.cache_data(show_spinner="Analyse en cours…", max_entries=256)
-def _public_table(annees: tuple, indicateur: str, contributeurs_: tuple | None, niveau: str,
-                  geo_ver: str, data_ver: str) -> pd.DataFrame:
-    from observatoire import secrecy
+#: Niveaux d'une analyse publique, calculés ensemble (les communes mesurées une fois).
+NIVEAUX_PUBLICS = ("commune", "epci", "arrondissement", "departement")
 
-    table = _analyser(annees, indicateur, contributeurs_, niveau, geo_ver)
-    return secrecy.apply_public(table)
+
+@st.cache_data(show_spinner="Analyse en cours…", max_entries=128)
+def _public_tables(annees: tuple, indicateur: str, contributeurs_: tuple | None,
+                   geo_ver: str, data_ver: str) -> dict[str, pd.DataFrame]:
+    from observatoire import secrecy
+    from observatoire.stats.analyse import analyser_niveaux
+
+    # Tous les niveaux d'un coup : changer de niveau sur la carte, ou lire le taux du
+    # département dans une fiche, ne relance pas l'analyse. Sans lissage spatial : il
+    # dépendrait des effectifs exacts des voisines secrètes.
+    tables = analyser_niveaux(list(annees), indicateur, niveaux=NIVEAUX_PUBLICS,
+                              contributeurs=list(contributeurs_) if contributeurs_ else None,
+                              geometries={n: None for n in NIVEAUX_PUBLICS})
+    return {n: secrecy.apply_public(t) for n, t in tables.items()}
 
 
 def public_table(annees, indicateur, contributeurs_=None, niveau="commune") -> pd.DataFrame:
-    """Tableau d'analyse, **vue publique** (secret statistique appliqué)."""
-    return _public_table(tuple(sorted(annees)), indicateur,
-                         tuple(sorted(contributeurs_)) if contributeurs_ else None, niveau,
-                         geo_version(), data_version())
+    """Tableau d'analyse, **vue publique** (secret statistique appliqué).
+
+    Les pages publiques ne passent qu'une année et jamais de contributeurs (toutes les
+    sources) ; seul point d'accès aux chiffres publics, à brancher sur les diffusions.
+    """
+    return _public_tables(tuple(sorted(annees)), indicateur,
+                          tuple(sorted(contributeurs_)) if contributeurs_ else None,
+                          geo_version(), data_version())[niveau]
 
 
 @st.cache_data(show_spinner="Analyse en cours…", max_entries=64)
@@ -259,40 +395,6 @@ def exact_table(annees, indicateur, contributeurs_=None, niveau="commune") -> pd
     return _exact_table(tuple(sorted(annees)), indicateur,
                         tuple(sorted(contributeurs_)) if contributeurs_ else None, niveau,
                         geo_version(), data_version())
-
-
-_PREWARMED: set = set()
-_PREWARM_LOCK = threading.Lock()
-
-
-def prewarm(annees, indicateurs_, niveau: str = "commune") -> None:
-    """Calcule d'avance, en arrière-plan, les vues publiques voisines de la sélection.
-
-    Changer d'année ou d'indicateur trouve alors l'analyse déjà en cache. Une seule
-    fois par version des données et par niveau ; le fil est un démon de faible coût.
-    """
-    geo_ver, data_ver = geo_version(), data_version()
-    key = (geo_ver, data_ver, niveau)
-    with _PREWARM_LOCK:
-        if key in _PREWARMED:
-            return
-        _PREWARMED.add(key)
-    combos = [(int(a), str(i)) for i in indicateurs_ for a in annees]
-
-    def _run() -> None:
-        for annee, ind in combos:
-            if geo_version() != geo_ver or data_version() != data_ver:
-                return  # données changées (import, autre dossier) : rien à préchauffer
-            try:
-                _public_table((annee,), ind, None, niveau, geo_ver, data_ver)
-            except Exception:  # noqa: BLE001  (préchauffage : l'erreur réapparaîtra à l'affichage)
-                continue
-
-    # Le fil n'appartient à aucune session : Streamlit le signale à chaque appel en cache,
-    # sans conséquence ; on tait ce seul avertissement.
-    logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").setLevel(
-        logging.ERROR)
-    threading.Thread(target=_run, name="observatoire-prechauffage", daemon=True).start()
 
 
 # --- registres ----------------------------------------------------------------------
@@ -368,9 +470,30 @@ def show_error(exc: Exception) -> None:
     st.error(str(exc))
 
 
+def show_refus(exc: Exception) -> None:
+    """Affiche le refus d'un fichier, « Fichier refusé : » une seule fois."""
+    message = str(exc)
+    st.error(message if message.startswith("Fichier refusé") else f"Fichier refusé : {message}")
+
+
 def fmt(x, decimales: int = 1) -> str:
     """Nombre au format français, « – » si absent."""
     return maps.format_nombre(x, decimales) or "–"
+
+
+def date_fr(d) -> str:
+    """Date en toutes lettres (« 1er décembre 2026 »), « – » si absente."""
+    return formats.date(d) or "–"
+
+
+def date_heure_fr(d) -> str:
+    """Date et heure (« 1er décembre 2026 à 14 h 05 »), « – » si absentes."""
+    return formats.date_heure(d) or "–"
+
+
+def titre_page(titre: str) -> str:
+    """Titre d'onglet d'une page : « Carte — Observatoire VIF — Pas-de-Calais »."""
+    return f"{titre} — {SUFFIXE_TITRE} — {settings().territoire_nom}"
 
 
 def escape(text) -> str:

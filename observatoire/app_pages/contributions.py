@@ -9,6 +9,12 @@ from observatoire.app_pages import common
 from observatoire.errors import ObservatoireError
 
 
+def _lot_libelle(vue, i, noms) -> str:
+    r = vue.loc[vue["id"] == i].iloc[0]
+    return f"lot {i} — {r['annee']}, {noms.get(r['contributeur'], r['contributeur'])}, " \
+           f"{r['fichier']}"
+
+
 def page() -> None:
     account = common.require_staff()
     st.title("Contributions reçues")
@@ -30,19 +36,18 @@ def page() -> None:
     table = vue.assign(
         contributeur=vue["contributeur"].map(lambda c: noms.get(c, c)),
         etat=vue["courant"].map({True: "courant", False: "historique"}),
-        importe_le=vue["importe_le"].astype(str))[
+        importe_le=vue["importe_le"].map(common.date_heure_fr),
+        remplace_le=vue["remplace_le"].map(
+            lambda d: common.date_heure_fr(d) if d is not None and d == d else ""))[
         ["id", "annee", "contributeur", "fichier", "importe_le", "importe_par", "etat",
          "n_valeurs", "remplace_le"]].rename(columns={
             "id": "Lot", "annee": "Année", "contributeur": "Contributeur", "fichier": "Fichier",
             "importe_le": "Importé le", "importe_par": "Par", "etat": "État",
             "n_valeurs": "Valeurs", "remplace_le": "Remplacé le"})
-    st.dataframe(table, hide_index=True, key="contrib_table")
+    st.dataframe(table, hide_index=True, placeholder="–", key="contrib_table")
     st.subheader("Un lot")
     lot_id = st.selectbox("Lot", vue["id"].tolist(),
-                          format_func=lambda i: f"lot {i} — " + " ".join(
-                              str(x) for x in vue.loc[vue["id"] == i,
-                                                      ["annee", "contributeur", "fichier"]]
-                              .iloc[0]), key="contrib_lot")
+                          format_func=lambda i: _lot_libelle(vue, i, noms), key="contrib_lot")
     row = vue[vue["id"] == lot_id].iloc[0]
     path = batches.archive_path(row["archive"])
     c1, c2 = st.columns(2)

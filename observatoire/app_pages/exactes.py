@@ -41,10 +41,21 @@ def page() -> None:
     except ObservatoireError as exc:
         common.show_error(exc)
         return
-    shown = table[[c for c in COLONNES if c in table]].rename(columns=COLONNES)
+    noms = common.contributeurs()
+    shown = table[[c for c in COLONNES if c in table]].copy()
+    if "sources" in shown:
+        # Noms des contributeurs, pas leurs identifiants.
+        shown["sources"] = shown["sources"].map(
+            lambda v: ", ".join(noms.get(x, x) for x in str(v).split("|") if x)
+            if isinstance(v, str) else "")
+    for col in ("label", "motif", "regroupement_suggere"):
+        if col in shown:
+            shown[col] = shown[col].astype(object).where(shown[col].notna(), "")
+    shown = shown.rename(columns=COLONNES)
     num = {c: st.column_config.NumberColumn(c, format="localized")
            for c in shown.columns if pd.api.types.is_numeric_dtype(shown[c])}
-    st.dataframe(shown, hide_index=True, column_config=num, key="exact_table", height=600)
+    st.dataframe(shown, hide_index=True, placeholder="–", column_config=num, key="exact_table",
+                 height=600)
     st.download_button(
         "Télécharger (CSV, diffusion restreinte)",
         shown.to_csv(sep=";", index=False, decimal=",").encode("utf-8-sig"),

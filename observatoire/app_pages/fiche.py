@@ -1,4 +1,10 @@
-"""Page publique « Fiche territoire » : une commune, un EPCI ou un arrondissement."""
+"""Page publique « Fiche territoire » : une commune, un EPCI ou un arrondissement.
+
+Adresse stable, à partager ou à recharger : ``/fiche?niveau=commune&code=62119``
+(``niveau=epci&code=SIREN``, ``niveau=arrondissement&code=622``), et
+``&indicateur=CODE`` pour l'indicateur affiché. Un code inconnu donne un message et un
+chemin de retour, jamais une fiche vide.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from observatoire import classification as cl
-from observatoire import communes
+from observatoire import communes, formats
 from observatoire.app_pages import common
 from observatoire.errors import ObservatoireError, ReferentielAbsentError
 from observatoire.exports.donnees import texte_etiquette
@@ -24,16 +30,51 @@ def _units(niveau: str) -> pd.DataFrame:
             .sort_values("nom").reset_index(drop=True))
 
 
-def _select_unit() -> tuple[str, str, str] | None:
+def nom_affiche(niveau: str, nom: str) -> str:
+    """« Béthune », « Arrondissement de Béthune », « CA de Béthune-Bruay… »."""
+    if niveau == "arrondissement":
+        return f"Arrondissement {formats.de(nom)}"
+    return nom
+
+
+_ARTICLE = {"commune": "la commune", "epci": "l'EPCI", "arrondissement": "l'arrondissement"}
+
+
+def _from_query() -> str | None:
+    """Reprend niveau, code et indicateur de l'adresse ; renvoie le code inconnu, s'il y en a."""
     params = st.query_params
+    q = {k: params.get(k) for k in ("niveau", "code", "indicateur") if params.get(k)}
+    if not q or st.session_state.get("_fiche_q") == q:
+        return st.session_state.get("_fiche_inconnu")
+    st.session_state["_fiche_q"] = q
+    st.session_state["_fiche_inconnu"] = None
+    niveau = q.get("niveau", "commune")
+    if niveau not in common.NIVEAUX:
+        st.session_state["_fiche_inconnu"] = (f"niveau « {niveau} » (attendu : commune, epci "
+                                              "ou arrondissement)")
+        return st.session_state["_fiche_inconnu"]
+    st.session_state["fiche_niveau"] = niveau
+    code = q.get("code")
+    if code is not None:
+        if code in set(_units(niveau)["code"]):
+            st.session_state[f"fiche_code_{niveau}"] = code
+        else:
+            st.session_state[f"fiche_code_{niveau}"] = None
+            st.session_state["_fiche_inconnu"] = f"{_ARTICLE[niveau]} de code « {code} »"
+    if q.get("indicateur"):
+        st.session_state["fiche_indicateur_demande"] = q["indicateur"]
+    return st.session_state["_fiche_inconnu"]
+
+
+def _select_unit() -> tuple[str, str, str] | None:
+    inconnu = _from_query()
     niveaux = list(common.NIVEAUX)
-    q_niveau = params.get("niveau")
-    if q_niveau in niveaux and st.session_state.get("_fiche_q") != dict(params):
-        st.session_state["_fiche_q"] = dict(params)
-        st.session_state["fiche_niveau"] = q_niveau
-        units = _units(q_niveau)
-        if params.get("code") in set(units["code"]):
-            st.session_state[f"fiche_code_{q_niveau}"] = params.get("code")
+    if inconnu:
+        st.error(f"Aucune fiche pour {inconnu} : ce territoire n'est pas dans "
+                 f"l'observatoire ({common.settings().territoire_nom}). Vérifiez le lien, ou "
+                 "choisissez un territoire ci-dessous.")
+        st.page_link(st.session_state["_pages"]["carte"], label="Revenir à la carte",
+                     icon="↩️")
     c1, c2 = st.columns([1, 3])
     niveau = c1.selectbox("Niveau", niveaux, format_func=common.NIVEAUX.get, key="fiche_niveau")
     units = _units(niveau)
@@ -44,8 +85,13 @@ def _select_unit() -> tuple[str, str, str] | None:
                         placeholder="Choisissez ou tapez un nom…")
     if code is None:
         return None
-    st.query_params.update({"niveau": niveau, "code": code})
-    st.session_state["_fiche_q"] = {"niveau": niveau, "code": code}
+    q = {"niveau": niveau, "code": code}
+    if st.session_state.get("fiche_indicateur"):
+        q["indicateur"] = st.session_state["fiche_indicateur"]
+    if {k: st.query_params.get(k) for k in q} != q:
+        st.query_params.from_dict(q)
+    st.session_state["_fiche_q"] = q
+    st.session_state["_fiche_inconnu"] = None
     return niveau, code, labels[code]
 
 
@@ -93,7 +139,7 @@ def _series(niveau: str, code: str, indicateur: str, annees: list[int]) -> pd.Da
         rank = None
         if r is not None and pd.notna(taux):
             rank = int((vals > taux).sum()) + 1
-        rows.append({"Année": annee, "Effectif": _value(r, "observe", 0),
+        rows.append({"Année": str(annee), "Effectif": _value(r, "observe", 0),
                      "Taux ‰": _value(r, "taux"),
                      "Intervalle à 95 % du taux": _intervalle(r),
                      "Taux lissé ‰": _value(r, "taux_lisse"),
@@ -109,15 +155,46 @@ def _series(niveau: str, code: str, indicateur: str, annees: list[int]) -> pd.Da
     return pd.DataFrame(rows)
 
 
-def _nearest_dispositifs(niveau: str, code: str) -> pd.DataFrame | None:
+#: Nombres des axes à la française (« 1,5 ») : locale de Vega-Lite, séparateurs de CLDR.
+_LOCALE_VEGA = {"number": {"decimal": formats.DECIMALE, "thousands": formats.GROUPE,
+                           "grouping": [3], "currency": ["", "\u00a0€"]}}
+
+
+def _graphique(serie: pd.DataFrame, nom: str):
+    import altair as alt
+
+    long = pd.concat([
+        pd.DataFrame({"Année": serie["Année"], "Taux": serie["_taux"], "Territoire": nom}),
+        pd.DataFrame({"Année": serie["Année"], "Taux": serie["_taux_dep"],
+                      "Territoire": "Département"})]).dropna(subset=["Taux"])
+    return (alt.Chart(long, height=260)
+            .mark_line(point=True)
+            .encode(x=alt.X("Année:O", title="année", axis=alt.Axis(labelAngle=0)),
+                    y=alt.Y("Taux:Q", title="taux pour 1 000 habitants",
+                            axis=alt.Axis(format=",.1f")),
+                    color=alt.Color("Territoire:N", title=None,
+                                    legend=alt.Legend(orient="bottom")),
+                    tooltip=[alt.Tooltip("Territoire:N"), alt.Tooltip("Année:O"),
+                             alt.Tooltip("Taux:Q", format=",.1f", title="taux ‰")])
+            .configure(locale=_LOCALE_VEGA))
+
+
+def _nearest_dispositifs(niveau: str, code: str) -> tuple[pd.DataFrame | None, str]:
+    """Dispositif le plus proche de chaque type, ou la raison de son absence."""
     try:
         disp = common.dispositifs()
         lay = common.layer(niveau, True)
-    except (ObservatoireError, ReferentielAbsentError):
-        return None
+    except ReferentielAbsentError:
+        return None, ("Distances indisponibles : les contours des communes ne sont pas "
+                      "chargés.")
+    except ObservatoireError as exc:
+        return None, f"Distances indisponibles : {exc}"
+    if disp.empty:
+        return None, ("Distances indisponibles : aucun dispositif d'aide n'est encore "
+                      "enregistré dans l'observatoire.")
     hit = lay[lay["code"].astype(str) == code]
-    if hit.empty or disp.empty:
-        return None
+    if hit.empty:
+        return None, "Distances indisponibles : ce territoire n'a pas de contour."
     pt = hit.geometry.iloc[0].representative_point()
     d = disp.copy()
     d["distance"] = np.hypot(d["x"] - pt.x, d["y"] - pt.y) / 1000
@@ -126,37 +203,81 @@ def _nearest_dispositifs(niveau: str, code: str) -> pd.DataFrame | None:
     near = near.sort_values("distance")
     return pd.DataFrame({
         "Type": near["type"].map(lambda t: types.get(t, t)), "Dispositif le plus proche":
-        near["nom"], "Commune": near["commune"],
-        "Distance (km, à vol d'oiseau)": near["distance"].map(lambda v: common.fmt(v, 1))})
+        near["nom"], "Commune": near["commune"].fillna(""),
+        "Distance (km)": near["distance"].map(lambda v: common.fmt(v, 1))}), ""
+
+
+def _referent(niveau: str, code: str) -> None:
+    st.subheader("Référent violences intrafamiliales")
+    refs = common.referents_publics()
+    if niveau == "commune":
+        r = refs[refs["code_insee"] == code]
+        if r.empty:
+            st.write("Pas de référent VIF désigné connu de l'observatoire.")
+            return
+        r = r.iloc[0]
+        designe = (f" le {common.date_fr(r['date_designation'])}"
+                   if pd.notna(r["date_designation"]) else "")
+        if bool(r["forme"]):
+            forme = "formé" + (f" le {common.date_fr(r['date_formation'])}"
+                               if pd.notna(r["date_formation"]) else "")
+        else:
+            forme = "pas encore formé"
+        st.write(f"Un référent VIF a été désigné{designe} ; il est {forme}.")
+        return
+    c = communes.load_territoire()
+    col = "epci" if niveau == "epci" else "arrondissement"
+    membres = set(c.loc[c[col] == code, "code_insee"])
+    sub = refs[refs["code_insee"].isin(membres)]
+    st.write(f"{len(sub)} commune(s) sur {len(membres)} ont désigné un référent VIF, dont "
+             f"{int(sub['forme'].sum())} formé(s).")
 
 
 def page() -> None:
-    st.title("Fiche territoire")
-    st.session_state.pop("_carte_dernier_clic", None)
-    common.demo_banner()
+    entete = st.container()  # le titre vient avant le choix, qui le détermine
     chosen = _select_unit()
     if chosen is None:
+        with entete:
+            st.title("Fiche territoire")
+            common.demo_banner()
         st.info("Choisissez un territoire, ou cliquez une commune sur la page Carte.")
         return
     niveau, code, nom = chosen
-    st.header(f"{nom} ({code})")
-    dispo = common.disponibles()
+    titre = nom_affiche(niveau, nom)
+    st.set_page_config(page_title=common.titre_page(f"Fiche {titre}"))
+    with entete:
+        st.title(f"{titre} ({code})")
+        st.caption(f"Fiche {common.NIVEAU_SINGULIER[niveau]} : l'adresse de cette page "
+                   "rouvre toujours cette fiche (à copier pour la partager).")
+        common.demo_banner()
+    dispo = common.annees_indicateurs_publics()
     if dispo.empty:
-        st.warning("Aucune donnée n'est encore chargée.")
+        st.warning("Aucun chiffre n'est encore publié par l'observatoire.")
+        _referent(niveau, code)
         return
     libelles = common.indicateurs()
     presents = [c for c in libelles if c in set(dispo["indicateur"])]
+    demande = st.session_state.pop("fiche_indicateur_demande", None)
+    if demande in presents:
+        st.session_state["fiche_indicateur"] = demande
+    elif st.session_state.get("fiche_indicateur") not in presents:
+        carte_ind = st.session_state.get("carte_indicateur")
+        st.session_state["fiche_indicateur"] = carte_ind if carte_ind in presents else presents[0]
     indicateur = st.selectbox("Indicateur", presents, format_func=lambda c: libelles.get(c, c),
                               key="fiche_indicateur")
+    if st.query_params.get("indicateur") != indicateur:
+        st.query_params["indicateur"] = indicateur
+    with st.expander(f"Que compte « {libelles.get(indicateur, indicateur)} » ?"):
+        st.markdown(common.fiche_indicateur_markdown(indicateur))
     annees = sorted(dispo.loc[dispo["indicateur"] == indicateur, "annee"].unique().tolist())
     serie = _series(niveau, code, indicateur, annees)
     if serie.empty:
-        st.warning("Pas de valeur pour cet indicateur.")
+        st.warning("Pas de valeur publiée pour cet indicateur.")
         return
     last = serie.iloc[-1]
     label = last["Étiquette"]
     c1, c2, c3 = st.columns(3)
-    c1.metric(f"Taux {int(last['Année'])} (pour 1 000 hab.)", last["Taux ‰"])
+    c1.metric(f"Taux {last['Année']} (pour 1 000 hab.)", last["Taux ‰"])
     c2.metric("Taux du département", last["Taux du département ‰"])
     c3.metric("Rang", last["Rang (taux décroissant)"])
     style = cl.STYLES_ETIQUETTES.get(label)
@@ -165,39 +286,22 @@ def page() -> None:
         # public ; sinon la définition de l'étiquette.
         motif = last.get("_motif")
         pourquoi = motif if isinstance(motif, str) and motif else style.description
-        st.markdown(f"**Étiquette {int(last['Année'])} : {label}** — {pourquoi}.")
+        st.markdown(f"**Étiquette {last['Année']} : {label}** — {pourquoi}.")
     st.markdown("**Les chiffres au fil des années** (secret statistique appliqué)")
     st.dataframe(serie.drop(columns=["_taux", "_taux_dep", "_motif"]), hide_index=True,
-                 key="fiche_serie")
-    # Années en texte : un axe numérique les afficherait « 2,022 ».
-    chart = serie.assign(Année=serie["Année"].astype(int).astype(str)).set_index("Année")[
-        ["_taux", "_taux_dep"]].rename(
-        columns={"_taux": nom, "_taux_dep": "Département"})
-    if chart[nom].notna().any():
-        st.line_chart(chart, y_label="taux ‰", x_label="année", height=260)
+                 placeholder="–",
+                 key="fiche_serie", width="stretch")
+    if serie["_taux"].notna().any():
+        st.altair_chart(_graphique(serie, nom), width="stretch")
     st.subheader("Dispositifs d'aide les plus proches")
-    near = _nearest_dispositifs(niveau, code)
+    near, raison = _nearest_dispositifs(niveau, code)
     if near is None:
-        st.caption("Distances indisponibles (contours non importés ou aucun dispositif).")
+        st.caption(raison)
     else:
-        st.dataframe(near, hide_index=True, key="fiche_dispositifs")
-    st.subheader("Référent violences intrafamiliales")
-    refs = common.referents_publics()
-    if niveau == "commune":
-        r = refs[refs["code_insee"] == code]
-        if r.empty:
-            st.write("Pas de référent VIF désigné connu de l'observatoire.")
-        else:
-            r = r.iloc[0]
-            forme = "formé" + (f" le {r['date_formation']}" if pd.notna(r["date_formation"])
-                               else "") if bool(r["forme"]) else "pas encore formé"
-            designe = (f" le {r['date_designation']}" if pd.notna(r["date_designation"])
-                       else "")
-            st.write(f"Un référent VIF a été désigné{designe} ; il est {forme}.")
-    else:
-        c = communes.load_territoire()
-        col = "epci" if niveau == "epci" else "arrondissement"
-        membres = set(c.loc[c[col] == code, "code_insee"])
-        sub = refs[refs["code_insee"].isin(membres)]
-        st.write(f"{len(sub)} commune(s) sur {len(membres)} ont désigné un référent VIF, dont "
-                 f"{int(sub['forme'].sum())} formé(s).")
+        st.caption("Le plus proche de chaque type, distance à vol d'oiseau depuis le centre "
+                   "du territoire.")
+        st.dataframe(near, hide_index=True, placeholder="–", key="fiche_dispositifs",
+                     width="stretch",
+                     column_config={"Type": st.column_config.TextColumn(width="medium"),
+                                    "Distance (km)": st.column_config.TextColumn(width=90)})
+    _referent(niveau, code)

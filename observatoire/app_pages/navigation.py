@@ -1,7 +1,8 @@
 """Navigation : construite à partir du seul rôle authentifié.
 
 Une session publique n'enregistre aucune page d'agent : les adresses de ces pages
-(``/importer``…) y mènent à la page de connexion, jamais aux données.
+(``/importer``…) y mènent à la page de connexion, jamais aux données. Chaque page a son
+titre d'onglet (« Carte — Observatoire VIF — Pas-de-Calais »).
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ from observatoire.app_pages import (
     campagne,
     carte,
     common,
+    composants,
     comptes,
     connexion,
     contributions,
+    demonstration,
     exactes,
     fiche,
     importer,
@@ -35,6 +38,7 @@ STAFF_PAGES = {
     "registres": ("Dispositifs et référents", registres.page, True),
     "publication": ("Publication", publication.page, False),
     "referentiel": ("Référentiel", referentiel.page, False),
+    "demonstration": ("Démonstration", demonstration.page, True),
     "comptes": ("Comptes", comptes.page, True),
 }
 
@@ -49,6 +53,7 @@ def build() -> st.Page:
         st.Page(methode.page, title="Méthode", url_path="methode"),
     ]
     pages = {"Observatoire": public}
+    registry = {"fiche": public[1], "carte": public[0], "methode": public[2]}
     if account is None:
         staff = [st.Page(connexion.page, title="Connexion", url_path="connexion")]
         # Adresses des pages d'agents : elles montrent la connexion, rien d'autre.
@@ -56,24 +61,25 @@ def build() -> st.Page:
                           url_path=url, visibility="hidden")
                   for url, (title, _fn, _admin) in STAFF_PAGES.items()]
     else:
-        staff = [st.Page(fn, title=title, url_path=url)
-                 for url, (title, fn, admin) in STAFF_PAGES.items()
-                 if account.is_admin or not admin]
+        staff = []
+        for url, (title, fn, admin) in STAFF_PAGES.items():
+            if account.is_admin or not admin:
+                staff.append(st.Page(fn, title=title, url_path=url))
+                registry[url] = staff[-1]
         staff += [st.Page(connexion.gate(title), title=f"{title} (administrateurs)",
                           url_path=url, visibility="hidden")
                   for url, (title, _fn, admin) in STAFF_PAGES.items()
                   if admin and not account.is_admin]
         staff.append(st.Page(connexion.page, title="Mon compte", url_path="connexion"))
     pages["Espace agents"] = staff
-    st.session_state["_pages"] = {"fiche": public[1], "carte": public[0]}
-    if account is not None:
-        st.session_state["_pages"]["referentiel"] = staff[
-            [url for url in STAFF_PAGES if account.is_admin or not STAFF_PAGES[url][2]]
-            .index("referentiel")]
+    st.session_state["_pages"] = registry
     # Menu déplié : toutes les pages visibles (replié, Streamlit en cache une partie
     # derrière un « View more » non traduit).
     nav = st.navigation(pages, expanded=True)
+    # Un titre d'onglet par page (lecteurs d'écran, historique, favoris).
+    st.set_page_config(page_title=common.titre_page(nav.title))
     with st.sidebar:
+        composants.francais(precharger_carte=nav.title == "Carte")
         if account is not None:
             st.caption(f"Connecté : {account.label}")
         if common.is_demo():

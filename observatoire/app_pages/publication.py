@@ -9,6 +9,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from observatoire import formats
 from observatoire.app_pages import common
 from observatoire.app_pages.campagne import expected_status
 from observatoire.config import settings
@@ -38,14 +39,15 @@ def page() -> None:
     choisis = st.multiselect(
         "Indicateurs publiés", presents, default=defaut, key="pub_indicateurs",
         format_func=lambda c: libelles.get(c, c),
-        help="Par défaut, ceux de la section [publication] de config/territoire.toml.")
+        help="Par défaut, les indicateurs que l'observatoire publie chaque année (réglage "
+             "du territoire).")
     arrs = list(settings().arrondissements)
     noms = common.noms_arrondissements()
     territoires = st.multiselect(
         "Territoires", ["departement", *arrs], default=["departement", *arrs],
         key="pub_territoires",
         format_func=lambda c: "Département" if c == "departement"
-        else f"Arrondissement de {noms.get(c, c)}")
+        else f"Arrondissement {formats.de(noms.get(c, c))}")
     bornes_fixes = st.checkbox(
         "Bornes de classes fixes d'une année sur l'autre", key="pub_bornes",
         help="Les cartes se comparent d'un mois de novembre à l'autre : les bornes "
@@ -69,16 +71,18 @@ def page() -> None:
                    f"{len(man.get('fichiers', []))} fichiers.")
     if sortie.exists():
         files = sorted(p for p in Path(sortie).rglob("*") if p.is_file())
-        st.caption(f"{len(files)} fichiers dans {sortie}.")
+        total = sum(p.stat().st_size for p in files)
+        st.caption(f"{len(files)} fichiers ({formats.taille(total)}) dans {sortie}.")
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
             for p in files:
                 zf.write(p, p.relative_to(sortie).as_posix())
-        st.download_button("Télécharger toute la publication (zip)", buf.getvalue(),
+        st.download_button(f"Télécharger toute la publication (zip, "
+                           f"{formats.taille(len(buf.getvalue()))})", buf.getvalue(),
                            file_name=f"publication_{annee}.zip", key="pub_zip")
         # Les pièces que la DDFE diffuse le plus, une à une.
         principaux = [p for p in files if p.parent == Path(sortie)
                       and p.suffix in (".pdf", ".xlsx", ".csv", ".html")]
         for p in principaux:
-            st.download_button(f"Télécharger {p.name}", p.read_bytes(), file_name=p.name,
-                               key=f"pub_{p.name}")
+            st.download_button(f"Télécharger {p.name} ({formats.taille(p.stat().st_size)})",
+                               p.read_bytes(), file_name=p.name, key=f"pub_{p.name}")

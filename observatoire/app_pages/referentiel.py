@@ -1,4 +1,8 @@
-"""Page agents « Référentiel » : état des contours et import d'un fichier."""
+"""Page agents « Référentiel » : état des contours et import d'un fichier officiel.
+
+Sans import, la carte utilise les contours simplifiés livrés avec l'application ; la page
+le dit et propose d'importer les contours officiels, qui les remplacent.
+"""
 
 from __future__ import annotations
 
@@ -14,13 +18,19 @@ from observatoire.errors import ObservatoireError
 def page() -> None:
     common.require_staff()
     st.title("Référentiel géographique")
-    from observatoire import referentiel
+    from observatoire import referentiel, registres
 
     info = referentiel.summary()
-    if info.get("charge"):
-        st.success(f"Contours importés : {info.get('communes', '?')} communes "
-                   f"(source : {info.get('source', '?')}, millésime "
-                   f"{info.get('millesime') or 'inconnu'}).")
+    if info.get("charge") and info.get("simplifie"):
+        st.info(f"**Contours simplifiés livrés avec l'application** ({info.get('communes')} "
+                f"communes ; {info.get('source')} ; {info.get('licence') or 'Licence Ouverte'})"
+                " : ils suffisent pour voir la carte, mais leurs limites sont approximatives. "
+                "Importez les contours officiels (IGN ADMIN EXPRESS) ci-dessous : ils les "
+                "remplacent partout (carte, fiches, publication).")
+    elif info.get("charge"):
+        st.success(f"Contours importés : {info.get('communes', '?')} communes (source : "
+                   f"{info.get('source', '?')}, millésime {info.get('millesime') or 'inconnu'}, "
+                   f"importés le {common.date_heure_fr(info.get('date_import'))}).")
     else:
         common.show_referentiel_absent()
     st.subheader("Importer des contours")
@@ -36,7 +46,14 @@ def page() -> None:
             except ObservatoireError as exc:
                 common.show_error(exc)
                 return
+        layer = registres.commune_layer_or_none()
+        if layer is not None:
+            # Les dispositifs sans adresse prennent le point de leur commune sur les
+            # nouveaux contours.
+            registres.place_at_communes(communes_layer=layer)
         st.cache_resource.clear()
-        st.success(f"{rep.get('communes')} communes importées.")
+        st.cache_data.clear()
+        st.success(f"{rep.get('communes')} communes importées : les contours officiels "
+                   "remplacent les contours simplifiés.")
         for w in rep.get("avertissements", []) or []:
             st.warning(str(w))

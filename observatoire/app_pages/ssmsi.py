@@ -74,7 +74,7 @@ def page() -> None:
         try:
             rapport = _read(digest, content, up.name, tuple(annees) if annees else None)
         except FichierRefuseError as exc:
-            st.error(f"Fichier refusé : {exc}")
+            common.show_refus(exc)
             return
         except ObservatoireError as exc:
             common.show_error(exc)

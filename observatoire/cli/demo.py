@@ -16,10 +16,13 @@ from observatoire import demo as demo_mod
 @click.option("--graine", type=int, default=demo_mod.DEFAULT_SEED, show_default=True,
               help="Graine du modèle : même graine, mêmes valeurs.")
 @click.option("--effacer", is_flag=True,
-              help="Efface entièrement la démonstration (refusé sur une base réelle).")
+              help="Efface la démonstration (refusé sur une base réelle) ; les dispositifs "
+                   "du plan cadre, bien réels, sont rechargés comme registre réel.")
+@click.option("--sans-plan", is_flag=True,
+              help="Avec --effacer : ne pas recharger les dispositifs du plan (base vide).")
 @click.option("--json", "as_json", is_flag=True, help="Résumé en JSON.")
 def demo(autres_annees: tuple[int, ...], annees: tuple[int, ...], graine: int, effacer: bool,
-         as_json: bool) -> None:
+         sans_plan: bool, as_json: bool) -> None:
     """Remplit une base vide avec des données fictives de démonstration.
 
     Trois années de contributions tirées d'un modèle sur les populations réelles, les
@@ -28,7 +31,7 @@ def demo(autres_annees: tuple[int, ...], annees: tuple[int, ...], graine: int, e
     refuse les imports réels jusqu'à « observatoire demo --effacer ».
     """
     if effacer:
-        out = demo_mod.clear_demo()
+        out = demo_mod.clear_demo(recharger_plan=not sans_plan)
         if as_json:
             click.echo(json.dumps(out, ensure_ascii=False, indent=2))
         else:
@@ -36,6 +39,10 @@ def demo(autres_annees: tuple[int, ...], annees: tuple[int, ...], graine: int, e
                        f"valeur(s), {out['dispositifs']} dispositif(s), {out['referents']} "
                        f"référent(s), {out['fichiers']} fichier(s) d'archive. La base est "
                        "prête pour des données réelles.")
+            if out["dispositifs_plan"]:
+                click.echo(f"Les {out['dispositifs_plan']} dispositifs nommés par le plan "
+                           "cadre sont rechargés comme registre réel (--sans-plan pour ne "
+                           "pas les garder).")
         return
     years = list(annees) + list(autres_annees) or list(demo_mod.DEFAULT_YEARS)
     out = demo_mod.load_demo(years, graine)
@@ -47,4 +54,9 @@ def demo(autres_annees: tuple[int, ...], annees: tuple[int, ...], graine: int, e
     click.echo(f"  {out['lots']} lots, {out['valeurs']} valeurs")
     click.echo(f"  {out['dispositifs']} dispositifs, {out['referents']} communes avec un "
                "référent")
+    from observatoire import referentiel
+
+    if referentiel.origine() == "simplifie":
+        click.echo("  Contours : contours simplifiés livrés avec l'application (importez les "
+                   "contours officiels avec « observatoire referentiel importer »)")
     click.echo("Pour passer aux données réelles : observatoire demo --effacer")

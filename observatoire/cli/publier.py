@@ -59,5 +59,11 @@ def publier(annee, sortie, territoires, indicateurs, bornes_fixes, methode, k, p
                f"(liste et SHA-256 dans manifeste.json).")
     if man.get("demo"):
         click.echo("Attention : données fictives de démonstration.")
+    from observatoire import referentiel
+
+    if referentiel.origine() == "simplifie":
+        click.echo("Contours : contours simplifiés livrés avec l'application, mentionnés sur "
+                   "chaque carte ; importez les contours officiels (« observatoire "
+                   "referentiel importer ») avant une publication réelle.")
     for cle, duree in man["durees"].items():
         click.echo(f"  {cle} : {duree:.1f} s".replace(".", ","))

@@ -297,13 +297,23 @@ def _couverture(pub: Publication) -> list[Page]:
                        + " %")
             lignes.append(row)
         ent = ["Territoire", "Communes", "Avec référent", "dont formé"]
-        ent += [f"Dist. moy. {c.removeprefix('distance_').replace('_', ' ')} (km)"
-                for c in dist_cols[:2]]
+        # Le type par ses lettres de carte (« AJ »), en toutes lettres dans la note : jamais
+        # son code (« ctv2s »).
+        from observatoire.maps import ABREVIATIONS
+        from observatoire.registres import load_types
+
+        types = load_types()
+        libelles = dict(zip(types["code"].astype(str), types["libelle"].astype(str),
+                            strict=True))
+        codes = [c.removeprefix("distance_") for c in dist_cols[:2]]
+        ent += [f"Dist. moy. {ABREVIATIONS.get(c, c.upper())} (km)" for c in codes]
         ent += ["Pop. couverte"]
         larg = [0.25, 0.10, 0.12, 0.10] + [0.16] * len(dist_cols[:2]) + [0.11]
         y = _tableau(fig, ent, lignes, 0.88, larg, taille=7) - 0.02
         notes = ["Distance moyenne pondérée par la population ; « pop. couverte » : part de la "
-                 "population vivant dans une commune dotée d'un référent VIF.",
+                 "population vivant dans une commune dotée d'un référent VIF. "
+                 + " ; ".join(f"{ABREVIATIONS.get(c, c.upper())} : {libelles.get(c, c)}"
+                              for c in codes) + ".",
                  "Les noms et coordonnées des référents ne sont pas publiés."]
         if pub.dispositifs is not None and not pub.dispositifs.empty:
             notes.append("Dispositifs enregistrés : " + ", ".join(

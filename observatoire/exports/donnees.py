@@ -114,11 +114,13 @@ class Publication:
         return list(zip(a["code"].astype(str), a["nom"].astype(str), strict=True))
 
     def nom_territoire(self, territoire: str) -> str:
-        """Nom lisible : « Pas-de-Calais » ou « arrondissement de Béthune »."""
+        """Nom lisible : « Pas-de-Calais », « arrondissement de Béthune », « … d'Arras »."""
+        from observatoire.formats import de
+
         if territoire == "departement":
             return self.territoire_nom
         noms = dict(self.arrondissements())
-        return f"arrondissement de {noms.get(territoire, territoire)}"
+        return f"arrondissement {de(noms.get(territoire, territoire))}"
 
     def date_traitement(self) -> dt.date:
         """Date imprimée de traitement : arrêt des données, sinon 1er janvier de N+1."""

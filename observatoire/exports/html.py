@@ -40,25 +40,22 @@ def _ids_deterministes(racine) -> None:
 
 
 def _legende(pub: Publication, indicateur: str, classification: cl.Classification,
-             table: pd.DataFrame) -> str:
+             table: pd.DataFrame, limites, dispositifs, referents) -> str:
     titre, sous = pm.titres(pub, indicateur, "departement")
-    entrees: list = list(classification.styles())
-    entrees += [cl.STYLE_SECRET, cl.STYLE_HORS_PERIMETRE]
-    if (table["label"] == "blanche présumée").any():
-        entrees.append(cl.STYLE_CONTOUR_BLANCHE)
-    entrees += [cl.STYLE_LIMITE_ARRONDISSEMENT, cl.STYLE_LIMITE_EPCI]
-    if pub.referents is not None and not pub.referents.empty:
-        entrees += [("rond plein", "commune avec référent VIF formé"),
-                    ("rond", "commune avec référent VIF non formé")]
     notes = [f"Secret statistique : effectifs communaux de 1 à {pub.seuil_secret - 1} "
              f"non publiés, ni les valeurs qui en dérivent.",
              pub.ligne_source(indicateur), pub.attribution()]
     notes += [note_sources_manquantes(table)] if note_sources_manquantes(table) else []
-    methode = cl.METHODES[classification.methode]
-    if classification.k > 1 and classification.bornes[0] == 0 == classification.minimum:
-        methode += ", zéro à part"
-    return maps.legend_html(titre, entrees, subtitle=f"{sous} — classes : {methode}",
-                            notes=notes, demo=pub.demo)
+    if classification.note_classes():
+        notes.insert(0, f"Classes : {classification.note_classes()}.")
+    valeurs = [maps.LegendItem(st, n=n) for st, n in
+               zip(classification.styles(), classification.effectifs or
+                   [None] * classification.k, strict=True)]
+    return maps.legend_for_map(
+        titre, f"{sous} — classes : {classification.description_methode()}", valeurs,
+        etats=[cl.STYLE_SECRET, cl.STYLE_HORS_PERIMETRE, cl.STYLE_PAS_DE_DONNEE],
+        blanches=bool((table["label"] == "blanche présumée").any()), meshes=limites,
+        dispositifs=dispositifs, referents=referents, notes=notes, demo=pub.demo)
 
 
 def _dispositifs(pub: Publication) -> list[dict]:
@@ -132,12 +129,15 @@ def produire_html(pub: Publication, chemin: Path, indicateur: str,
          "color": cl.STYLE_LIMITE_ARRONDISSEMENT.contour, "weight": 2.2},
     ]
     titre, _sous = pm.titres(pub, indicateur, "departement")
+    dispositifs, referents = _dispositifs(pub), _referents(pub, communes)
     m = maps.build_map(topo, valeurs, palette=list(classification.couleurs),
-                       legend=_legende(pub, indicateur, classification, table),
-                       meshes=limites, dispositifs=_dispositifs(pub),
-                       referents=_referents(pub, communes), osm=False, layer_name=titre)
+                       legend=_legende(pub, indicateur, classification, table, limites,
+                                       dispositifs, referents),
+                       meshes=limites, dispositifs=dispositifs, referents=referents, osm=False,
+                       layer_name=titre, titre=titre,
+                       resume=maps.resume_carte(table, "taux", classification, titre))
     _ids_deterministes(m.get_root())
-    page = maps.standalone_html(m)
+    page = maps.standalone_html(m, titre=f"{titre} — Observatoire VIF")
     distants = maps.external_resources(page) + re.findall(
         r'<(?:script|link)[^>]+(?:src|href)="(https?:[^"]+)"', page)
     if distants:

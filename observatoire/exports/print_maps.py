@@ -160,11 +160,9 @@ def classification_pour(pub: Publication, indicateur: str, *, niveau: str = "com
     calculent sur les taux positifs. Les EPCI ont leurs propres classes (leurs taux,
     moyennes de plusieurs communes, varient beaucoup moins).
     """
-    g = table_carte(pub, indicateur, "departement", niveau)
-    valeurs = g.loc[g["statut"] == VALEUR, "taux"]
-    if bornes is not None:
-        return cl.classer(valeurs, "bornes_fixes", palette_nom=palette, bornes=bornes)
-    return cl.classer(valeurs, methode, k, palette, zero_a_part=True)
+    # La règle commune à la carte de l'application et à la carte HTML.
+    return cl.classer_table(table_carte(pub, indicateur, "departement", niveau), "taux",
+                            methode, k, palette, bornes=bornes)
 
 
 def _remplir(ax, geoms: gpd.GeoSeries, style: cl.Style, zorder: float = 1) -> None:
@@ -465,11 +463,10 @@ def titre_legende(classification: cl.Classification | None, mesure: str,
     """Titre de la légende : unité, méthode des classes, ce que comptent les parenthèses."""
     compte = "nombre d'EPCI" if niveau == "epci" else "nombre de communes"
     if mesure == "taux" and classification is not None:
-        methode = cl.METHODES[classification.methode]
-        if classification.k > 1 and classification.bornes[0] == 0 == classification.minimum:
-            methode += ", zéro à part"
-        lignes = [f"Taux {cl.UNITE_TAUX}", f"classes : {methode}",
+        lignes = [f"Taux {cl.UNITE_TAUX}", f"classes : {classification.description_methode()}",
                   f"(entre parenthèses : {compte})"]
+        if classification.note_classes():
+            lignes.append(classification.note_classes())
         if separateur == "\n":
             lignes = [x for li in lignes for x in textwrap.wrap(li, 44)]
         return separateur.join(lignes)

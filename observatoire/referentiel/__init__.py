@@ -1,13 +1,15 @@
 """Référentiel géographique : import des contours, rapprochement COG, couches servies.
 
-Les contours ne sont pas versionnés : l'utilisateur les importe (IGN ADMIN EXPRESS,
-contours Etalab, GeoJSON ``code``/``nom``) ou les télécharge. L'import lit le fichier
+Les contours officiels ne sont pas versionnés : l'utilisateur les importe (IGN ADMIN
+EXPRESS, contours Etalab, GeoJSON ``code``/``nom``) ou les télécharge. Tant que rien n'est
+importé, les contours simplifiés livrés avec l'application (:mod:`.simplifies`) servent
+de repli pour le département configuré. L'import lit le fichier
 (:mod:`.lecture`), rattache chaque polygone à sa commune actuelle (:mod:`.rapprochement`),
 dissout les niveaux supérieurs et calcule la géométrie web (:mod:`.niveaux`), puis écrit
 le tout d'un coup dans ``settings().geo_path`` (:mod:`.stockage`).
 
-Le reste de l'application n'appelle que :func:`load_layer`, :func:`is_loaded` et
-:func:`summary`.
+Le reste de l'application n'appelle que :func:`load_layer`, :func:`is_loaded`,
+:func:`origine` et :func:`summary`.
 """
 
 from __future__ import annotations
@@ -23,11 +25,11 @@ import pandas as pd
 from observatoire import communes
 from observatoire.config import settings
 from observatoire.errors import ReferentielAbsentError, ReferentielInvalideError
-from observatoire.referentiel import lecture, niveaux, rapprochement, stockage
+from observatoire.referentiel import lecture, niveaux, rapprochement, simplifies, stockage
 from observatoire.referentiel.niveaux import NIVEAUX, TOLERANCE_WEB
 from observatoire.referentiel.telechargement import download_boundaries
 
-__all__ = ["NIVEAUX", "import_boundaries", "load_layer", "is_loaded", "summary",
+__all__ = ["NIVEAUX", "import_boundaries", "load_layer", "is_loaded", "origine", "summary",
            "download_boundaries", "report_frame"]
 
 #: Version du COG des tables attributaires (voir data/communes/SOURCE.md).
@@ -224,13 +226,29 @@ def _report(meta: dict, report: pd.DataFrame, counts: dict, checks: dict | None,
 
 
 def is_loaded() -> bool:
-    """Vrai quand un référentiel de contours a été importé.
+    """Vrai quand un référentiel de contours officiels a été importé.
 
     Returns
     -------
     bool
+        Faux avec les seuls contours simplifiés livrés (voir :func:`origine`).
     """
     return stockage.exists(settings().geo_path)
+
+
+def origine() -> str | None:
+    """D'où viennent les contours servis.
+
+    Returns
+    -------
+    {"importe", "simplifie"} or None
+        ``"importe"`` : contours officiels importés ; ``"simplifie"`` : contours
+        simplifiés livrés avec l'application pour le département configuré ; None :
+        aucun contour pour ce département.
+    """
+    if stockage.exists(settings().geo_path):
+        return "importe"
+    return "simplifie" if simplifies.disponible(settings().departement) else None
 
 
 def load_layer(niveau: str = "commune", web: bool = False) -> gpd.GeoDataFrame:
@@ -255,19 +273,29 @@ def load_layer(niveau: str = "commune", web: bool = False) -> gpd.GeoDataFrame:
     Raises
     ------
     ReferentielAbsentError
-        Rien n'est importé, ou le référentiel importé ne couvre pas le territoire.
+        Rien n'est importé et aucun contour simplifié n'est livré pour le département
+        configuré, ou le référentiel importé ne couvre pas le territoire.
     ValueError
         Niveau inconnu.
+
+    Notes
+    -----
+    Sans import, les contours simplifiés livrés avec l'application servent aux deux
+    valeurs de ``web`` (voir :func:`origine`).
     """
     if niveau not in _LAYER_OF:
         raise ValueError(f"niveau « {niveau} » inconnu : attendu l'un de {', '.join(NIVEAUX)}.")
     path = settings().geo_path
-    if not stockage.exists(path):
-        raise ReferentielAbsentError()
-    name = _LAYER_OF[niveau] + ("_web" if web else "")
-    layer = stockage.read_layer(path, name)
     s = settings()
-    com = stockage.read_layer(path, "communes")
+    name = _LAYER_OF[niveau] + ("_web" if web else "")
+    if stockage.exists(path):
+        layer = stockage.read_layer(path, name)
+        com = stockage.read_layer(path, "communes")
+    elif simplifies.disponible(s.departement):
+        livrees = simplifies.couches(s.departement)
+        layer, com = livrees[name], livrees["communes"]
+    else:
+        raise ReferentielAbsentError()
     com = com[com["departement"] == s.departement]
     if s.arrondissements:
         com = com[com["arrondissement"].isin(s.arrondissements)]
@@ -313,11 +341,14 @@ def summary() -> dict:
     -------
     dict
         Mêmes clés que le rapport de :func:`import_boundaries` ; les effectifs sont ceux
-        du territoire configuré. Sans import, ou si l'import ne couvre pas le territoire
+        du territoire configuré, ``simplifie`` dit si ce sont les contours simplifiés
+        livrés avec l'application (sans import). Sans contours pour le territoire
         configuré, ``charge`` vaut False et ``message`` dit quoi faire.
     """
     path = settings().geo_path
     if not stockage.exists(path):
+        if simplifies.disponible(settings().departement):
+            return _summary_simplifies()
         return {"charge": False, "message": str(ReferentielAbsentError())}
     meta = stockage.read_meta(path)
     try:
@@ -328,4 +359,24 @@ def summary() -> dict:
     out = {"charge": True, **_report(meta, stockage.read_table(path, "rapprochement"),
                                      counts, None)}
     out["territoire"] = settings().territoire_nom
+    out["simplifie"] = False
     return out
+
+
+def _summary_simplifies() -> dict:
+    """Résumé des contours simplifiés livrés (mêmes clés qu'un import)."""
+    s = settings()
+    meta = simplifies.metadonnees(s.departement)
+    counts = {_LAYER_OF[n]: len(load_layer(n)) for n in NIVEAUX}
+    source = f"{meta.get('source', 'IGN – ADMIN EXPRESS')} ({simplifies.MENTION})"
+    message = (f"Contours simplifiés livrés avec l'application ({meta.get('source', 'IGN')}, "
+               f"{meta.get('licence', 'Licence Ouverte')}) : importez les contours officiels "
+               "pour des limites précises.")
+    return {"charge": True, "simplifie": True, "fichier": simplifies.chemin(s.departement).name,
+            "couche": "communes", "millesime": meta.get("millesime") or None,
+            "source": source, "cog": COG_SOURCE, "departement": s.departement,
+            "date_import": meta.get("genere_le"), **counts, "rapproches": [],
+            "non_rapproches": [], "sans_contour": [], "repares": [], "vides": [],
+            "avertissements": [message], "couverture": {"web": {"valide": True}},
+            "licence": meta.get("licence"), "message": message,
+            "territoire": s.territoire_nom}

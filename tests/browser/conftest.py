@@ -49,16 +49,22 @@ def _run(env, *args):
 
 
 class Server:
-    """Une instance de l'application sur son propre dossier de données."""
+    """Une instance de l'application sur son propre dossier de données.
 
-    def __init__(self, base: Path, demo: bool):
-        communes = shared_path("geo", "pas-de-calais", "communes-62-pas-de-calais.geojson")
+    Lancée comme ``make app`` (``serveur.py`` : carte d'ouverture calculée au démarrage).
+    ``contours=False`` : installation neuve, sans contours importés (contours simplifiés
+    livrés avec l'application).
+    """
+
+    def __init__(self, base: Path, demo: bool, contours: bool = True):
         data = base / "data"
         data.mkdir(parents=True)
         self.env = dict(os.environ, OBSERVATOIRE_DATA_DIR=str(data),
                         OBSERVATOIRE_DB_URL=f"sqlite:///{data / 'observatoire.db'}",
                         OBSERVATOIRE_COMPTES=str(base / "comptes.toml"))
-        _run(self.env, "referentiel", "importer", str(communes))
+        if contours:
+            communes = shared_path("geo", "pas-de-calais", "communes-62-pas-de-calais.geojson")
+            _run(self.env, "referentiel", "importer", str(communes))
         if demo:
             _run(self.env, "demo")
         out = subprocess.run([sys.executable, "-m", "observatoire", "comptes", "ajouter",
@@ -69,7 +75,7 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = open(base / "streamlit.log", "w")  # noqa: SIM115
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
+            [sys.executable, "-m", "streamlit", "run", str(ROOT / "serveur.py"),
              "--server.port", str(self.port), "--server.address", "127.0.0.1",
              "--server.headless", "true", "--server.fileWatcherType", "none",
              "--browser.gatherUsageStats", "false"],
@@ -128,13 +134,30 @@ def real_server(tmp_path_factory, browser):
     server.stop()
 
 
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1500, "height": 1400}, locale="fr-FR")
+@pytest.fixture(scope="session")
+def fresh_server(tmp_path_factory, browser):
+    """Installation neuve : ni contours importés, ni données."""
+    server = Server(tmp_path_factory.mktemp("neuve"), demo=False, contours=False)
+    yield server
+    server.stop()
+
+
+def new_page(browser, width: int = 1500, height: int = 1400):
+    """Page d'un nouveau contexte (nouvelle session) ; téléphone sous 500 px de large."""
+    phone = width < 500
+    context = browser.new_context(viewport={"width": width, "height": height}, locale="fr-FR",
+                                  is_mobile=phone, has_touch=phone,
+                                  device_scale_factor=2 if phone else 1)
     pg = context.new_page()
     pg.set_default_timeout(90_000)
+    return pg
+
+
+@pytest.fixture
+def page(browser):
+    pg = new_page(browser)
     yield pg
-    context.close()
+    pg.context.close()
 
 
 def screenshot(pg, name: str) -> Path:

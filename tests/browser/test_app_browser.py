@@ -11,29 +11,29 @@ import pandas as pd
 from tests.browser.conftest import PASSWORD, screenshot
 from tests.conftest import shared_path
 
-MAP = "iframe[title='streamlit_folium.st_folium']"
 N_COMMUNES = 887
+#: État de la carte de l'observatoire (composant de la page : carte.js, Observatoire.mount).
+CARTE = "document.querySelector('.obs-carte').parentNode.__observatoire"
 
 
-def map_frame(pg):
-    """Cadre de la carte, une fois ses 887 communes dessinées."""
-    for _ in range(240):
-        frames = [f for f in pg.frames if "st_folium" in f.url]
-        for f in frames:
-            try:
-                if f.locator("path.obs-commune").count() == N_COMMUNES:
-                    return f
-            except Exception:  # cadre remplacé pendant la lecture
-                pass
-        pg.wait_for_timeout(500)
-    raise AssertionError("la carte ne s'est pas affichée")
+def map_ready(pg):
+    """Attend les 887 communes dessinées dans la page (la carte n'est plus dans un cadre)."""
+    pg.wait_for_function(
+        f"document.querySelectorAll('path.obs-commune').length === {N_COMMUNES}",
+        timeout=120_000)
+    return pg
 
 
-def map_state(frame):
-    return frame.evaluate(
+def map_state(pg):
+    return pg.evaluate(
         "() => [Array.from(document.querySelectorAll('path.obs-commune'))"
         ".map(p => p.getAttribute('fill')).join('|'),"
-        " (document.querySelector('.obs-legende') || {innerText: ''}).innerText]")
+        " (document.querySelector('.obs-legende-panneau') || {innerText: ''}).innerText]")
+
+
+def tooltips(pg) -> str:
+    """Textes des infobulles de toutes les communes."""
+    return pg.evaluate(f"() => {CARTE}.polys.map(p => p.getTooltip().getContent()).join('\\n')")
 
 
 def settle(pg):
@@ -53,11 +53,8 @@ def choose(pg, label: str, option: str):
 
 def wait_change(pg, before):
     for _ in range(240):
-        pg.wait_for_timeout(500)
-        try:
-            state = map_state(map_frame(pg))
-        except Exception:
-            continue
+        pg.wait_for_timeout(250)
+        state = map_state(pg)
         if state[0] != before[0] and state[1] != before[1]:
             return state
     raise AssertionError("la carte n'a pas changé")
@@ -65,23 +62,25 @@ def wait_change(pg, before):
 
 def test_map_one_polygon_per_commune_and_offline(demo_server, page):
     page.goto(demo_server.url)
-    frame = map_frame(page)
-    assert frame.locator("path.obs-commune").count() == N_COMMUNES
-    assert "Légende" in frame.locator(".obs-legende").inner_text()
-    for f in (page.main_frame, frame):
-        urls = f.evaluate("() => Array.from(document.querySelectorAll('script[src], "
-                          "link[href]')).map(e => e.src || e.href)")
-        external = [u for u in urls if u.startswith("http")
-                    and not u.startswith(demo_server.url)]
-        assert external == [], external
-    assert not [t for t in frame.evaluate("() => Array.from(document.images).map(i => i.src)")
+    map_ready(page)
+    assert page.locator("path.obs-commune").count() == N_COMMUNES
+    assert "Légende" in page.locator(".obs-legende-panneau").get_attribute("aria-label")
+    urls = page.evaluate("() => Array.from(document.querySelectorAll('script[src], "
+                         "link[href]')).map(e => e.src || e.href)")
+    external = [u for u in urls if u.startswith("http") and not u.startswith(demo_server.url)]
+    assert external == [], external
+    assert not [t for t in page.evaluate("() => Array.from(document.images).map(i => i.src)")
                 if "tile" in t]
+    assert page.locator("iframe").count() == 0  # la carte est dans la page elle-même
     screenshot(page, "carte")
 
 
 def test_year_and_item_change_colours_and_legend(demo_server, page):
     page.goto(demo_server.url)
-    before = map_state(map_frame(page))
+    map_ready(page)
+    # Les communes ne sont dessinées qu'une fois : une nouvelle sélection les recolore.
+    page.evaluate("() => { document.querySelector('path.obs-commune').__marque = 1; }")
+    before = map_state(page)
     choose(page, "Année", "2022")
     after_year = wait_change(page, before)
     assert after_year[0] != before[0]
@@ -90,15 +89,16 @@ def test_year_and_item_change_colours_and_legend(demo_server, page):
     after_item = wait_change(page, after_year)
     assert after_item[0] != after_year[0]
     assert "Faits de violences intrafamiliales constatés" in after_item[1]
+    assert page.evaluate("() => document.querySelector('path.obs-commune').__marque") == 1
     screenshot(page, "carte_faits_2022")
-    choose(page, "Mesure", "Étiquette (zone révélatrice, blanche présumée…)")
+    choose(page, "Mesure", "Étiquette (révélatrice, blanche présumée…)")
     labels = wait_change(page, after_item)
     assert "révélatrice" in labels[1] and "blanche présumée" in labels[1]
     screenshot(page, "carte_etiquettes")
 
 
 _CLICKABLE = """() => {
-  // Une commune dont le centre n'est couvert ni par la légende ni par un marqueur.
+  // Une commune dont le centre n'est couvert ni par un contrôle ni par un marqueur.
   for (const p of document.querySelectorAll('path.obs-commune')) {
     const r = p.getBoundingClientRect();
     if (r.width < 12 || r.height < 12) continue;
@@ -112,43 +112,53 @@ _CLICKABLE = """() => {
 }"""
 
 
-def test_click_commune_opens_its_fiche(demo_server, page):
-    page.goto(demo_server.url)
-    page.locator(MAP).scroll_into_view_if_needed()
-    frame = map_frame(page)
+def click_commune(pg) -> str:
+    pg.locator(".obs-carte-map").scroll_into_view_if_needed()
     target = None
     for _ in range(60):  # le cadrage initial peut encore être en cours
-        target = frame.evaluate(_CLICKABLE)
+        target = pg.evaluate(_CLICKABLE)
         if target:
             break
-        page.wait_for_timeout(500)
+        pg.wait_for_timeout(500)
     assert target, "aucune commune cliquable"
-    page.wait_for_timeout(1000)
-    code, x, y = frame.evaluate(_CLICKABLE)
-    box = page.locator(MAP).bounding_box()
-    page.mouse.click(box["x"] + x, box["y"] + y)
-    page.get_by_text(f"({code})").first.wait_for()
-    assert re.search(rf"/fiche\\?.*code={code}", page.url), page.url
+    pg.wait_for_timeout(500)
+    code, x, y = pg.evaluate(_CLICKABLE)
+    pg.mouse.click(x, y)
+    return code
+
+
+def test_click_commune_opens_its_fiche(demo_server, page):
+    page.goto(demo_server.url)
+    map_ready(page)
+    code = click_commune(page)
+    page.locator("h1").filter(has_text=f"({code})").first.wait_for()
+    assert re.search(rf"/fiche\?.*code={code}", page.url), page.url
     page.get_by_text("Les chiffres au fil des années").wait_for()
     screenshot(page, "fiche")
+    # Adresse stable : recharger (ou partager le lien) rouvre la même fiche.
+    page.reload()
+    page.locator("h1").filter(has_text=f"({code})").first.wait_for()
+    assert "niveau=commune" in page.url
 
 
 def test_public_page_never_shows_small_counts(demo_server, page):
     page.goto(demo_server.url)
-    frame = map_frame(page)
-    script = frame.evaluate("() => Array.from(document.scripts).map(s => s.text).join('\\n')")
-    shown = [int(n.replace("\u202f", "")) for n in re.findall(r"Effectif : ([\d\u202f]+)", script)]
+    map_ready(page)
+    shown = [int(n.replace("\u202f", "")) for n in re.findall(r"Effectif : ([\d\u202f]+)",
+                                                               tooltips(page))]
     assert len(shown) > 100
     assert not [n for n in shown if 1 <= n <= 4]
     with page.expect_download() as dl:
-        page.get_by_text("Télécharger le tableau (CSV)").click()
-    text = open(dl.value.path(), encoding="utf-8-sig").read()
+        page.get_by_role("button", name="Télécharger le tableau (CSV)").click()
+    text = open(dl.value.path(), encoding="utf-8").read()
     rows = list(csv.DictReader(io.StringIO(text), delimiter=";"))
     assert len(rows) == N_COMMUNES
-    effectifs = [r["Effectif"] for r in rows]
+    effectifs = [r["effectif"] for r in rows]
     assert "secret" in effectifs
     numbers = [float(v.replace(",", ".")) for v in effectifs if v not in ("secret", "")]
     assert numbers and not [v for v in numbers if 1 <= v <= 4]
+    taux = [r["taux_pour_1000"] for r in rows if r["taux_pour_1000"] not in ("secret", "")]
+    assert taux and all(re.fullmatch(r"\d+,\d\d", t) for t in taux)  # virgule décimale
 
 
 def test_staff_page_without_login_shows_login(demo_server, page):
@@ -201,14 +211,17 @@ def test_import_flow_values_reach_the_map(real_server, page):
         screenshot(page, "import_echec")
         raise
     screenshot(page, "import_rapport")
+    # Taille du fichier déposé à la française (« 7,2 Ko », pas « 7.2KB »).
+    taille = page.locator("[data-testid='stFileUploader']").inner_text()
+    assert re.search(r"\d+(,\d)?\u00a0(Ko|Mo|octets)", taille) and "KB" not in taille, taille
     page.get_by_role("button", name="Enregistrer ce lot").click()
     page.get_by_text("Import terminé").wait_for()
     screenshot(page, "import_termine")
-    page.get_by_role("link", name="Carte").click()
-    frame = map_frame(page)
-    script = frame.evaluate("() => Array.from(document.scripts).map(s => s.text).join('\\n')")
-    at = script.index(f'"{top.code_insee}":[')
-    assert f"Effectif : {int(top['valeur'])}" in script[at:at + 400]
+    page.get_by_role("link", name="Carte", exact=True).click()
+    map_ready(page)
+    tip = page.evaluate(f"() => {CARTE}.polys.find(p => p._obsUnit === '{top.code_insee}')"
+                        ".getTooltip().getContent()")
+    assert f"Effectif : {int(top['valeur'])}" in tip
     screenshot(page, "carte_import")
 
 
@@ -225,7 +238,7 @@ def test_staff_pages_tour(demo_server, page):
         page.wait_for_timeout(1500)
         assert page.locator("[data-testid='stException']").count() == 0, link
         screenshot(page, "agents_" + re.sub(r"\W+", "_", link.lower()))
-    page.get_by_role("link", name="Méthode").click()
+    page.get_by_role("link", name="Méthode", exact=True).click()
     page.wait_for_timeout(1500)
     assert page.locator("[data-testid='stException']").count() == 0
     screenshot(page, "methode")
