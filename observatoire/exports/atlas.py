@@ -8,9 +8,10 @@ Chaque page porte son numéro, la date des données et, en démonstration, la me
 
 from __future__ import annotations
 
+import contextlib
+import io
 import re
 import textwrap
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,8 +23,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.artist import Artist  # noqa: E402
 from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.font_manager import FontProperties  # noqa: E402
 
 from observatoire import classification as cl  # noqa: E402
 from observatoire.exports import print_maps as pm  # noqa: E402
@@ -122,28 +125,74 @@ def _markdown_lignes(md: str) -> list[str]:
     return out
 
 
-#: Police des tableaux : à chasse fixe, une ligne de tableau = un seul texte.
+#: Police des tableaux : à chasse fixe, les colonnes s'alignent au caractère près.
 POLICE_TABLEAU = "DejaVu Sans Mono"
 _CHASSE = 0.602  # avance d'un caractère de DejaVu Sans Mono, en em
 _SEP = "  "  # entre deux colonnes
 
 
-def _cellule(texte: str, largeur: int, alignement: str) -> str:
+def _cellule(texte: str, largeur: int) -> str:
     texte = str(texte)
-    if len(texte) > largeur:
-        texte = texte[: largeur - 1] + "…"
-    return texte.ljust(largeur) if alignement == "left" else texte.rjust(largeur)
+    return texte[: largeur - 1] + "…" if len(texte) > largeur else texte
+
+
+class _Cellules(Artist):
+    """Tout le texte d'un tableau en un seul artiste.
+
+    Chaque cellule va droit au moteur de rendu (``renderer.draw_text``) à une position
+    calculée : pas de mise en page de matplotlib par texte, pas d'espaces de
+    remplissage à dessiner (avec un texte par ligne, l'atlas passait le tiers de son
+    temps à placer et écrire des blancs). La police à chasse fixe donne la largeur
+    d'une cellule sans la mesurer, et ``pdftotext -layout`` rend les lignes telles
+    quelles. Les lignes sont centrées sur leur ordonnée, au même pas quel que soit leur
+    contenu.
+
+    Parameters
+    ----------
+    cellules : list of tuple
+        ``(x, y, texte, a_droite, gras)`` : ``x`` bord gauche de la cellule (ou droit si
+        ``a_droite``) et ``y`` milieu de la ligne, en fractions de la figure.
+    taille : float
+        Corps en points.
+    """
+
+    def __init__(self, cellules: list[tuple[float, float, str, bool, bool]], taille: float):
+        super().__init__()
+        self._cellules = cellules
+        self._polices = {gras: FontProperties(family=POLICE_TABLEAU, size=taille,
+                                              weight="bold" if gras else "normal")
+                         for gras in (False, True)}
+        self.set_zorder(3)
+
+    def draw(self, renderer) -> None:
+        if not self.get_visible():
+            return
+        # Chasse et ligne de base mesurées une fois par graisse, dans les unités du
+        # moteur (points en PDF, pixels en PNG).
+        mesures = {}
+        for gras, police in self._polices.items():
+            largeur, hauteur, descente = renderer.get_text_width_height_descent(
+                "lp", police, ismath=False)
+            mesures[gras] = (largeur / 2, hauteur / 2 - descente)
+        xy = self.get_transform().transform([(x, y) for x, y, *_r in self._cellules])
+        gc = renderer.new_gc()
+        gc.set_foreground("black")
+        renderer.open_group("tableau", gid=self.get_gid())
+        for (px, py), (_x, _y, texte, a_droite, gras) in zip(xy, self._cellules,
+                                                              strict=True):
+            chasse, base = mesures[gras]
+            if a_droite:
+                px -= len(texte) * chasse
+            renderer.draw_text(gc, px, py - base, texte, self._polices[gras], 0)
+        renderer.close_group("tableau")
+        gc.restore()
+        self.stale = False
 
 
 def _tableau(fig: Figure, entetes: list[str], lignes: list[list[str]], y0: float = 0.90,
              largeurs: list[float] | None = None, taille: float = 7.0,
              alignement: list[str] | None = None) -> float:
-    """Tableau en texte à chasse fixe, une ligne = un texte.
-
-    Un texte par cellule (400 par page) coûtait l'essentiel du temps de l'atlas : la
-    mise en page de chaque texte par matplotlib et son écriture dans le PDF. Avec une
-    police à chasse fixe, les colonnes s'alignent par des espaces, et ``pdftotext
-    -layout`` rend chaque ligne telle quelle.
+    """Tableau en police à chasse fixe : en-têtes grisés, une ligne sur deux grisée.
 
     Returns
     -------
@@ -156,31 +205,30 @@ def _tableau(fig: Figure, entetes: list[str], lignes: list[list[str]], y0: float
     total = sum(largeurs)
     nb = int(0.86 * fig.get_figwidth() * 72 / (_CHASSE * taille))
     cols = [max(4, int(w / total * nb) - len(_SEP)) for w in largeurs]
+    # Bord gauche de chaque colonne et, pour une colonne alignée à droite, bord droit.
+    car = _CHASSE * taille / 72 / fig.get_figwidth()  # un caractère, en fraction de page
+    gauches = 0.07 + car * np.cumsum([0] + [c + len(_SEP) for c in cols[:-1]])
+    bords = [g + c * car if a == "right" else g
+             for g, c, a in zip(gauches, cols, alignement, strict=True)]
+    droite = [a == "right" for a in alignement]
     pas = 0.0145 * taille / 7.0
-    ax = fig.add_axes((0, 0, 1, 1))
-    ax.set_axis_off()
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1)
     # En-têtes repliés sur deux lignes au plus, dans la largeur de leur colonne.
     morceaux = [textwrap.wrap(h, c) or [""] for h, c in zip(entetes, cols, strict=True)]
     n_ent = max(len(m) for m in morceaux)
-    ax.add_patch(plt.Rectangle((0.065, y0 - pas * (n_ent - 0.5)), 0.87, pas * n_ent,
-                               facecolor="#e6e6e6", edgecolor="none"))
-    for k in range(n_ent):
-        texte = _SEP.join(_cellule(m[k] if k < len(m) else "", c, a)
-                         for m, c, a in zip(morceaux, cols, alignement, strict=True))
-        ax.text(0.07, y0 - k * pas, texte, fontsize=taille, fontweight="bold", va="center",
-                fontfamily=POLICE_TABLEAU)
+    fig.add_artist(plt.Rectangle((0.065, y0 - pas * (n_ent - 0.5)), 0.87, pas * n_ent,
+                                 facecolor="#e6e6e6", edgecolor="none"))
+    cellules = [(x, y0 - k * pas, m[k], d, True)
+                for m, x, d in zip(morceaux, bords, droite, strict=True)
+                for k in range(len(m)) if m[k]]
     y = y0 - (n_ent - 1) * pas
     for i, row in enumerate(lignes):
         y -= pas
         if i % 2 == 1:
-            ax.add_patch(plt.Rectangle((0.065, y - pas * 0.5), 0.87, pas, facecolor="#f5f5f5",
-                                       edgecolor="none"))
-        # Sans les espaces de fin : chaque caractère dessiné coûte, même un blanc.
-        texte = _SEP.join(_cellule(v, c, a) for v, c, a in zip(row, cols, alignement,
-                                                                strict=True)).rstrip()
-        ax.text(0.07, y, texte, fontsize=taille, va="center", fontfamily=POLICE_TABLEAU)
+            fig.add_artist(plt.Rectangle((0.065, y - pas * 0.5), 0.87, pas,
+                                         facecolor="#f5f5f5", edgecolor="none"))
+        cellules += [(x, y, _cellule(v, c), d, False)
+                     for v, c, x, d in zip(row, cols, bords, droite, strict=True) if str(v)]
+    fig.add_artist(_Cellules(cellules, taille))
     return y - pas
 
 
@@ -403,14 +451,17 @@ def produire_atlas(pub: Publication, chemin: Path, classifications: dict[str, cl
                    *, options: dict | None = None, progress=None,
                    classifications_epci: dict[str, cl.Classification] | None = None,
                    figures: dict | None = None,
-                   apres_carte: Callable[[tuple, Figure, float], None] | None = None) -> Path:
+                   pdf_carte: Callable[[tuple], bytes] | None = None) -> Path:
     """Écrit l'atlas PDF A4 : pages de texte et tableaux en portrait, cartes en paysage.
 
-    Les pages de carte sont les figures des cartes isolées (mêmes classes, même
-    dessin) : passées par ``figures``, elles ne sont pas redessinées ; sinon chacune
-    est dessinée à son tour, confiée à ``apres_carte`` (qui en écrit les fichiers), mise
-    en page puis libérée : une seule carte en mémoire à la fois, même pour un atlas de
-    dix-sept indicateurs.
+    Une page de carte est la page du PDF de la carte isolée, reprise telle quelle
+    (mêmes classes, même dessin, mêmes octets), sous le pied de page de l'atlas : la
+    carte n'est pas dessinée une seconde fois pour l'atlas. Les pages de texte et de
+    tableau s'écrivent d'abord, avec à la place de chaque carte une page qui ne porte
+    que son pied ; les cartes sont posées dessous ensuite. Leur PDF vient de
+    ``pdf_carte`` (qui peut l'avoir fait faire par un autre processus entre-temps), de
+    la figure passée par ``figures``, ou de la carte dessinée ici puis libérée : une
+    seule carte en mémoire à la fois, même pour un atlas de dix-sept indicateurs.
 
     Parameters
     ----------
@@ -427,9 +478,9 @@ def produire_atlas(pub: Publication, chemin: Path, classifications: dict[str, cl
         Indicateur -> classes de la carte des taux par EPCI.
     figures : dict, optional
         ``(indicateur, territoire, mesure, niveau)`` -> figure de carte déjà dessinée.
-    apres_carte : callable, optional
-        ``apres_carte(cle, figure, duree_dessin)``, appelée pour chaque carte dessinée
-        ici, avant que l'atlas n'y ajoute son pied de page.
+    pdf_carte : callable, optional
+        ``pdf_carte(cle) -> bytes`` : contenu du PDF de la carte ``cle``, appelée une
+        fois par carte, après l'écriture des autres pages.
 
     Returns
     -------
@@ -449,33 +500,69 @@ def produire_atlas(pub: Publication, chemin: Path, classifications: dict[str, cl
     chemin.parent.mkdir(parents=True, exist_ok=True)
     debut_pages = [Page(None, lambda f: _couverture_atlas(f, pub)),
                    Page(None, lambda f: _sommaire(f, entrees))]
-    with plt.rc_context(pm.RC), PdfPages(chemin, metadata=meta) as pdf:
+    corps = io.BytesIO()
+    cartes: dict[int, Page] = {}  # numéro de page (à partir de 0) -> page de carte
+    with plt.rc_context(pm.RC), PdfPages(corps, metadata=meta) as pdf:
         for n, page in enumerate(debut_pages + pages, start=1):
             if page.carte is not None:
-                fig = (figures or {}).get(page.carte)
-                neuve = fig is None
-                if neuve:
-                    ind, terr, mesure, niveau = page.carte
-                    t0 = time.perf_counter()
-                    fig = pm.figure_carte(pub, ind, terr, page.classification, mesure=mesure,
-                                          niveau=niveau, **options)
-                    if apres_carte:
-                        apres_carte(page.carte, fig, time.perf_counter() - t0)
-                ajouts = _cadre(fig, pub, n, total, filigrane=False)
-                pdf.savefig(fig)
-                for t in ajouts:
-                    t.remove()
-                if neuve:
-                    fig.clear()
+                cartes[n - 1] = page
+                # Page paysage transparente : le pied seul, posé ensuite sur la carte.
+                fig = Figure(figsize=pm.A4_PAYSAGE)
+                fig.patch.set_visible(False)
+                _cadre(fig, pub, n, total, filigrane=False)
             else:
                 fig = _figure()
                 page.dessiner(fig)
                 _cadre(fig, pub, n, total)
-                pdf.savefig(fig)
-                fig.clear()
+            pdf.savefig(fig)
+            fig.clear()
             if progress:
                 progress(n, total)
+
+    def contenu(page: Page) -> bytes:
+        if pdf_carte is not None:
+            return pdf_carte(page.carte)
+        fig = (figures or {}).get(page.carte)
+        if fig is not None:
+            return pm.pdf_en_memoire(fig, pub.annee)
+        ind, terr, mesure, niveau = page.carte
+        fig = pm.figure_carte(pub, ind, terr, page.classification, mesure=mesure,
+                              niveau=niveau, **options)
+        try:
+            return pm.pdf_en_memoire(fig, pub.annee)
+        finally:
+            fig.clear()
+
+    _poser_cartes(corps.getvalue(), {i: contenu(p) for i, p in cartes.items()}, chemin)
     return chemin
+
+
+def _poser_cartes(corps: bytes, cartes: dict[int, bytes], chemin: Path) -> None:
+    """Remplace chaque page de pied de carte par la page de la carte, pied par-dessus.
+
+    Le pied devient un objet de formulaire dessiné après le contenu de la carte ; le
+    contenu de la carte est recopié sans être décodé (qpdf), d'où quelques centièmes de
+    seconde par carte au lieu d'un second dessin. Identifiant du fichier déduit du
+    contenu : deux atlas des mêmes entrées sont identiques octet pour octet.
+    """
+    import pikepdf
+
+    with contextlib.ExitStack() as pile, pikepdf.open(io.BytesIO(corps)) as atlas:
+        for i, contenu in cartes.items():
+            # La source reste ouverte jusqu'à l'écriture : qpdf y lit les flux recopiés.
+            source = pile.enter_context(pikepdf.open(io.BytesIO(contenu)))
+            pied = atlas.pages[i].as_form_xobject()
+            atlas.pages[i] = source.pages[0]
+            page = atlas.pages[i]
+            # Nom fixe (pas de suffixe aléatoire), absent des ressources de matplotlib.
+            nom = page.add_resource(pied, pikepdf.Name.XObject, pikepdf.Name("/PiedAtlas"),
+                                    replace_existing=False)
+            # Les flux de matplotlib équilibrent leurs q/Q : un q/Q autour de la carte
+            # suffit à rendre au pied l'état graphique initial.
+            page.contents_add(pikepdf.Stream(atlas, b"q\n"), prepend=True)
+            page.contents_add(pikepdf.Stream(atlas, b"Q\n" + str(nom).encode() + b" Do\n"))
+        atlas.save(chemin, deterministic_id=True,
+                   stream_decode_level=pikepdf.StreamDecodeLevel.none)
 
 
 def _couverture_atlas(fig: Figure, pub: Publication) -> None:
