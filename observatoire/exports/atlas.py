@@ -82,9 +82,7 @@ def _cadre(fig: Figure, pub: Publication, numero: int, total: int, *,
                                MENTION_DEMO, ha="right" if portrait else "center",
                                fontsize=7.5, color="#b2182b", fontweight="bold"))
         if filigrane:  # une carte reprise a déjà le sien
-            ajouts.append(fig.text(0.5, 0.5, MENTION_DEMO, ha="center", va="center",
-                                   fontsize=34, color="#b2182b", alpha=0.08, rotation=55,
-                                   zorder=100))
+            ajouts.append(pm.filigrane(fig, MENTION_DEMO, taille=34, rotation=55, alpha=0.08))
     return ajouts
 
 
@@ -125,40 +123,40 @@ def _markdown_lignes(md: str) -> list[str]:
     return out
 
 
-#: Police des tableaux : à chasse fixe, les colonnes s'alignent au caractère près.
+#: Police des tableaux : à chasse fixe, une ligne de tableau = un seul texte.
 POLICE_TABLEAU = "DejaVu Sans Mono"
 _CHASSE = 0.602  # avance d'un caractère de DejaVu Sans Mono, en em
 _SEP = "  "  # entre deux colonnes
 
 
-def _cellule(texte: str, largeur: int) -> str:
+def _cellule(texte: str, largeur: int, alignement: str) -> str:
     texte = str(texte)
-    return texte[: largeur - 1] + "…" if len(texte) > largeur else texte
+    if len(texte) > largeur:
+        texte = texte[: largeur - 1] + "…"
+    return texte.ljust(largeur) if alignement == "left" else texte.rjust(largeur)
 
 
-class _Cellules(Artist):
-    """Tout le texte d'un tableau en un seul artiste.
+class _Lignes(Artist):
+    """Toutes les lignes d'un tableau en un seul artiste.
 
-    Chaque cellule va droit au moteur de rendu (``renderer.draw_text``) à une position
-    calculée : pas de mise en page de matplotlib par texte, pas d'espaces de
-    remplissage à dessiner (avec un texte par ligne, l'atlas passait le tiers de son
-    temps à placer et écrire des blancs). La police à chasse fixe donne la largeur
-    d'une cellule sans la mesurer, et ``pdftotext -layout`` rend les lignes telles
-    quelles. Les lignes sont centrées sur leur ordonnée, au même pas quel que soit leur
-    contenu.
+    Chaque ligne va droit au moteur de rendu (``renderer.draw_text``), à sa position :
+    pas de mise en page de matplotlib par texte (un ``Text`` par ligne coûtait la
+    moitié du temps d'une page de tableau). Une ligne reste un seul texte, colonnes
+    alignées par des espaces en police à chasse fixe : ``pdftotext -layout`` la rend
+    telle quelle, même là où passe le filigrane. Les lignes sont centrées sur leur
+    ordonnée, au même pas quel que soit leur contenu.
 
     Parameters
     ----------
-    cellules : list of tuple
-        ``(x, y, texte, a_droite, gras)`` : ``x`` bord gauche de la cellule (ou droit si
-        ``a_droite``) et ``y`` milieu de la ligne, en fractions de la figure.
+    lignes : list of tuple
+        ``(x, y, texte, gras)`` : début et milieu de la ligne, en fractions de la figure.
     taille : float
         Corps en points.
     """
 
-    def __init__(self, cellules: list[tuple[float, float, str, bool, bool]], taille: float):
+    def __init__(self, lignes: list[tuple[float, float, str, bool]], taille: float):
         super().__init__()
-        self._cellules = cellules
+        self._lignes = lignes
         self._polices = {gras: FontProperties(family=POLICE_TABLEAU, size=taille,
                                               weight="bold" if gras else "normal")
                          for gras in (False, True)}
@@ -167,23 +165,19 @@ class _Cellules(Artist):
     def draw(self, renderer) -> None:
         if not self.get_visible():
             return
-        # Chasse et ligne de base mesurées une fois par graisse, dans les unités du
-        # moteur (points en PDF, pixels en PNG).
-        mesures = {}
+        # Ligne de base mesurée une fois par graisse, dans les unités du moteur (points
+        # en PDF, pixels en PNG) : milieu de la boîte de « lp », comme va="center".
+        base = {}
         for gras, police in self._polices.items():
-            largeur, hauteur, descente = renderer.get_text_width_height_descent(
+            _l, hauteur, descente = renderer.get_text_width_height_descent(
                 "lp", police, ismath=False)
-            mesures[gras] = (largeur / 2, hauteur / 2 - descente)
-        xy = self.get_transform().transform([(x, y) for x, y, *_r in self._cellules])
+            base[gras] = hauteur / 2 - descente
+        xy = self.get_transform().transform([(x, y) for x, y, *_r in self._lignes])
         gc = renderer.new_gc()
         gc.set_foreground("black")
         renderer.open_group("tableau", gid=self.get_gid())
-        for (px, py), (_x, _y, texte, a_droite, gras) in zip(xy, self._cellules,
-                                                              strict=True):
-            chasse, base = mesures[gras]
-            if a_droite:
-                px -= len(texte) * chasse
-            renderer.draw_text(gc, px, py - base, texte, self._polices[gras], 0)
+        for (px, py), (_x, _y, texte, gras) in zip(xy, self._lignes, strict=True):
+            renderer.draw_text(gc, px, py - base[gras], texte, self._polices[gras], 0)
         renderer.close_group("tableau")
         gc.restore()
         self.stale = False
@@ -205,30 +199,28 @@ def _tableau(fig: Figure, entetes: list[str], lignes: list[list[str]], y0: float
     total = sum(largeurs)
     nb = int(0.86 * fig.get_figwidth() * 72 / (_CHASSE * taille))
     cols = [max(4, int(w / total * nb) - len(_SEP)) for w in largeurs]
-    # Bord gauche de chaque colonne et, pour une colonne alignée à droite, bord droit.
-    car = _CHASSE * taille / 72 / fig.get_figwidth()  # un caractère, en fraction de page
-    gauches = 0.07 + car * np.cumsum([0] + [c + len(_SEP) for c in cols[:-1]])
-    bords = [g + c * car if a == "right" else g
-             for g, c, a in zip(gauches, cols, alignement, strict=True)]
-    droite = [a == "right" for a in alignement]
     pas = 0.0145 * taille / 7.0
+
+    def ligne(valeurs) -> str:
+        # Sans les espaces de fin : chaque caractère dessiné coûte, même un blanc.
+        return _SEP.join(_cellule(v, c, a) for v, c, a in zip(valeurs, cols, alignement,
+                                                               strict=True)).rstrip()
+
     # En-têtes repliés sur deux lignes au plus, dans la largeur de leur colonne.
     morceaux = [textwrap.wrap(h, c) or [""] for h, c in zip(entetes, cols, strict=True)]
     n_ent = max(len(m) for m in morceaux)
     fig.add_artist(plt.Rectangle((0.065, y0 - pas * (n_ent - 0.5)), 0.87, pas * n_ent,
                                  facecolor="#e6e6e6", edgecolor="none"))
-    cellules = [(x, y0 - k * pas, m[k], d, True)
-                for m, x, d in zip(morceaux, bords, droite, strict=True)
-                for k in range(len(m)) if m[k]]
+    textes = [(0.07, y0 - k * pas, ligne(m[k] if k < len(m) else "" for m in morceaux), True)
+              for k in range(n_ent)]
     y = y0 - (n_ent - 1) * pas
     for i, row in enumerate(lignes):
         y -= pas
         if i % 2 == 1:
             fig.add_artist(plt.Rectangle((0.065, y - pas * 0.5), 0.87, pas,
                                          facecolor="#f5f5f5", edgecolor="none"))
-        cellules += [(x, y, _cellule(v, c), d, False)
-                     for v, c, x, d in zip(row, cols, bords, droite, strict=True) if str(v)]
-    fig.add_artist(_Cellules(cellules, taille))
+        textes.append((0.07, y, ligne(row), False))
+    fig.add_artist(_Lignes(textes, taille))
     return y - pas
 
 

@@ -22,8 +22,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import shapely  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.font_manager import FontProperties  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
-from matplotlib.patches import Patch, Rectangle  # noqa: E402
+from matplotlib.patches import Patch, PathPatch, Rectangle  # noqa: E402
+from matplotlib.textpath import TextPath  # noqa: E402
+from matplotlib.transforms import Affine2D, ScaledTranslation  # noqa: E402
 
 from observatoire import classification as cl  # noqa: E402
 from observatoire.exports.donnees import (  # noqa: E402
@@ -545,8 +548,26 @@ def marquer_demo(fig: Figure) -> None:
     """Mention visible « données fictives de démonstration » (en-tête et filigrane)."""
     fig.text(0.97, 0.985, MENTION_DEMO.upper(), ha="right", va="top", fontsize=9,
              color="#b2182b", fontweight="bold")
-    fig.text(0.5, 0.5, MENTION_DEMO, ha="center", va="center", fontsize=40,
-             color="#b2182b", alpha=0.10, rotation=25, zorder=100)
+    filigrane(fig, MENTION_DEMO, taille=40, rotation=25, alpha=0.10)
+
+
+def filigrane(fig: Figure, texte: str, *, taille: float, rotation: float,
+              alpha: float) -> PathPatch:
+    """Filigrane centré sur la page, dessiné en tracé et non en texte.
+
+    Visible de même, mais absent du texte du PDF : en texte, ses lettres obliques
+    s'intercalaient dans les lignes des tableaux à l'extraction (``pdftotext
+    -layout``, lecteurs d'écran, copier-coller). La mention reste en texte dans
+    l'en-tête ou le pied de chaque page.
+    """
+    chemin = TextPath((0, 0), texte, size=taille, prop=FontProperties(family="DejaVu Sans"))
+    b = chemin.get_extents()
+    # Points -> pouces -> pixels à la résolution de l'enregistrement, puis centre de page.
+    placement = (Affine2D().translate(-(b.x0 + b.x1) / 2, -(b.y0 + b.y1) / 2)
+                 .rotate_deg(rotation).scale(1 / 72) + fig.dpi_scale_trans
+                 + ScaledTranslation(0.5, 0.5, fig.transFigure))
+    return fig.add_artist(PathPatch(chemin, transform=placement, facecolor="#b2182b",
+                                    edgecolor="none", alpha=alpha, zorder=100))
 
 
 def pied(fig: Figure, pub: Publication, indicateur: str | None, y: float = 0.088) -> None:
@@ -644,5 +665,5 @@ def _sauver(fig: Figure, cible, fmt: str, annee: int, titre: str = "",
 __all__ = ["figure_carte", "dessiner_carte", "enregistrer", "pdf_en_memoire", "dpi_png",
            "classification_pour",
            "table_carte", "unites_du_territoire", "titres", "titre_legende", "legende", "pied",
-           "marquer_demo", "metadonnees"]
+           "marquer_demo", "filigrane", "metadonnees"]
 
