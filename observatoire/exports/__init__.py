@@ -66,9 +66,8 @@ def produire(pub, sortie: str | Path, *, territoires: Iterable[str] | None = Non
     Returns
     -------
     dict
-        Le manifeste (aussi écrit dans ``sortie/manifeste.json``), avec hors fichier
-        ``durees`` (secondes par artefact) et ``durees_cartes`` (secondes de dessin et
-        de chaque format, sommées sur les cartes).
+        Le manifeste (aussi écrit dans ``sortie/manifeste.json``), avec
+        ``durees`` (secondes par artefact) hors fichier.
     """
     from observatoire import classification as cl
     from observatoire.exports import atlas, excel, html, manifest, opendata
@@ -118,16 +117,18 @@ def produire(pub, sortie: str | Path, *, territoires: Iterable[str] | None = Non
             if "departement" in territoires:
                 cartes.append((ind, "departement", "taux", "epci"))
                 cartes.append((ind, "departement", "label", "commune"))
-    etapes = [(a, None) for a in ("excel", "csv") if a in artefacts]
+    # Avec l'atlas, chaque carte est dessinée à son tour de page, ses fichiers écrits de
+    # la même figure, puis elle est libérée : une seule figure en mémoire à la fois.
+    dans_atlas = "atlas" in artefacts
+    etapes = [] if dans_atlas else [("cartes", c) for c in cartes]
+    etapes += [(a, None) for a in ("atlas", "excel", "csv") if a in artefacts]
     if "html" in artefacts:
         etapes += [("html", ind) for ind in pub.indicateurs]
-    if "atlas" in artefacts:
-        etapes.append(("atlas", None))
     fichiers: list[Path] = []
     durees: dict[str, float] = {}
-    detail: dict[str, float] = {}
     options = {"dispositifs": dispositifs, "referents": dispositifs}
-    n_etapes = len(etapes) + len(cartes) + 1
+    a_ecrire = set(cartes)
+    n_etapes = len(etapes) + (len(cartes) if dans_atlas else 0) + 1
     faites = 0
 
     def avancer(message: str) -> None:
@@ -136,47 +137,44 @@ def produire(pub, sortie: str | Path, *, territoires: Iterable[str] | None = Non
         if progress:
             progress(min(faites / n_etapes, 1.0), message)
 
-    resultats: dict[tuple, dict] = {}
-
-    def carte(cle: tuple) -> dict:
-        """La carte ``cle`` : dessinée une fois, ses fichiers écrits si elle est demandée."""
-        if cle not in resultats:
-            i, terr, _mesure, niveau = cle
-            base = sortie / "cartes" / _nom_carte(*cle) if cle in cartes else None
-            r = _produire_carte(pub, cle, classes_epci[i] if niveau == "epci" else classes[i],
-                                base, options)
-            resultats[cle] = r
-            if r["fichiers"]:
-                fichiers.extend(r["fichiers"])
-                nom = _nom_carte(*cle).removeprefix(f"{cle[0]}-")
-                durees[f"carte {nom} ({cle[0]})"] = sum(r["durees"].values())
-                for k, v in r["durees"].items():
-                    detail[k] = detail.get(k, 0.0) + v
-                avancer(f"carte {pub.nom_territoire(terr)}")
-        return resultats[cle]
+    def ecrire_carte(cle: tuple, fig, duree_dessin: float = 0.0) -> None:
+        """Les trois fichiers d'une carte (PDF, SVG, PNG), de la figure déjà dessinée."""
+        if cle not in a_ecrire:
+            return
+        t0 = time.perf_counter()
+        ind, terr, mesure, niveau = cle
+        base = sortie / "cartes" / _nom_carte(ind, terr, mesure, niveau)
+        fichiers.extend(pm.enregistrer(
+            fig, base, pub.annee, fermer=not dans_atlas,
+            titre=" — ".join(pm.titres(pub, ind, terr, mesure, niveau)),
+            dpi_png=pm.dpi_png(terr, niveau)))
+        nom = base.name.removeprefix(f"{ind}-")
+        cle_duree = f"carte {nom} ({ind})"
+        durees[cle_duree] = (durees.get(cle_duree, 0.0) + duree_dessin
+                             + time.perf_counter() - t0)
+        avancer(f"carte {pub.nom_territoire(terr)}")
 
     topologie = None
     for quoi, ind in etapes:
         t0 = time.perf_counter()
+        if quoi == "cartes":
+            i, terr, mesure, niveau = ind
+            c = classes_epci[i] if niveau == "epci" else classes[i]
+            td = time.perf_counter()
+            fig = pm.figure_carte(pub, i, terr, c, mesure=mesure, niveau=niveau, **options)
+            ecrire_carte(ind, fig, time.perf_counter() - td)
+            continue
         if quoi == "atlas":
-            attente = 0.0
-
-            def pdf_carte(cle: tuple) -> bytes:
-                nonlocal attente
-                ta = time.perf_counter()
-                contenu = carte(cle)["pdf"]
-                attente += time.perf_counter() - ta
-                return contenu
-
+            durees_avant = sum(durees.values())
             fichiers.append(atlas.produire_atlas(pub, sortie / f"atlas-{pub.annee}.pdf",
                                                  classes, options=options,
                                                  classifications_epci=classes_epci,
-                                                 pdf_carte=pdf_carte))
+                                                 apres_carte=ecrire_carte))
             cle = msg = "atlas"
-            t0 += attente  # le temps des cartes est compté à chaque carte
+            # Le temps des cartes (dessin et fichiers) est compté à chaque carte.
+            t0 += sum(durees.values()) - durees_avant
         elif quoi == "excel":
-            fichiers.append(excel.produire_excel(pub,
-                                                 sortie / f"tableaux-{pub.annee}.xlsx"))
+            fichiers.append(excel.produire_excel(pub, sortie / f"tableaux-{pub.annee}.xlsx"))
             cle = msg = "classeur Excel"
         elif quoi == "csv":
             fichiers += opendata.produire_csv(pub, sortie / f"donnees-{pub.annee}.csv")
@@ -184,14 +182,11 @@ def produire(pub, sortie: str | Path, *, territoires: Iterable[str] | None = Non
         else:
             if topologie is None:  # une fois pour tous les indicateurs
                 topologie = html.encoder_topologie(pub)
-            fichiers.append(html.produire_html(
-                pub, sortie / f"carte-{ind}-{pub.annee}.html", ind, classes[ind],
-                topologie=topologie))
+            fichiers.append(html.produire_html(pub, sortie / f"carte-{ind}-{pub.annee}.html",
+                                               ind, classes[ind], topologie=topologie))
             cle, msg = f"html ({ind})", "carte interactive"
         durees[cle] = durees.get(cle, 0.0) + time.perf_counter() - t0
         avancer(msg)
-    for c in cartes:  # celles que l'atlas n'a pas demandées
-        carte(c)
     parametres = {"annee": pub.annee, "territoires": territoires,
                   "indicateurs": list(pub.indicateurs), "methode": methode, "k": k,
                   "palette": palette, "bornes_fixes": bornes_fixes,
@@ -203,42 +198,7 @@ def produire(pub, sortie: str | Path, *, territoires: Iterable[str] | None = Non
     if progress:
         progress(1.0, "manifeste")
     man["durees"] = durees
-    man["durees_cartes"] = detail
     return man
-
-
-def _produire_carte(pub, cle: tuple, classification, base: Path | None,
-                    options: dict) -> dict:
-    """Dessine une carte et, si ``base`` est donné, écrit ses trois fichiers.
-
-    Returns
-    -------
-    dict
-        ``pdf`` (contenu du PDF, page de l'atlas), ``fichiers`` (chemins écrits),
-        ``durees`` (secondes : dessin, PDF, SVG, PNG).
-    """
-    from observatoire.exports import print_maps as pm
-
-    ind, terr, mesure, niveau = cle
-    t0 = time.perf_counter()
-    fig = pm.figure_carte(pub, ind, terr, classification, mesure=mesure, niveau=niveau,
-                          **options)
-    durees = {"dessin": time.perf_counter() - t0}
-    fichiers: list[Path] = []
-    if base is None:
-        t0 = time.perf_counter()
-        contenu = pm.pdf_en_memoire(fig, pub.annee)
-        durees["PDF"] = time.perf_counter() - t0
-    else:
-        titre = " — ".join(pm.titres(pub, ind, terr, mesure, niveau))
-        for fmt in ("pdf", "svg", "png"):
-            t0 = time.perf_counter()
-            fichiers += pm.enregistrer(fig, base, pub.annee, formats=(fmt,), titre=titre,
-                                       fermer=False, dpi_png=pm.dpi_png(terr, niveau))
-            durees[fmt.upper()] = time.perf_counter() - t0
-        contenu = base.with_suffix(".pdf").read_bytes()
-    fig.clear()
-    return {"pdf": contenu, "fichiers": fichiers, "durees": durees}
 
 
 def publier(annee: int, sortie: str | Path, territoires: Iterable[str] | None = None,

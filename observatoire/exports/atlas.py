@@ -8,10 +8,9 @@ Chaque page porte son numéro, la date des données et, en démonstration, la me
 
 from __future__ import annotations
 
-import contextlib
-import io
 import re
 import textwrap
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -443,17 +442,14 @@ def produire_atlas(pub: Publication, chemin: Path, classifications: dict[str, cl
                    *, options: dict | None = None, progress=None,
                    classifications_epci: dict[str, cl.Classification] | None = None,
                    figures: dict | None = None,
-                   pdf_carte: Callable[[tuple], bytes] | None = None) -> Path:
+                   apres_carte: Callable[[tuple, Figure, float], None] | None = None) -> Path:
     """Écrit l'atlas PDF A4 : pages de texte et tableaux en portrait, cartes en paysage.
 
-    Une page de carte est la page du PDF de la carte isolée, reprise telle quelle
-    (mêmes classes, même dessin, mêmes octets), sous le pied de page de l'atlas : la
-    carte n'est pas dessinée une seconde fois pour l'atlas. Les pages de texte et de
-    tableau s'écrivent d'abord, avec à la place de chaque carte une page qui ne porte
-    que son pied ; les cartes sont posées dessous ensuite. Leur PDF vient de
-    ``pdf_carte`` (qui peut l'avoir fait faire par un autre processus entre-temps), de
-    la figure passée par ``figures``, ou de la carte dessinée ici puis libérée : une
-    seule carte en mémoire à la fois, même pour un atlas de dix-sept indicateurs.
+    Les pages de carte sont les figures des cartes isolées (mêmes classes, même
+    dessin) : passées par ``figures``, elles ne sont pas redessinées ; sinon chacune
+    est dessinée à son tour, confiée à ``apres_carte`` (qui en écrit les fichiers), mise
+    en page puis libérée : une seule carte en mémoire à la fois, même pour un atlas de
+    dix-sept indicateurs.
 
     Parameters
     ----------
@@ -470,9 +466,9 @@ def produire_atlas(pub: Publication, chemin: Path, classifications: dict[str, cl
         Indicateur -> classes de la carte des taux par EPCI.
     figures : dict, optional
         ``(indicateur, territoire, mesure, niveau)`` -> figure de carte déjà dessinée.
-    pdf_carte : callable, optional
-        ``pdf_carte(cle) -> bytes`` : contenu du PDF de la carte ``cle``, appelée une
-        fois par carte, après l'écriture des autres pages.
+    apres_carte : callable, optional
+        ``apres_carte(cle, figure, duree_dessin)``, appelée pour chaque carte dessinée
+        ici, avant que l'atlas n'y ajoute son pied de page.
 
     Returns
     -------
@@ -492,69 +488,33 @@ def produire_atlas(pub: Publication, chemin: Path, classifications: dict[str, cl
     chemin.parent.mkdir(parents=True, exist_ok=True)
     debut_pages = [Page(None, lambda f: _couverture_atlas(f, pub)),
                    Page(None, lambda f: _sommaire(f, entrees))]
-    corps = io.BytesIO()
-    cartes: dict[int, Page] = {}  # numéro de page (à partir de 0) -> page de carte
-    with plt.rc_context(pm.RC), PdfPages(corps, metadata=meta) as pdf:
+    with plt.rc_context(pm.RC), PdfPages(chemin, metadata=meta) as pdf:
         for n, page in enumerate(debut_pages + pages, start=1):
             if page.carte is not None:
-                cartes[n - 1] = page
-                # Page paysage transparente : le pied seul, posé ensuite sur la carte.
-                fig = Figure(figsize=pm.A4_PAYSAGE)
-                fig.patch.set_visible(False)
-                _cadre(fig, pub, n, total, filigrane=False)
+                fig = (figures or {}).get(page.carte)
+                neuve = fig is None
+                if neuve:
+                    ind, terr, mesure, niveau = page.carte
+                    t0 = time.perf_counter()
+                    fig = pm.figure_carte(pub, ind, terr, page.classification, mesure=mesure,
+                                          niveau=niveau, **options)
+                    if apres_carte:
+                        apres_carte(page.carte, fig, time.perf_counter() - t0)
+                ajouts = _cadre(fig, pub, n, total, filigrane=False)
+                pdf.savefig(fig)
+                for t in ajouts:
+                    t.remove()
+                if neuve:
+                    fig.clear()
             else:
                 fig = _figure()
                 page.dessiner(fig)
                 _cadre(fig, pub, n, total)
-            pdf.savefig(fig)
-            fig.clear()
+                pdf.savefig(fig)
+                fig.clear()
             if progress:
                 progress(n, total)
-
-    def contenu(page: Page) -> bytes:
-        if pdf_carte is not None:
-            return pdf_carte(page.carte)
-        fig = (figures or {}).get(page.carte)
-        if fig is not None:
-            return pm.pdf_en_memoire(fig, pub.annee)
-        ind, terr, mesure, niveau = page.carte
-        fig = pm.figure_carte(pub, ind, terr, page.classification, mesure=mesure,
-                              niveau=niveau, **options)
-        try:
-            return pm.pdf_en_memoire(fig, pub.annee)
-        finally:
-            fig.clear()
-
-    _poser_cartes(corps.getvalue(), {i: contenu(p) for i, p in cartes.items()}, chemin)
     return chemin
-
-
-def _poser_cartes(corps: bytes, cartes: dict[int, bytes], chemin: Path) -> None:
-    """Remplace chaque page de pied de carte par la page de la carte, pied par-dessus.
-
-    Le pied devient un objet de formulaire dessiné après le contenu de la carte ; le
-    contenu de la carte est recopié sans être décodé (qpdf), d'où quelques centièmes de
-    seconde par carte au lieu d'un second dessin. Identifiant du fichier déduit du
-    contenu : deux atlas des mêmes entrées sont identiques octet pour octet.
-    """
-    import pikepdf
-
-    with contextlib.ExitStack() as pile, pikepdf.open(io.BytesIO(corps)) as atlas:
-        for i, contenu in cartes.items():
-            # La source reste ouverte jusqu'à l'écriture : qpdf y lit les flux recopiés.
-            source = pile.enter_context(pikepdf.open(io.BytesIO(contenu)))
-            pied = atlas.pages[i].as_form_xobject()
-            atlas.pages[i] = source.pages[0]
-            page = atlas.pages[i]
-            # Nom fixe (pas de suffixe aléatoire), absent des ressources de matplotlib.
-            nom = page.add_resource(pied, pikepdf.Name.XObject, pikepdf.Name("/PiedAtlas"),
-                                    replace_existing=False)
-            # Les flux de matplotlib équilibrent leurs q/Q : un q/Q autour de la carte
-            # suffit à rendre au pied l'état graphique initial.
-            page.contents_add(pikepdf.Stream(atlas, b"q\n"), prepend=True)
-            page.contents_add(pikepdf.Stream(atlas, b"Q\n" + str(nom).encode() + b" Do\n"))
-        atlas.save(chemin, deterministic_id=True,
-                   stream_decode_level=pikepdf.StreamDecodeLevel.none)
 
 
 def _couverture_atlas(fig: Figure, pub: Publication) -> None:

@@ -9,7 +9,6 @@ français, échelle, flèche du nord, ligne de sources et attribution des limite
 from __future__ import annotations
 
 import datetime as dt
-import io
 import textwrap
 from pathlib import Path
 
@@ -646,13 +645,6 @@ def enregistrer(fig: Figure, base: Path, annee: int, formats=("pdf", "svg", "png
     return out
 
 
-def pdf_en_memoire(fig: Figure, annee: int, titre: str = "") -> bytes:
-    """Le PDF d'une figure, tel que :func:`enregistrer` l'écrirait, sans fichier."""
-    buf = io.BytesIO()
-    _sauver(fig, buf, "pdf", annee, titre)
-    return buf.getvalue()
-
-
 def _sauver(fig: Figure, cible, fmt: str, annee: int, titre: str = "",
             dpi_png: int = DPI_PNG) -> None:
     with plt.rc_context(RC):
@@ -662,7 +654,7 @@ def _sauver(fig: Figure, cible, fmt: str, annee: int, titre: str = "",
                     metadata=metadonnees(annee, fmt, titre), facecolor="white", **extra)
 
 
-__all__ = ["figure_carte", "dessiner_carte", "enregistrer", "pdf_en_memoire", "dpi_png",
+__all__ = ["figure_carte", "dessiner_carte", "enregistrer", "dpi_png",
            "classification_pour",
            "table_carte", "unites_du_territoire", "titres", "titre_legende", "legende", "pied",
            "marquer_demo", "filigrane", "metadonnees"]
