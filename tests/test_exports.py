@@ -312,6 +312,34 @@ def test_atlas_pages_et_texte(pub, tmp_path):
     for code in ("99001", "99002", "99003"):
         ligne = next(li for li in texte.splitlines() if code in li)
         assert re.search(code + r"\s+[\d\u202f ]+\s+secret\s+secret", ligne), ligne
+    # Page de carte : la carte isolée, avec par-dessus le pied de page de l'atlas.
+    assert "taux par commune, 2024" in pages[2] and f"page 3 / {n}" in pages[2]
+    assert "Observatoire territorial des VIF — Territoire test" in pages[2]
+    assert "0 (aucun cas)" in pages[2] and "Lambert-93" in pages[2]
+    # Colonnes alignées : même début de colonne « Code » sur chaque ligne du tableau.
+    debuts = {li.index(m.group(0)) for li in texte.splitlines()
+              if (m := re.search(r"\b99\d{3}\b", li)) and li.startswith("Commune ")}
+    assert len(debuts) == 1, debuts
+
+
+def test_polices_incorporees_et_texte_cherchable(pub, tmp_path):
+    """Polices Type 3 : incorporées, avec leur table Unicode (texte extractible)."""
+    if not shutil.which("pdffonts"):
+        pytest.skip("pdffonts (poppler-utils) absent")
+    c = pm.classification_pour(pub, IND)
+    carte = pm.enregistrer(pm.figure_carte(pub, IND, "departement", c), tmp_path / "c", 2024,
+                           formats=("pdf",))[0]
+    chemin = atlas.produire_atlas(pub, tmp_path / "atlas.pdf", {IND: c})
+    for pdf in (carte, chemin):
+        sortie = subprocess.run(["pdffonts", str(pdf)], capture_output=True, text=True,
+                                check=True).stdout.splitlines()[2:]
+        assert sortie, pdf
+        for ligne in sortie:
+            # nom, type (« Type 3 »), encodage, emb, sub, uni, objet
+            emb, _sub, uni = ligne.split()[-5:-2]
+            assert (emb, uni) == ("yes", "yes"), ligne
+    familles = {li.split()[0].split("+")[-1] for li in sortie}
+    assert {"DejaVuSans", "DejaVuSans-Bold", "DejaVuSansMono"} <= familles
 
 
 def test_atlas_reprend_les_figures_des_cartes(pub, tmp_path, monkeypatch):

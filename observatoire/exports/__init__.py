@@ -146,7 +146,8 @@ def produire(pub, sortie: str | Path, *, territoires: Iterable[str] | None = Non
         base = sortie / "cartes" / _nom_carte(ind, terr, mesure, niveau)
         fichiers.extend(pm.enregistrer(
             fig, base, pub.annee, fermer=not dans_atlas,
-            titre=" — ".join(pm.titres(pub, ind, terr, mesure, niveau))))
+            titre=" — ".join(pm.titres(pub, ind, terr, mesure, niveau)),
+            dpi_png=pm.dpi_png(terr, niveau)))
         nom = base.name.removeprefix(f"{ind}-")
         cle_duree = f"carte {nom} ({ind})"
         durees[cle_duree] = (durees.get(cle_duree, 0.0) + duree_dessin

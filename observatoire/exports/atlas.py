@@ -22,8 +22,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.artist import Artist  # noqa: E402
 from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.font_manager import FontProperties  # noqa: E402
 
 from observatoire import classification as cl  # noqa: E402
 from observatoire.exports import print_maps as pm  # noqa: E402
@@ -85,9 +87,7 @@ def _cadre(fig: Figure, pub: Publication, numero: int, total: int, *,
                                MENTION_DEMO, ha="right" if portrait else "center",
                                fontsize=7.5, color="#b2182b", fontweight="bold"))
         if filigrane:  # une carte reprise a déjà le sien
-            ajouts.append(fig.text(0.5, 0.5, MENTION_DEMO, ha="center", va="center",
-                                   fontsize=34, color="#b2182b", alpha=0.08, rotation=55,
-                                   zorder=100))
+            ajouts.append(pm.filigrane(fig, MENTION_DEMO, taille=34, rotation=55, alpha=0.08))
     return ajouts
 
 
@@ -141,15 +141,57 @@ def _cellule(texte: str, largeur: int, alignement: str) -> str:
     return texte.ljust(largeur) if alignement == "left" else texte.rjust(largeur)
 
 
+class _Lignes(Artist):
+    """Toutes les lignes d'un tableau en un seul artiste.
+
+    Chaque ligne va droit au moteur de rendu (``renderer.draw_text``), à sa position :
+    pas de mise en page de matplotlib par texte (un ``Text`` par ligne coûtait la
+    moitié du temps d'une page de tableau). Une ligne reste un seul texte, colonnes
+    alignées par des espaces en police à chasse fixe : ``pdftotext -layout`` la rend
+    telle quelle, même là où passe le filigrane. Les lignes sont centrées sur leur
+    ordonnée, au même pas quel que soit leur contenu.
+
+    Parameters
+    ----------
+    lignes : list of tuple
+        ``(x, y, texte, gras)`` : début et milieu de la ligne, en fractions de la figure.
+    taille : float
+        Corps en points.
+    """
+
+    def __init__(self, lignes: list[tuple[float, float, str, bool]], taille: float):
+        super().__init__()
+        self._lignes = lignes
+        self._polices = {gras: FontProperties(family=POLICE_TABLEAU, size=taille,
+                                              weight="bold" if gras else "normal")
+                         for gras in (False, True)}
+        self.set_zorder(3)
+
+    def draw(self, renderer) -> None:
+        if not self.get_visible():
+            return
+        # Ligne de base mesurée une fois par graisse, dans les unités du moteur (points
+        # en PDF, pixels en PNG) : milieu de la boîte de « lp », comme va="center".
+        base = {}
+        for gras, police in self._polices.items():
+            _l, hauteur, descente = renderer.get_text_width_height_descent(
+                "lp", police, ismath=False)
+            base[gras] = hauteur / 2 - descente
+        xy = self.get_transform().transform([(x, y) for x, y, *_r in self._lignes])
+        gc = renderer.new_gc()
+        gc.set_foreground("black")
+        renderer.open_group("tableau", gid=self.get_gid())
+        for (px, py), (_x, _y, texte, gras) in zip(xy, self._lignes, strict=True):
+            renderer.draw_text(gc, px, py - base[gras], texte, self._polices[gras], 0)
+        renderer.close_group("tableau")
+        gc.restore()
+        self.stale = False
+
+
 def _tableau(fig: Figure, entetes: list[str], lignes: list[list[str]], y0: float = 0.90,
              largeurs: list[float] | None = None, taille: float = 7.0,
              alignement: list[str] | None = None) -> float:
-    """Tableau en texte à chasse fixe, une ligne = un texte.
-
-    Un texte par cellule (400 par page) coûtait l'essentiel du temps de l'atlas : la
-    mise en page de chaque texte par matplotlib et son écriture dans le PDF. Avec une
-    police à chasse fixe, les colonnes s'alignent par des espaces, et ``pdftotext
-    -layout`` rend chaque ligne telle quelle.
+    """Tableau en police à chasse fixe : en-têtes grisés, une ligne sur deux grisée.
 
     Returns
     -------
@@ -163,30 +205,27 @@ def _tableau(fig: Figure, entetes: list[str], lignes: list[list[str]], y0: float
     nb = int(0.86 * fig.get_figwidth() * 72 / (_CHASSE * taille))
     cols = [max(4, int(w / total * nb) - len(_SEP)) for w in largeurs]
     pas = 0.0145 * taille / 7.0
-    ax = fig.add_axes((0, 0, 1, 1))
-    ax.set_axis_off()
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1)
+
+    def ligne(valeurs) -> str:
+        # Sans les espaces de fin : chaque caractère dessiné coûte, même un blanc.
+        return _SEP.join(_cellule(v, c, a) for v, c, a in zip(valeurs, cols, alignement,
+                                                               strict=True)).rstrip()
+
     # En-têtes repliés sur deux lignes au plus, dans la largeur de leur colonne.
     morceaux = [textwrap.wrap(h, c) or [""] for h, c in zip(entetes, cols, strict=True)]
     n_ent = max(len(m) for m in morceaux)
-    ax.add_patch(plt.Rectangle((0.065, y0 - pas * (n_ent - 0.5)), 0.87, pas * n_ent,
-                               facecolor="#e6e6e6", edgecolor="none"))
-    for k in range(n_ent):
-        texte = _SEP.join(_cellule(m[k] if k < len(m) else "", c, a)
-                         for m, c, a in zip(morceaux, cols, alignement, strict=True))
-        ax.text(0.07, y0 - k * pas, texte, fontsize=taille, fontweight="bold", va="center",
-                fontfamily=POLICE_TABLEAU)
+    fig.add_artist(plt.Rectangle((0.065, y0 - pas * (n_ent - 0.5)), 0.87, pas * n_ent,
+                                 facecolor="#e6e6e6", edgecolor="none"))
+    textes = [(0.07, y0 - k * pas, ligne(m[k] if k < len(m) else "" for m in morceaux), True)
+              for k in range(n_ent)]
     y = y0 - (n_ent - 1) * pas
     for i, row in enumerate(lignes):
         y -= pas
         if i % 2 == 1:
-            ax.add_patch(plt.Rectangle((0.065, y - pas * 0.5), 0.87, pas, facecolor="#f5f5f5",
-                                       edgecolor="none"))
-        # Sans les espaces de fin : chaque caractère dessiné coûte, même un blanc.
-        texte = _SEP.join(_cellule(v, c, a) for v, c, a in zip(row, cols, alignement,
-                                                                strict=True)).rstrip()
-        ax.text(0.07, y, texte, fontsize=taille, va="center", fontfamily=POLICE_TABLEAU)
+            fig.add_artist(plt.Rectangle((0.065, y - pas * 0.5), 0.87, pas,
+                                         facecolor="#f5f5f5", edgecolor="none"))
+        textes.append((0.07, y, ligne(row), False))
+    fig.add_artist(_Lignes(textes, taille))
     return y - pas
 
 

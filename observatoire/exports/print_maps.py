@@ -1,4 +1,4 @@
-"""Cartes imprimables (PDF vectoriel, SVG, PNG 300 dpi) en Lambert-93.
+"""Cartes imprimables (PDF vectoriel, SVG, PNG) en Lambert-93.
 
 geopandas + matplotlib + classes de :mod:`observatoire.classification`. Pas de fond
 de carte tuilé : les limites administratives suffisent et la carte s'imprime hors ligne.
@@ -21,8 +21,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import shapely  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.font_manager import FontProperties  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
-from matplotlib.patches import Patch, Rectangle  # noqa: E402
+from matplotlib.patches import Patch, PathPatch, Rectangle  # noqa: E402
+from matplotlib.textpath import TextPath  # noqa: E402
+from matplotlib.transforms import Affine2D, ScaledTranslation  # noqa: E402
 
 from observatoire import classification as cl  # noqa: E402
 from observatoire.exports.donnees import (  # noqa: E402
@@ -39,7 +42,13 @@ from observatoire.exports.donnees import (  # noqa: E402
 #: A4 paysage, en pouces.
 A4_PAYSAGE = (11.69, 8.27)
 A4_PORTRAIT = (8.27, 11.69)
+#: Résolution des PNG dont l'impression a besoin : les cartes par commune du
+#: département, où 887 communes tiennent sur une page et les plus petites font 1 mm.
 DPI_PNG = 300
+#: Résolution des autres PNG (cartes d'arrondissement, carte par EPCI) : leurs unités
+#: sont 2,5 à 10 fois plus grandes sur la page, et l'impression passe par le PDF
+#: vectoriel ; 1 754 × 1 240 pixels suffisent à l'écran, aux diaporamas et aux sites.
+DPI_PNG_ECRAN = 150
 
 #: Styles des dispositifs par type (marqueur, couleur) ; les autres types : cercle gris.
 MARQUEURS_DISPOSITIFS = {
@@ -57,7 +66,12 @@ RC = {
     "font.family": "DejaVu Sans",
     "svg.fonttype": "none",  # texte SVG en <text> : lisible, cherchable, vérifiable
     "svg.hashsalt": "observatoire-vif",  # identifiants SVG stables d'une exécution à l'autre
-    "pdf.fonttype": 42,
+    # Polices Type 3 : les contours des glyphes utilisés, écrits par matplotlib lui-même.
+    # En Type 42 (TrueType), fontTools recalculait un sous-ensemble de chaque police pour
+    # chaque PDF (0,2 s par police et par fichier, deux fois pour les ligatures) : un
+    # quart du temps de la publication. Texte toujours incorporé, vectoriel, cherchable
+    # (table ToUnicode) ; même taille de fichier.
+    "pdf.fonttype": 3,
     "hatch.linewidth": 0.5,
     "path.simplify": True,
 }
@@ -175,13 +189,29 @@ def _remplir(ax, geoms: gpd.GeoSeries, style: cl.Style, zorder: float = 1) -> No
     if geoms.empty:
         return
     if style.hachures:
-        geoms = gpd.GeoSeries([shapely.union_all(geoms.values)], crs=geoms.crs)
+        geoms = gpd.GeoSeries([_union(geoms.values)], crs=geoms.crs)
     geoms.plot(ax=ax, zorder=zorder, facecolor=style.remplissage, edgecolor="none",
                linewidth=0)
     if style.hachures:
         coll = ax.collections[-1]
         coll.set_hatch(style.hachures)
         coll.set_hatchcolor(style.couleur_hachures)
+
+
+def _union(geoms) -> shapely.Geometry:
+    """Union de communes voisines.
+
+    Les communes du référentiel forment une couverture (ni trou ni chevauchement) :
+    l'union de couverture, dix fois plus rapide, suffit ; si son résultat n'est pas
+    valide (couverture imparfaite), l'union générale.
+    """
+    try:
+        u = shapely.coverage_union_all(geoms)
+        if shapely.is_valid(u):
+            return u
+    except shapely.errors.GEOSException:
+        pass
+    return shapely.union_all(geoms)
 
 
 def _contours(ax, geoms: gpd.GeoSeries, style: cl.Style, zorder: float, ls="-") -> None:
@@ -385,7 +415,7 @@ def _limites(ax, pub: Publication, g: gpd.GeoDataFrame, handles: list,
         e = epci[epci["code"].isin(set(com["epci"].astype(str)))]
         # Les EPCI débordent parfois de l'arrondissement : on coupe au territoire.
         if len(com) != len(pub.couches["commune"]):
-            e = gpd.clip(e, com.union_all())
+            e = gpd.clip(e, _union(com.geometry.values))
         s = cl.STYLE_LIMITE_EPCI
         _contours(ax, e.geometry, s, 4, ls=(0, (3, 2)))
         handles.append(Line2D([], [], color=s.contour, linewidth=s.epaisseur, linestyle="--",
@@ -402,10 +432,12 @@ def _dispositifs(ax, pub: Publication, g: gpd.GeoDataFrame) -> list:
     d = pub.dispositifs
     if d is None or d.empty:
         return []
-    zone = g.union_all()
     # Le symbole d'un type se décide sur tout le registre : le même sur toutes les cartes.
     autres = [t for t in sorted(set(d["type"].astype(str))) if t not in MARQUEURS_DISPOSITIFS]
-    d = d[d.geometry.within(zone.buffer(1))]
+    # Dispositifs à moins d'un mètre d'une unité du territoire (index spatial : sans
+    # calculer l'union du territoire, qui coûtait plus que le reste de la couche).
+    proches = np.unique(g.sindex.query(d.geometry.values, predicate="dwithin", distance=1)[0])
+    d = d.iloc[proches]
     out = []
     for typ, grp in sorted(d.groupby("type"), key=lambda kv: str(kv[0])):
         # Forme ET couleur distinctes par type : la forme suffit sans la couleur.
@@ -523,8 +555,26 @@ def marquer_demo(fig: Figure) -> None:
     """Mention visible « données fictives de démonstration » (en-tête et filigrane)."""
     fig.text(0.97, 0.985, MENTION_DEMO.upper(), ha="right", va="top", fontsize=9,
              color="#b2182b", fontweight="bold")
-    fig.text(0.5, 0.5, MENTION_DEMO, ha="center", va="center", fontsize=40,
-             color="#b2182b", alpha=0.10, rotation=25, zorder=100)
+    filigrane(fig, MENTION_DEMO, taille=40, rotation=25, alpha=0.10)
+
+
+def filigrane(fig: Figure, texte: str, *, taille: float, rotation: float,
+              alpha: float) -> PathPatch:
+    """Filigrane centré sur la page, dessiné en tracé et non en texte.
+
+    Visible de même, mais absent du texte du PDF : en texte, ses lettres obliques
+    s'intercalaient dans les lignes des tableaux à l'extraction (``pdftotext
+    -layout``, lecteurs d'écran, copier-coller). La mention reste en texte dans
+    l'en-tête ou le pied de chaque page.
+    """
+    chemin = TextPath((0, 0), texte, size=taille, prop=FontProperties(family="DejaVu Sans"))
+    b = chemin.get_extents()
+    # Points -> pouces -> pixels à la résolution de l'enregistrement, puis centre de page.
+    placement = (Affine2D().translate(-(b.x0 + b.x1) / 2, -(b.y0 + b.y1) / 2)
+                 .rotate_deg(rotation).scale(1 / 72) + fig.dpi_scale_trans
+                 + ScaledTranslation(0.5, 0.5, fig.transFigure))
+    return fig.add_artist(PathPatch(chemin, transform=placement, facecolor="#b2182b",
+                                    edgecolor="none", alpha=alpha, zorder=100))
 
 
 def pied(fig: Figure, pub: Publication, indicateur: str | None, y: float = 0.088) -> None:
@@ -549,8 +599,26 @@ def pied(fig: Figure, pub: Publication, indicateur: str | None, y: float = 0.088
         fig.text(0.03, y - i * pas, txt, fontsize=7, color="#333333", va="top")
 
 
+def dpi_png(territoire: str, niveau: str = "commune") -> int:
+    """Résolution du PNG d'une carte : 300 dpi là où l'impression en a besoin.
+
+    Parameters
+    ----------
+    territoire : str
+        ``"departement"`` ou code d'arrondissement.
+    niveau : {"commune", "epci"}
+
+    Returns
+    -------
+    int
+        :data:`DPI_PNG` pour les cartes par commune du département (taux et
+        étiquettes), :data:`DPI_PNG_ECRAN` pour les autres.
+    """
+    return DPI_PNG if territoire == "departement" and niveau == "commune" else DPI_PNG_ECRAN
+
+
 def enregistrer(fig: Figure, base: Path, annee: int, formats=("pdf", "svg", "png"),
-                titre: str = "", *, fermer: bool = True) -> list[Path]:
+                titre: str = "", *, fermer: bool = True, dpi_png: int = DPI_PNG) -> list[Path]:
     """Enregistre une figure dans chaque format, métadonnées fixes, puis la ferme.
 
     Parameters
@@ -561,33 +629,41 @@ def enregistrer(fig: Figure, base: Path, annee: int, formats=("pdf", "svg", "png
     annee : int
         Année des données (dates des métadonnées).
     formats : iterable of str
-        Parmi ``pdf``, ``svg``, ``png`` (300 dpi).
+        Parmi ``pdf``, ``svg``, ``png``.
     titre : str
         Titre inscrit dans les métadonnées.
     fermer : bool, default True
         Vider la figure après l'enregistrement ; False pour la reprendre ensuite (page
         de l'atlas).
+    dpi_png : int, default :data:`DPI_PNG`
+        Résolution du PNG (voir :func:`dpi_png`).
 
     Returns
     -------
     list of Path
     """
     out = []
-    with plt.rc_context(RC):
-        for fmt in formats:
-            p = base.with_suffix(f".{fmt}")
-            p.parent.mkdir(parents=True, exist_ok=True)
-            # Compression PNG 3 au lieu de 6 : 5 % plus gros, deux fois plus rapide.
-            extra = {"pil_kwargs": {"compress_level": 3}} if fmt == "png" else {}
-            fig.savefig(p, format=fmt, dpi=DPI_PNG if fmt == "png" else 72,
-                        metadata=metadonnees(annee, fmt, titre), facecolor="white", **extra)
-            out.append(p)
+    for fmt in formats:
+        p = base.with_suffix(f".{fmt}")
+        p.parent.mkdir(parents=True, exist_ok=True)
+        _sauver(fig, p, fmt, annee, titre, dpi_png)
+        out.append(p)
     if fermer:
         fig.clear()
     return out
 
 
-__all__ = ["figure_carte", "dessiner_carte", "enregistrer", "classification_pour",
+def _sauver(fig: Figure, cible, fmt: str, annee: int, titre: str = "",
+            dpi_png: int = DPI_PNG) -> None:
+    with plt.rc_context(RC):
+        # Compression PNG 3 au lieu de 6 : 5 % plus gros, deux fois plus rapide.
+        extra = {"pil_kwargs": {"compress_level": 3}} if fmt == "png" else {}
+        fig.savefig(cible, format=fmt, dpi=dpi_png if fmt == "png" else 72,
+                    metadata=metadonnees(annee, fmt, titre), facecolor="white", **extra)
+
+
+__all__ = ["figure_carte", "dessiner_carte", "enregistrer", "dpi_png",
+           "classification_pour",
            "table_carte", "unites_du_territoire", "titres", "titre_legende", "legende", "pied",
-           "marquer_demo", "metadonnees"]
+           "marquer_demo", "filigrane", "metadonnees"]
 
