@@ -7,7 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from observatoire import registres
+from observatoire import auth, registres
 from observatoire.app_pages import common
 from observatoire.errors import ObservatoireError
 
@@ -61,6 +61,7 @@ def page() -> None:
         _import("dispositifs", account)
     with t2:
         refs = registres.list_referents(exact=True)
+        auth.journal_view(account, "Registre des référents (noms et contacts)")
         st.caption(f"{len(refs)} communes avec un référent. Le nom et le contact du référent "
                    "ne sortent jamais de l'espace agents.")
         st.dataframe(refs, hide_index=True, key="reg_refs")
