@@ -42,6 +42,15 @@ def use_demo(demo_dir, monkeypatch, tmp_path):
     return demo_dir
 
 
+def session_of(account: auth.Account):
+    """Référence de session serveur ouverte pour ``account`` (ce que fait la connexion)."""
+    from observatoire.access import sessions
+
+    ref, _jeton = sessions.open_session(account.identifiant, account.role, account.source,
+                                        adresse="local")
+    return ref
+
+
 def app(page: str | None = None, **state) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=120)
     for k, v in state.items():
@@ -90,6 +99,21 @@ def test_forged_session_state_is_not_a_login(use_demo):
     assert titles(at) == ["Espace agents : connexion"]
     ghost = auth.Account("fantome", "administrateur")  # compte absent du fichier
     at = app("registres", _observatoire_compte=ghost).run()
+    assert titles(at) == ["Espace agents : connexion"]
+    # Un objet Account, même d'un compte existant, n'est pas une session : seule une
+    # session ouverte en base après vérification du mot de passe l'est.
+    auth.add_account("chef", "mot de passe solide", "administrateur")
+    chef = auth.verify_password("chef", "mot de passe solide")
+    at = app("registres", _observatoire_compte=chef).run()
+    assert titles(at) == ["Espace agents : connexion"]
+    from observatoire.access import sessions
+
+    fake = sessions.StaffSession("0" * 32, "chef", "local")  # aucune ligne en base
+    at = app("registres", _observatoire_compte=fake).run()
+    assert titles(at) == ["Espace agents : connexion"]
+    ended = session_of(chef)
+    sessions.end(ended.id, "déconnexion")
+    at = app("registres", _observatoire_compte=ended).run()
     assert titles(at) == ["Espace agents : connexion"]
 
 
@@ -154,10 +178,10 @@ def test_admin_pages(use_demo):
     for page, title in (("registres", "Dispositifs et référents"),
                         ("comptes", "Comptes des agents"),
                         ("publication", "Publication")):
-        at = app(page, _observatoire_compte=account).run()
+        at = app(page, _observatoire_compte=session_of(account)).run()
         assert not at.exception, (page, at.exception)
         assert titles(at) == [title]
-    at = app("comptes", _observatoire_compte=account).run()
+    at = app("comptes", _observatoire_compte=session_of(account)).run()
     assert list(at.dataframe[0].value["identifiant"]) == ["chef"]
 
 
@@ -167,7 +191,7 @@ def test_registry_page_saves_through_the_import_checks(use_demo):
     auth.add_account("cheffe", "mot de passe solide", "administrateur")
     account = auth.verify_password("cheffe", "mot de passe solide")
     before = registres.list_dispositifs().drop(columns=["id"])
-    at = app("registres", _observatoire_compte=account).run()
+    at = app("registres", _observatoire_compte=session_of(account)).run()
     at.button(key="reg_disp_save").click().run()
     assert not at.exception and not at.error, (at.exception, [e.value for e in at.error])
     assert any("enregistré" in m.value for m in at.success)
@@ -192,7 +216,8 @@ def test_data_without_boundaries_keeps_the_table(use_demo, tmp_path, monkeypatch
     assert any("pas encore importés" in w.value for w in at.warning)
     assert len(at.dataframe[0].value) == 887  # le tableau reste, sans la carte
     auth.add_account("agent1", "mot de passe solide", "agent")
-    at = app(_observatoire_compte=auth.verify_password("agent1", "mot de passe solide")).run()
+    at = app(_observatoire_compte=session_of(
+        auth.verify_password("agent1", "mot de passe solide"))).run()
     assert not at.exception, at.exception
     assert any("Référentiel" in str(getattr(e, "proto", "")) for e in at.get("page_link"))
 
@@ -202,7 +227,7 @@ def test_import_page_resolves_communes_then_commits(tmp_path, monkeypatch):
     auth.add_account("agent1", "mot de passe solide", "agent")
     account = auth.verify_password("agent1", "mot de passe solide")
     content = "Commune;Faits constatés\nArras;12\nBeaumetz;7\nZorglub;3\n".encode()
-    at = app("importer", _observatoire_compte=account).run()
+    at = app("importer", _observatoire_compte=session_of(account)).run()
     at.selectbox(key="imp_contributeur").select("gendarmerie_62")
     at.number_input(key="imp_annee").set_value(2023)
     at.file_uploader(key="imp_fichier").upload("faits.csv", content, "text/csv")
@@ -230,7 +255,7 @@ def test_publication_page_publishes_chosen_territory_and_items(use_demo):
 
     auth.add_account("ddfe", "mot de passe solide", "agent")
     account = auth.verify_password("ddfe", "mot de passe solide")
-    at = app("publication", _observatoire_compte=account).run()
+    at = app("publication", _observatoire_compte=session_of(account)).run()
     assert not at.exception, at.exception
     # Indicateurs proposés par défaut : ceux de la configuration qui ont des données.
     assert at.multiselect(key="pub_indicateurs").value == [

@@ -51,13 +51,13 @@ def _run(env, *args):
 class Server:
     """Une instance de l'application sur son propre dossier de données."""
 
-    def __init__(self, base: Path, demo: bool):
+    def __init__(self, base: Path, demo: bool, extra_env: dict | None = None):
         communes = shared_path("geo", "pas-de-calais", "communes-62-pas-de-calais.geojson")
         data = base / "data"
         data.mkdir(parents=True)
         self.env = dict(os.environ, OBSERVATOIRE_DATA_DIR=str(data),
                         OBSERVATOIRE_DB_URL=f"sqlite:///{data / 'observatoire.db'}",
-                        OBSERVATOIRE_COMPTES=str(base / "comptes.toml"))
+                        OBSERVATOIRE_COMPTES=str(base / "comptes.toml"), **(extra_env or {}))
         _run(self.env, "referentiel", "importer", str(communes))
         if demo:
             _run(self.env, "demo")
