@@ -458,7 +458,8 @@ def restore_backup(source: str | os.PathLike, engine: Engine | None = None,
                     for table in reversed(replaced):
                         conn.execute(sa.delete(table))
                 for table in tables:
-                    if table.name not in manifest["tables"]:
+                    # Une sauvegarde (même fabriquée) ne ranime ni ne crée aucune session.
+                    if table.name not in manifest["tables"] or table.name in storage.NOT_BACKED_UP:
                         continue
                     info = manifest["tables"][table.name]
                     if table.name == storage.journal_acces.name:

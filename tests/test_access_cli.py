@@ -238,3 +238,32 @@ def test_backup_leaves_out_sessions_and_keeps_the_access_journal(agent, capsys, 
         n = conn.execute(sa.select(sa.func.count()).select_from(
             storage.sessions_agents)).scalar_one()
     assert n == 0
+
+
+def test_a_forged_backup_cannot_bring_a_session(agent, tmp_path):
+    import hashlib
+
+    from observatoire import access, backup
+
+    backup.create_backup(tmp_path / "s.zip")
+    now = access.utcnow().isoformat()
+    row = ["f" * 32, "agent.test", "administrateur", "local", "0" * 64, None, None, None, None,
+           None, "local", "", now, now, "2999-01-01T00:00:00", None, None]
+    line = (json.dumps(row) + "\n").encode()
+    with zipfile.ZipFile(tmp_path / "s.zip") as src:
+        manifest = json.loads(src.read("manifest.json"))
+        members = {n: src.read(n) for n in src.namelist() if n != "manifest.json"}
+    cols = [c.name for c in storage.sessions_agents.columns]
+    manifest["tables"]["sessions_agents"] = {
+        "fichier": "tables/sessions_agents.jsonl", "colonnes": cols, "lignes": 1,
+        "sha256": hashlib.sha256(line).hexdigest(), "octets": len(line)}
+    members["tables/sessions_agents.jsonl"] = line
+    with zipfile.ZipFile(tmp_path / "forge.zip", "w") as out:
+        for name, data in members.items():
+            out.writestr(name, data)
+        out.writestr("manifest.json", json.dumps(manifest))
+    backup.restore_backup(tmp_path / "forge.zip", replace=True)
+    storage.reset_engines()
+    with storage.get_engine().connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(
+            storage.sessions_agents)).scalar_one() == 0

@@ -30,8 +30,8 @@ def asgi_app():
     return Starlette(routes=opts["routes"] + extra, middleware=opts["middleware"])
 
 
-def get(path, query="", cookies=None, scheme="http", client="127.0.0.1"):
-    headers = [(b"host", b"observatoire.test")]
+def get(path, query="", cookies=None, scheme="http", client="127.0.0.1", extra=()):
+    headers = [(b"host", b"observatoire.test"), *extra]
     if cookies:
         headers.append((b"cookie", "; ".join(f"{k}={v}" for k, v in cookies.items()).encode()))
     scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
@@ -148,3 +148,13 @@ def test_deployment_doc_carries_the_same_policy():
     for needle in ("/_stcore/metrics", "Strict-Transport-Security", "X-Frame-Options",
                    "proxy_cookie_flags", "--mot-de-passe-stdin", "FORWARDED_ALLOW_IPS"):
         assert needle in doc, needle
+
+
+def test_logout_link_from_another_site_does_nothing(jeton):
+    ref, token = jeton
+    _s, headers = get("/_observatoire/session", f"jeton={token}")
+    value = http.cookies.SimpleCookie(session_cookie(headers))[sessions.COOKIE_NAME].value
+    status, headers = get("/_observatoire/sortie", cookies={sessions.COOKIE_NAME: value},
+                          extra=[(b"sec-fetch-site", b"cross-site")])
+    assert status == 303 and session_cookie(headers) is None
+    assert sessions.check(ref) is None

@@ -126,11 +126,14 @@ async def logout_endpoint(request):
     from starlette.concurrency import run_in_threadpool
     from starlette.responses import RedirectResponse
 
+    response = RedirectResponse(f"{base_path()}/connexion", status_code=303)
+    _no_store(response)
+    if request.headers.get("sec-fetch-site") == "cross-site":
+        # Un lien posé sur un autre site ne déconnecte personne (ni ne retire le cookie).
+        return response
     value = request.cookies.get(sessions.COOKIE_NAME)
     if value:
         await run_in_threadpool(sessions.end_by_cookie, value, "déconnexion")
-    response = RedirectResponse(f"{base_path()}/connexion", status_code=303)
-    _no_store(response)
     response.delete_cookie(sessions.COOKIE_NAME, path=base_path() or "/", httponly=True,
                            samesite="strict", secure=cookie_secure(request.url.scheme == "https"))
     return response
