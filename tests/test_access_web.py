@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import http.cookies
+import threading
 
 import pytest
 
@@ -46,7 +47,20 @@ def get(path, query="", cookies=None, scheme="http", client="127.0.0.1", extra=(
     async def send(message):
         messages.append(message)
 
-    asyncio.run(asgi_app()(scope, receive, send))
+    # Dans un fil à lui : une boucle d'événements peut déjà tourner dans ce fil (AppTest).
+    errors = []
+
+    def call():
+        try:
+            asyncio.run(asgi_app()(scope, receive, send))
+        except BaseException as exc:  # noqa: BLE001  (relancée dans le fil du test)
+            errors.append(exc)
+
+    worker = threading.Thread(target=call)
+    worker.start()
+    worker.join()
+    if errors:
+        raise errors[0]
     start = next(m for m in messages if m["type"] == "http.response.start")
     headers = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in start["headers"]]
     return start["status"], headers
