@@ -18,7 +18,7 @@ install: $(STAMP)
 
 app: $(STAMP)
 	$(VENV)/bin/observatoire base initialiser
-	$(VENV)/bin/streamlit run serveur.py --server.headless=true --browser.gatherUsageStats=false
+	$(VENV)/bin/streamlit run app.py --server.headless=true --browser.gatherUsageStats=false
 
 test: $(STAMP)
 	$(PY) -m pytest
@@ -27,7 +27,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/run_all.py
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check observatoire tests benchmarks scripts app.py serveur.py
+	$(VENV)/bin/ruff check observatoire tests benchmarks scripts app.py
 
 clean:
 	rm -rf $(VENV) build .pytest_cache

@@ -37,6 +37,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from observatoire import __version__, batches, storage
+from observatoire.access import files
 from observatoire.config import settings
 from observatoire.errors import ObservatoireError
 
@@ -135,8 +136,10 @@ def create_backup(destination: str | os.PathLike, engine: Engine | None = None) 
         "revision": None, "tables": {}, "archives": [], "anomalies": [],
     }
     try:
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED,
-                             compresslevel=6) as zf, _snapshot_connection(engine) as conn:
+        # 0600 quel que soit le umask : la sauvegarde contient les valeurs exactes.
+        raw = os.fdopen(files.open_private(tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC), "w+b")
+        with raw, zipfile.ZipFile(raw, "w", compression=zipfile.ZIP_DEFLATED,
+                                  compresslevel=6) as zf, _snapshot_connection(engine) as conn:
             with conn.begin():
                 md = sa.MetaData()
                 md.reflect(bind=conn)
@@ -144,7 +147,7 @@ def create_backup(destination: str | os.PathLike, engine: Engine | None = None) 
                     manifest["revision"] = conn.execute(
                         sa.text(f"SELECT version_num FROM {ALEMBIC_TABLE}")).scalar()
                 for table in md.sorted_tables:
-                    if table.name == ALEMBIC_TABLE:
+                    if table.name == ALEMBIC_TABLE or table.name in storage.NOT_BACKED_UP:
                         continue
                     manifest["tables"][table.name] = _dump_table(conn, zf, table)
                 if "lots" in md.tables:
@@ -305,8 +308,11 @@ def _is_empty(engine: Engine) -> bool:
     md = sa.MetaData()
     md.reflect(bind=engine)
     with engine.connect() as conn:
+        # Les tables de l'accès (sessions, essais de connexion, journal des accès) ne font
+        # pas une base « pleine » : restaurer demande de s'authentifier, ce qui y écrit.
         return all(conn.execute(sa.select(sa.literal(1)).select_from(t).limit(1)).first()
-                   is None for t in md.tables.values() if t.name != ALEMBIC_TABLE)
+                   is None for t in md.tables.values()
+                   if t.name != ALEMBIC_TABLE and t.name not in storage.ACCESS_TABLES)
 
 
 def _iter_rows(zf: zipfile.ZipFile, member: str) -> Iterator[list]:
@@ -348,6 +354,33 @@ def _load_table(conn: Connection, zf: zipfile.ZipFile, table: sa.Table, info: di
         conn.execute(sa.insert(table), chunk)
         n += len(chunk)
     return n
+
+
+def _merge_access_journal(conn: Connection, zf: zipfile.ZipFile, table: sa.Table,
+                          info: dict) -> int:
+    """Ajoute au journal des accès les lignes de la sauvegarde qu'il n'a pas déjà."""
+    cols = [c for c in info["colonnes"] if c != "id"]
+    position = {c: i for i, c in enumerate(info["colonnes"])}
+    decoders = {c: _decoder(table.columns[c].type) for c in cols if c in table.columns}
+
+    def key(values: dict) -> tuple:
+        return tuple(str(values.get(c)) for c in ("quand", "qui", "action", "quoi"))
+
+    present = {key(dict(r._mapping)) for r in conn.execute(
+        sa.select(table.c.quand, table.c.qui, table.c.action, table.c.quoi))}
+    new = []
+    for row in _iter_rows(zf, info["fichier"]):
+        values = {}
+        for c in cols:
+            v = row[position[c]]
+            f = decoders.get(c)
+            values[c] = f(v) if (f is not None and v is not None) else v
+        if key(values) not in present:
+            present.add(key(values))
+            new.append(values)
+    if new:
+        conn.execute(sa.insert(table), new)
+    return len(new)
 
 
 def _reset_sequences(conn: Connection, md: sa.MetaData) -> None:
@@ -412,18 +445,27 @@ def restore_backup(source: str | os.PathLike, engine: Engine | None = None,
                     raise SauvegardeError(
                         f"La base visée n'a pas les tables {missing} de la sauvegarde : "
                         f"schémas incompatibles.")
+                # Le journal des accès n'est jamais effacé par une restauration (qui a vu
+                # quoi reste su) : on y ajoute seulement les lignes de la sauvegarde.
+                replaced = [t for t in tables if t.name != storage.journal_acces.name]
                 if conn.dialect.name == "postgresql":
                     # Ni import ni lecture pendant le remplacement : tout ou rien, pour tous.
                     names = ", ".join(f'"{t.name}"' for t in tables)
                     conn.exec_driver_sql(f"LOCK TABLE {names} IN ACCESS EXCLUSIVE MODE")
-                    conn.exec_driver_sql(f"TRUNCATE {names}")
+                    conn.exec_driver_sql(
+                        "TRUNCATE " + ", ".join(f'"{t.name}"' for t in replaced))
                 else:
-                    for table in reversed(tables):
+                    for table in reversed(replaced):
                         conn.execute(sa.delete(table))
                 for table in tables:
-                    if table.name in manifest["tables"]:
-                        counts[table.name] = _load_table(conn, zf, table,
-                                                         manifest["tables"][table.name])
+                    # Une sauvegarde (même fabriquée) ne ranime ni ne crée aucune session.
+                    if table.name not in manifest["tables"] or table.name in storage.NOT_BACKED_UP:
+                        continue
+                    info = manifest["tables"][table.name]
+                    if table.name == storage.journal_acces.name:
+                        counts[table.name] = _merge_access_journal(conn, zf, table, info)
+                    else:
+                        counts[table.name] = _load_table(conn, zf, table, info)
                 if conn.dialect.name == "postgresql":
                     _reset_sequences(conn, md)
                 conn.execute(sa.insert(storage.journal).values(

@@ -338,12 +338,15 @@ def _write_archive(target: Path, contenu: bytes | Path) -> bool:
     bool
         True si le fichier a été écrit, False s'il existait déjà (même empreinte).
     """
+    from observatoire.access import files
+
     if target.exists():
         return False
-    target.parent.mkdir(parents=True, exist_ok=True)
+    # Fichiers reçus : dossiers 0700, fichiers 0600, quel que soit le umask.
+    files.make_private_dirs(target.parent)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.part")
     try:
-        with open(tmp, "wb") as fh:
+        with os.fdopen(files.open_private(tmp), "wb") as fh:
             if isinstance(contenu, Path):
                 with open(contenu, "rb") as src:
                     shutil.copyfileobj(src, fh, 1 << 20)

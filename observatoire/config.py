@@ -50,6 +50,9 @@ class Settings:
     data_dir: Path = ROOT / "data"
     db_url: str = ""
     config_path: Path = DEFAULT_CONFIG
+    #: Section ``[acces]`` brute : durée des sessions, limitation des essais de connexion
+    #: (lue et validée par :mod:`observatoire.access`).
+    acces: dict = field(default_factory=dict)
 
     @property
     def geo_path(self) -> Path:
@@ -120,6 +123,7 @@ def load_settings(path: str | os.PathLike | None = None) -> Settings:
         data_dir=data_dir,
         db_url=db_url,
         config_path=path,
+        acces=dict(raw.get("acces", {})),
     )
 
 

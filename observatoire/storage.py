@@ -150,6 +150,74 @@ journal = sa.Table(
     sa.Column("detail", sa.Text, nullable=True),
 )
 
+#: Sessions des agents (migration 0005). Le navigateur ne présente jamais ``id`` : il
+#: présente un secret (cookie signé) dont seule l'empreinte SHA-256 est ici. Heures UTC.
+sessions_agents = sa.Table(
+    "sessions_agents",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("identifiant", sa.String(128), nullable=False),
+    sa.Column("role", sa.String(32), nullable=False),
+    # "local" (comptes de l'observatoire) ou "oidc"
+    sa.Column("source", sa.String(16), nullable=False),
+    sa.Column("secret_hash", sa.String(64), nullable=True, unique=True),
+    # Jeton à usage unique échangé contre le cookie, lié au navigateur qui s'est connecté.
+    sa.Column("jeton_hash", sa.String(64), nullable=True, unique=True),
+    sa.Column("jeton_expire_le", sa.DateTime, nullable=True),
+    sa.Column("lien", sa.String(64), nullable=True),
+    sa.Column("suite", sa.String(255), nullable=True),
+    sa.Column("oidc_iat", sa.BigInteger, nullable=True),
+    sa.Column("adresse", sa.String(64), nullable=True),
+    sa.Column("navigateur", sa.String(255), nullable=True),
+    sa.Column("cree_le", sa.DateTime, nullable=False),
+    sa.Column("vu_le", sa.DateTime, nullable=False),
+    sa.Column("expire_le", sa.DateTime, nullable=False),
+    sa.Column("fin_le", sa.DateTime, nullable=True),
+    sa.Column("fin_motif", sa.String(64), nullable=True),
+    sa.Index("ix_sessions_agents_identifiant", "identifiant"),
+)
+
+#: Essais de connexion (application et ligne de commande), pour la limitation : par compte
+#: (identifiant connu, ou empreinte d'un identifiant inconnu) et par adresse. Heures UTC.
+tentatives_connexion = sa.Table(
+    "tentatives_connexion",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("quand", sa.DateTime, nullable=False),
+    sa.Column("compte", sa.String(128), nullable=False),
+    sa.Column("adresse", sa.String(128), nullable=False),
+    sa.Column("canal", sa.String(32), nullable=False),
+    # "en_cours" (mot de passe en cours de vérification), "echec" ou "succes"
+    sa.Column("resultat", sa.String(16), nullable=False),
+    # L'essai ne compte plus pour son compte (connexion réussie, déverrouillage) ou pour
+    # son adresse (déverrouillage par un administrateur).
+    sa.Column("compte_efface", sa.Boolean, nullable=False, default=False),
+    sa.Column("adresse_efface", sa.Boolean, nullable=False, default=False),
+    sa.Index("ix_tentatives_compte_quand", "compte", "quand"),
+    sa.Index("ix_tentatives_adresse_quand", "adresse", "quand"),
+)
+
+#: Journal des accès : connexions, échecs, verrouillages, consultations de valeurs
+#: exactes (qui, quand, quoi). Séparé de ``journal`` : il ne change pas la version des
+#: données (les caches de l'application ne sont pas invalidés à chaque consultation).
+journal_acces = sa.Table(
+    "journal_acces",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("quand", sa.DateTime, nullable=False),
+    sa.Column("qui", sa.String(128), nullable=False),
+    sa.Column("action", sa.String(32), nullable=False),
+    sa.Column("canal", sa.String(32), nullable=False),
+    sa.Column("quoi", sa.Text, nullable=True),
+    sa.Column("adresse", sa.String(128), nullable=True),
+    sa.Index("ix_journal_acces_quand", "quand"),
+)
+
+#: Tables de l'accès : jamais prises en compte pour dire si une base est vide.
+ACCESS_TABLES = frozenset({"sessions_agents", "tentatives_connexion", "journal_acces"})
+#: Tables que la sauvegarde ne copie pas : une restauration ne ranime aucune session.
+NOT_BACKED_UP = frozenset({"sessions_agents", "tentatives_connexion"})
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
@@ -190,9 +258,13 @@ def make_engine(url: str | None = None) -> Engine:
     """
     url = url or settings().db_url
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        from observatoire.access import files
+
+        path = files.sqlite_path(url)
+        if path is not None:
+            # Créée d'avance en 0600 : SQLite donne ensuite ses droits aux fichiers -wal
+            # et -shm. Une base existante n'est pas touchée (« base initialiser » répare).
+            files.ensure_private_file(path)
         engine = sa.create_engine(url, connect_args={"timeout": 30})
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         sa.event.listen(engine, "begin", _sqlite_begin)

@@ -40,6 +40,10 @@ def isolated_data(tmp_path, monkeypatch):
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     monkeypatch.setenv("OBSERVATOIRE_DATA_DIR", str(data_dir))
+    # Comptes d'agents isolés aussi : aucun test n'écrit dans ~/.config/observatoire.
+    monkeypatch.setenv("OBSERVATOIRE_COMPTES", str(tmp_path / "comptes.toml"))
+    monkeypatch.delenv("OBSERVATOIRE_AGENT", raising=False)
+    monkeypatch.delenv("OBSERVATOIRE_CLE_SESSION", raising=False)
     if not getattr(isolated_data, "keep_db_url", False):
         monkeypatch.setenv("OBSERVATOIRE_DB_URL", f"sqlite:///{data_dir / 'observatoire.db'}")
     config.settings.cache_clear()
@@ -47,6 +51,30 @@ def isolated_data(tmp_path, monkeypatch):
     yield data_dir
     storage.reset_engines()
     config.settings.cache_clear()
+
+
+#: Mot de passe des comptes créés par la fixture ``agent``.
+AGENT_PASSWORD = "phrase de passe des tests"
+#: Options qui authentifient une commande avec le compte de la fixture ``agent`` (le mot de
+#: passe est lu sur l'entrée standard : ``input=AGENT_PASSWORD + "\n"``).
+AGENT_OPTIONS = ("--agent", "agent.test", "--mot-de-passe-stdin")
+
+
+@pytest.fixture
+def agent(isolated_data):
+    """Compte administrateur « agent.test » (mot de passe :data:`AGENT_PASSWORD`)."""
+    from observatoire import auth
+
+    return auth.add_account("agent.test", AGENT_PASSWORD, "administrateur", "Agent de test")
+
+
+def run_cli_input(capsys, monkeypatch, text: str, *args):
+    """Comme :func:`run_cli`, avec ``text`` sur l'entrée standard."""
+    import io
+    import sys
+
+    monkeypatch.setattr(sys, "stdin", io.StringIO(text))
+    return run_cli(capsys, *args)
 
 
 @pytest.fixture

@@ -45,6 +45,15 @@ def use_demo(demo_dir, monkeypatch, tmp_path):
     return demo_dir
 
 
+def session_of(account: auth.Account):
+    """Référence de session serveur ouverte pour ``account`` (ce que fait la connexion)."""
+    from observatoire.access import sessions
+
+    ref, _jeton = sessions.open_session(account.identifiant, account.role, account.source,
+                                        adresse="local")
+    return ref
+
+
 def app(page: str | None = None, **state) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=120)
     for k, v in state.items():
@@ -181,6 +190,21 @@ def test_forged_session_state_is_not_a_login(use_demo):
     ghost = auth.Account("fantome", "administrateur")  # compte absent du fichier
     at = app("registres", _observatoire_compte=ghost).run()
     assert titles(at) == ["Espace agents : connexion"]
+    # Un objet Account, même d'un compte existant, n'est pas une session : seule une
+    # session ouverte en base après vérification du mot de passe l'est.
+    auth.add_account("chef", "mot de passe solide", "administrateur")
+    chef = auth.verify_password("chef", "mot de passe solide")
+    at = app("registres", _observatoire_compte=chef).run()
+    assert titles(at) == ["Espace agents : connexion"]
+    from observatoire.access import sessions
+
+    fake = sessions.StaffSession("0" * 32, "chef", "local")  # aucune ligne en base
+    at = app("registres", _observatoire_compte=fake).run()
+    assert titles(at) == ["Espace agents : connexion"]
+    ended = session_of(chef)
+    sessions.end(ended.id, "déconnexion")
+    at = app("registres", _observatoire_compte=ended).run()
+    assert titles(at) == ["Espace agents : connexion"]
 
 
 def test_login_opens_staff_pages(use_demo):
@@ -256,7 +280,7 @@ def test_empty_installation_explains_what_to_do(tmp_path, monkeypatch):
     # Au public, ni commande ni clé de configuration.
     texte = " ".join(m.value for m in [*at.markdown, *at.warning, *at.info, *at.caption])
     assert "observatoire " not in texte and ".toml" not in texte
-    at = app(_observatoire_compte=admin()).run()
+    at = app(_observatoire_compte=session_of(admin())).run()
     assert any("Charger le jeu de démonstration" in str(e.proto) for e in at.get("page_link"))
 
 
@@ -265,13 +289,13 @@ def test_demo_loaded_then_cleared_from_the_admin_page(tmp_path, monkeypatch):
 
     monkeypatch.setenv("OBSERVATOIRE_COMPTES", str(tmp_path / "comptes.toml"))
     account = admin()
-    at = app("demonstration", _observatoire_compte=account).run()
+    at = app("demonstration", _observatoire_compte=session_of(account)).run()
     assert titles(at) == ["Démonstration"]
     at.button(key="demo_charger").click().run(timeout=300)
     assert not at.exception, at.exception
     assert demo.is_demo()
     assert any("Démonstration chargée" in s.value for s in at.success)
-    at = app("demonstration", _observatoire_compte=account).run()
+    at = app("demonstration", _observatoire_compte=session_of(account)).run()
     n_plan = len(demo.plan_dispositifs())
     assert any(f"Les {n_plan} dispositifs nommés par le plan" in m.value for m in at.markdown)
     assert at.button(key="demo_effacer").disabled  # confirmation d'abord
@@ -289,10 +313,10 @@ def test_admin_pages(use_demo):
                         ("comptes", "Comptes des agents"),
                         ("publication", "Publication"), ("demonstration", "Démonstration"),
                         ("referentiel", "Référentiel géographique")):
-        at = app(page, _observatoire_compte=account).run()
+        at = app(page, _observatoire_compte=session_of(account)).run()
         assert not at.exception, (page, at.exception)
         assert titles(at) == [title]
-    at = app("comptes", _observatoire_compte=account).run()
+    at = app("comptes", _observatoire_compte=session_of(account)).run()
     assert list(at.dataframe[0].value["identifiant"]) == ["chef"]
 
 
@@ -302,7 +326,7 @@ def test_registry_page_saves_through_the_import_checks(use_demo):
     auth.add_account("cheffe", "mot de passe solide", "administrateur")
     account = auth.verify_password("cheffe", "mot de passe solide")
     before = registres.list_dispositifs().drop(columns=["id"])
-    at = app("registres", _observatoire_compte=account).run()
+    at = app("registres", _observatoire_compte=session_of(account)).run()
     at.button(key="reg_disp_save").click().run()
     assert not at.exception and not at.error, (at.exception, [e.value for e in at.error])
     assert any("enregistré" in m.value for m in at.success)
@@ -328,7 +352,8 @@ def test_data_without_boundaries_keeps_the_table(use_demo, tmp_path, monkeypatch
     assert any("pas encore chargés" in w.value for w in at.warning)
     assert len(at.dataframe[0].value) == 887  # le tableau reste, sans la carte
     auth.add_account("agent1", "mot de passe solide", "agent")
-    at = app(_observatoire_compte=auth.verify_password("agent1", "mot de passe solide")).run()
+    at = app(_observatoire_compte=session_of(
+        auth.verify_password("agent1", "mot de passe solide"))).run()
     assert not at.exception, at.exception
     assert any("Référentiel" in str(getattr(e, "proto", "")) for e in at.get("page_link"))
 
@@ -365,8 +390,8 @@ def test_campagne_counts_agree_between_summary_and_tabs(use_demo):
     from observatoire.app_pages.campagne import expected_status
 
     auth.add_account("agent2", "mot de passe solide", "agent")
-    at = app("campagne", _observatoire_compte=auth.verify_password(
-        "agent2", "mot de passe solide")).run()
+    at = app("campagne", _observatoire_compte=session_of(auth.verify_password(
+        "agent2", "mot de passe solide"))).run()
     assert not at.exception, at.exception
     table = expected_status(2024)
     recus = int((table["État"] != "manquant").sum())
@@ -400,7 +425,7 @@ def test_import_page_resolves_communes_then_commits(tmp_path, monkeypatch):
     auth.add_account("agent1", "mot de passe solide", "agent")
     account = auth.verify_password("agent1", "mot de passe solide")
     content = "Commune;Faits constatés\nArras;12\nBeaumetz;7\nZorglub;3\n".encode()
-    at = app("importer", _observatoire_compte=account).run()
+    at = app("importer", _observatoire_compte=session_of(account)).run()
     at.selectbox(key="imp_contributeur").select("gendarmerie_62")
     at.number_input(key="imp_annee").set_value(2023)
     at.file_uploader(key="imp_fichier").upload("faits.csv", content, "text/csv")
@@ -428,7 +453,7 @@ def test_publication_page_publishes_chosen_territory_and_items(use_demo):
 
     auth.add_account("ddfe", "mot de passe solide", "agent")
     account = auth.verify_password("ddfe", "mot de passe solide")
-    at = app("publication", _observatoire_compte=account).run()
+    at = app("publication", _observatoire_compte=session_of(account)).run()
     assert not at.exception, at.exception
     # Indicateurs proposés par défaut : ceux de la configuration qui ont des données.
     assert at.multiselect(key="pub_indicateurs").value == [

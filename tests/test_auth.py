@@ -89,16 +89,48 @@ def cli(*args, input=None, env=None):
 def test_cli_roundtrip(comptes):
     import os
     env = dict(os.environ)
-    out = cli("ajouter", "agent1", "--role", "agent", "--nom", "Agent Un",
-              "--mot-de-passe-stdin", input="mot de passe solide\n", env=env)
+    # Premier administrateur : sans authentification (personne ne pourrait le faire).
+    out = cli("ajouter", "chef", "--role", "administrateur", "--mot-de-passe-stdin",
+              input="phrase solide du responsable\n", env=env)
+    assert out.returncode == 0, out.stderr
+    # Ensuite, l'administrateur s'authentifie (1re ligne), puis le nouveau mot de passe.
+    out = cli("ajouter", "agent1", "--role", "agent", "--nom", "Agent Un", "--agent", "chef",
+              "--mot-de-passe-stdin", input="phrase solide du responsable\nmot de passe solide\n",
+              env=env)
     assert out.returncode == 0, out.stderr
     assert "agent1" in out.stdout
     assert auth.verify_password("agent1", "mot de passe solide").nom == "Agent Un"
-    out = cli("ajouter", "agent2", "--mot-de-passe-stdin", input="court\n", env=env)
+    out = cli("ajouter", "agent2", "--agent", "chef", "--mot-de-passe-stdin",
+              input="phrase solide du responsable\ncourt\n", env=env)
     assert out.returncode != 0
     assert "trop court" in out.stderr
+    # Sans le mot de passe de l'administrateur : refus, même en le nommant.
+    out = cli("ajouter", "agent3", "--mot-de-passe-stdin", input="mot de passe solide\n",
+              env=dict(env, OBSERVATOIRE_AGENT="chef"))
+    assert out.returncode != 0 and "incorrect" in out.stderr
+    assert "agent3" not in {a["identifiant"] for a in auth.list_accounts()}
+    # lister : administrateurs seulement.
     out = cli("lister", "--json", env=env)
+    assert out.returncode != 0 and out.stdout == ""
+    out = cli("lister", "--json", "--agent", "agent1", "--mot-de-passe-stdin",
+              input="mot de passe solide\n", env=env)
+    assert out.returncode != 0 and "réservée aux administrateurs" in out.stderr
+    out = cli("lister", "--json", "--agent", "chef", "--mot-de-passe-stdin",
+              input="phrase solide du responsable\n", env=env)
+    assert out.returncode == 0, out.stderr
     assert '"agent1"' in out.stdout and "$2b$" not in out.stdout
-    out = cli("supprimer", "agent1", "--oui", env=env)
-    assert out.returncode == 0
-    assert auth.list_accounts() == []
+    out = cli("supprimer", "agent1", "--oui", "--agent", "chef", "--mot-de-passe-stdin",
+              input="phrase solide du responsable\n", env=env)
+    assert out.returncode == 0, out.stderr
+    assert [a["identifiant"] for a in auth.list_accounts()] == ["chef"]
+
+
+def test_password_policy(comptes):
+    for pw, why in (("court", "trop court"), ("a" * 80, "trop long"),
+                    ("abababababababab", "répétitif"), ("xx-paul.martin-2026", "identifiant")):
+        with pytest.raises(auth.AuthError, match=why):
+            auth.check_password_policy("paul.martin", pw)
+    auth.check_password_policy("paul.martin", "une phrase de passe")
+    # Le formulaire de la page Comptes et la CLI passent par add_account.
+    with pytest.raises(auth.AuthError, match="identifiant"):
+        auth.add_account("marie", "MARIE est là, 2026!", "agent")

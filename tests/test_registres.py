@@ -7,8 +7,8 @@ import pytest
 
 from observatoire import registres, storage
 from observatoire.errors import ObservatoireError, ReferentielAbsentError
+from tests.conftest import AGENT_OPTIONS, AGENT_PASSWORD, run_cli_input, shared_path
 from tests.conftest import run_cli as cli
-from tests.conftest import shared_path
 
 # Stockage et ingestion tournent sur SQLite et sur PostgreSQL (conftest.backend ; les cas
 # PostgreSQL sont ignorés avec leur raison sans OBSERVATOIRE_TEST_PG_URL).
@@ -409,14 +409,19 @@ def test_referents_import_and_public_view(engine, tmp_path):
         assert secret not in text
 
 
-def test_referents_cli_hides_names_without_exact(capsys, tmp_path):
+def test_referents_cli_hides_names_without_exact(capsys, tmp_path, agent, monkeypatch):
     path = write_csv(tmp_path / "referents.csv", REFERENTS_CSV)
     assert cli(capsys, "referents", "importer", str(path))[0] == 0
     for args in (("referents", "lister"), ("referents", "lister", "--json")):
         code, out, _ = cli(capsys, *args)
         assert code == 0 and "Béthune" in out
         assert "Camille" not in out and "camille@mairie.invalid" not in out
-    code, out, _ = cli(capsys, "referents", "lister", "--exact", "--json")
+    # Noms et contacts : mot de passe d'un agent exigé.
+    code, out, err = run_cli_input(capsys, monkeypatch, "", "referents", "lister", "--exact",
+                                   *AGENT_OPTIONS)
+    assert code != 0 and "Camille" not in out and "mot de passe" in err
+    code, out, _ = run_cli_input(capsys, monkeypatch, AGENT_PASSWORD + "\n", "referents",
+                                 "lister", "--exact", "--json", *AGENT_OPTIONS)
     rows = {r["code_insee"]: r for r in json.loads(out)}
     assert rows["62119"]["nom_referent"] == "Camille Exemple"
 

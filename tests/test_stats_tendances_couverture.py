@@ -176,9 +176,10 @@ def test_import_des_populations(engine, tmp_path):
         charger_population("inconnu", 2024, engine=engine)
 
 
-def _run(*args, env=None):
+def _run(*args, env=None, input=""):
+    # Sans terminal de contrôle (start_new_session), comme une tâche planifiée.
     return subprocess.run([sys.executable, "-m", "observatoire", *args], capture_output=True,
-                          text=True, env=env)
+                          text=True, env=env, input=input, start_new_session=True)
 
 
 def test_cli_sans_donnees():
@@ -203,15 +204,18 @@ def test_cli_sur_la_demonstration(monkeypatch):
     assert not any(r["observe"] is not None and 1 <= r["observe"] <= 4 for r in lignes)
     assert {r["label"] for r in lignes} <= {"révélatrice", "pas d'écart détecté",
                                             "blanche présumée", "non concluant"}
-    # --staff refusé sans agent nommé.
-    env.pop("OBSERVATOIRE_AGENT", None)
+    # --staff : nommer un compte ne suffit jamais, son mot de passe est exigé.
+    from observatoire import auth
+
+    auth.add_account("agent.stats", "phrase de passe des tests", "agent")
+    env["OBSERVATOIRE_AGENT"] = "agent.stats"
     out = _run("analyser", "--annee", "2024", "--indicateur", "faits_constates", "--staff",
                env=env)
-    assert out.returncode != 0 and "OBSERVATOIRE_AGENT" in out.stderr
-    env["OBSERVATOIRE_AGENT"] = "personne"
+    assert out.returncode != 0 and "mot de passe" in out.stderr and out.stdout == ""
     out = _run("analyser", "--annee", "2024", "--indicateur", "faits_constates", "--staff",
-               env=env)
-    assert out.returncode != 0 and "ne nomme aucun compte" in out.stderr
+               "--mot-de-passe-stdin", "--json", env=env, input="phrase de passe des tests\n")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["vue"] == "agents"
     out = _run("analyser", "--tendance", "2023", "2024", "--indicateur", "faits_constates",
                "--niveau", "epci", env=env)
     assert out.returncode == 0 and "difference" in out.stdout

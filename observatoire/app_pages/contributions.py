@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from observatoire import batches
+from observatoire import auth, batches
 from observatoire.app_pages import common
 from observatoire.errors import ObservatoireError
 
@@ -53,7 +53,9 @@ def page() -> None:
     c1, c2 = st.columns(2)
     if path.exists():
         c1.download_button("Télécharger le fichier archivé", path.read_bytes(),
-                           file_name=row["fichier"], key="contrib_dl")
+                           file_name=row["fichier"], key="contrib_dl",
+                           on_click=auth.journal_view, kwargs={"once": False},
+                           args=(account, f"Fichier reçu, lot {lot_id} : {row['fichier']}"))
     else:
         c1.warning("Fichier archivé introuvable.")
     if not row["courant"]:

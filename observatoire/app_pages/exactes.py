@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from observatoire import auth
 from observatoire.app_pages import common
 from observatoire.errors import ObservatoireError
 
@@ -41,6 +42,9 @@ def page() -> None:
     except ObservatoireError as exc:
         common.show_error(exc)
         return
+    quoi = (f"Valeurs exactes : {libelles.get(indicateur, indicateur)}, {annee}, "
+            f"{common.NIVEAU_SINGULIER.get(niveau, niveau)}")
+    auth.journal_view(account, quoi)
     noms = common.contributeurs()
     shown = table[[c for c in COLONNES if c in table]].copy()
     if "sources" in shown:
@@ -60,5 +64,6 @@ def page() -> None:
         "Télécharger (CSV, diffusion restreinte)",
         shown.to_csv(sep=";", index=False, decimal=",").encode("utf-8-sig"),
         file_name=f"restreint_{indicateur}_{niveau}_{annee}.csv", mime="text/csv",
-        key="exact_csv")
+        key="exact_csv", on_click=auth.journal_view, args=(account, "Export CSV : " + quoi),
+        kwargs={"once": False})
     st.caption(f"Consulté par {account.label}.")

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from observatoire import registres
+from observatoire import auth, registres
 from observatoire.app_pages import common
 from observatoire.errors import ObservatoireError
 
@@ -110,6 +110,7 @@ def _enregistrer(quoi: str, key: str, save, message) -> None:
 
 def _referents(account) -> None:
     refs = registres.list_referents(exact=True)
+    auth.journal_view(account, "Registre des référents (noms et contacts)")
     st.caption(f"{len(refs)} communes avec un référent. Le nom et le contact du référent ne "
                "sortent jamais de l'espace agents. Modifiez, ajoutez (code INSEE ou nom de la "
                "commune) ou retirez une ligne, puis enregistrez : mêmes contrôles que l'import "

@@ -1,19 +1,20 @@
 """Commande ``observatoire analyser`` : tableau d'analyse, tendances, couverture.
 
-La sortie est la vue publique (secret statistique appliqué) sauf avec ``--staff``, que
-l'on n'accepte que si la variable d'environnement ``OBSERVATOIRE_AGENT`` nomme un compte
-d'agent existant (``observatoire comptes lister``).
+La sortie est la vue publique (secret statistique appliqué) sauf avec ``--staff``, qui
+demande le mot de passe d'un compte d'agent (:mod:`observatoire.cli._acces`).
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
 
 import click
 import numpy as np
 import pandas as pd
+
+from observatoire.cli import _acces
+from observatoire.errors import ObservatoireError
 
 NIVEAUX = ("commune", "epci", "arrondissement", "departement")
 
@@ -26,25 +27,6 @@ _COLONNES_TEXTE = {
                    "composante_distance", "composante_sans_referent", "indice_priorite",
                    "rang_priorite"],
 }
-
-
-def verifier_agent() -> str:
-    """Identifiant de l'agent nommé par ``OBSERVATOIRE_AGENT`` (erreur française sinon)."""
-    ident = os.environ.get("OBSERVATOIRE_AGENT", "").strip()
-    if not ident:
-        raise click.UsageError(
-            "--staff montre les valeurs exactes, réservées aux agents : définissez "
-            "OBSERVATOIRE_AGENT avec votre identifiant d'agent (observatoire comptes lister)."
-        )
-    from observatoire import auth
-
-    connus = {c["identifiant"] for c in auth.list_accounts()}
-    if ident not in connus:
-        raise click.UsageError(
-            f"OBSERVATOIRE_AGENT=« {ident} » ne nomme aucun compte d'agent : créez-le "
-            f"(observatoire comptes ajouter) ou corrigez la variable."
-        )
-    return ident
 
 
 def _json_value(x):
@@ -139,7 +121,8 @@ def _imprimer(table: pd.DataFrame, genre: str, as_json: bool, vue: str) -> None:
 @click.option("--moran", is_flag=True, help="Moran local sur les taux (contours requis).")
 @click.option("--json", "as_json", is_flag=True, help="Sortie JSON.")
 @click.option("--staff", is_flag=True,
-              help="Valeurs exactes (agents : OBSERVATOIRE_AGENT doit nommer un compte).")
+              help="Valeurs exactes (agents : mot de passe du compte demandé).")
+@_acces.exige_agent(si="staff")
 @click.pass_context
 def analyser(ctx, annees, indicateur, niveau, contributeurs, denominateur, tendance, serie,
              couverture, fdr, surdispersion, moran, as_json, staff) -> None:
@@ -155,8 +138,6 @@ def analyser(ctx, annees, indicateur, niveau, contributeurs, denominateur, tenda
 
     if not indicateur:
         raise click.UsageError("Précisez l'indicateur : --indicateur CODE.")
-    if staff:
-        verifier_agent()
     contributeurs = list(contributeurs) or None
     vue = "agents" if staff else "publique"
     if tendance:

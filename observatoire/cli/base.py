@@ -18,9 +18,29 @@ def base() -> None:
 
 @base.command("initialiser")
 def initialiser() -> None:
-    """Crée la base ou applique les migrations en attente (idempotent)."""
+    """Crée la base ou applique les migrations en attente (idempotent).
+
+    Remet aussi les droits privés (fichiers 0600, dossiers 0700) de la base, des fichiers
+    reçus, des sauvegardes du dossier de données, des clés et du fichier des comptes, et
+    dit ce qu'elle a changé.
+    """
+    from observatoire.access import files
+
     engine = storage.get_engine()
     click.echo(f"Base prête : {engine.url.render_as_string(hide_password=True)}")
+    repaired = files.repair()
+    if not repaired:
+        click.echo("Droits d'accès : fichiers et dossiers déjà privés (0600 et 0700).")
+        return
+    fixed = [r for r in repaired if not r.erreur]
+    if fixed:
+        click.echo(f"Droits d'accès corrigés ({len(fixed)}), lisibles par le seul compte "
+                   f"qui fait tourner l'observatoire :")
+        for r in fixed:
+            click.echo(f"  {r.text()}")
+    for r in repaired:
+        if r.erreur:
+            click.echo(f"Attention : {r.text()}", err=True)
 
 
 @base.command("etat")

@@ -9,6 +9,7 @@ import click
 import pandas as pd
 
 from observatoire import registres
+from observatoire.cli import _acces
 
 
 def _records(df: pd.DataFrame) -> list[dict]:
@@ -136,8 +137,9 @@ def importer_referents(fichier: Path, remplacer: bool, as_json: bool) -> None:
 
 @referents.command("lister")
 @click.option("--exact", is_flag=True,
-              help="Ajoute nom et contact des référents (usage interne des agents).")
+              help="Ajoute nom et contact des référents (agents : mot de passe demandé).")
 @click.option("--json", "as_json", is_flag=True, help="Sortie JSON.")
+@_acces.exige_agent(si="exact")
 def lister_referents(exact: bool, as_json: bool) -> None:
     """Liste les communes ayant un référent VIF (sans les noms, sauf --exact)."""
     df = registres.list_referents(exact=exact) if exact else registres.public_referents()

@@ -51,17 +51,18 @@ def _run(env, *args):
 class Server:
     """Une instance de l'application sur son propre dossier de données.
 
-    Lancée comme ``make app`` (``serveur.py`` : carte d'ouverture calculée au démarrage).
+    Lancée comme ``make app`` (``app.py`` : carte d'ouverture calculée au démarrage).
     ``contours=False`` : installation neuve, sans contours importés (contours simplifiés
     livrés avec l'application).
     """
 
-    def __init__(self, base: Path, demo: bool, contours: bool = True):
+    def __init__(self, base: Path, demo: bool, contours: bool = True,
+                 extra_env: dict | None = None):
         data = base / "data"
         data.mkdir(parents=True)
         self.env = dict(os.environ, OBSERVATOIRE_DATA_DIR=str(data),
                         OBSERVATOIRE_DB_URL=f"sqlite:///{data / 'observatoire.db'}",
-                        OBSERVATOIRE_COMPTES=str(base / "comptes.toml"))
+                        OBSERVATOIRE_COMPTES=str(base / "comptes.toml"), **(extra_env or {}))
         if contours:
             communes = shared_path("geo", "pas-de-calais", "communes-62-pas-de-calais.geojson")
             _run(self.env, "referentiel", "importer", str(communes))
@@ -75,7 +76,7 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = open(base / "streamlit.log", "w")  # noqa: SIM115
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(ROOT / "serveur.py"),
+            [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
              "--server.port", str(self.port), "--server.address", "127.0.0.1",
              "--server.headless", "true", "--server.fileWatcherType", "none",
              "--browser.gatherUsageStats", "false"],
