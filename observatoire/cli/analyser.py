@@ -14,7 +14,6 @@ import numpy as np
 import pandas as pd
 
 from observatoire.cli import _acces
-from observatoire.errors import ObservatoireError
 
 NIVEAUX = ("commune", "epci", "arrondissement", "departement")
 
