@@ -43,6 +43,10 @@ class Indicateur:
         En-têtes rencontrés dans les fichiers des contributeurs.
     actif : bool
         False pour un indicateur retiré (gardé pour l'historique).
+    inclus_dans : str or None
+        Code de l'indicateur dont celui-ci est un « dont » (les victimes femmes parmi les
+        victimes reçues) : publiés ensemble, leur différence est un effectif de plus à
+        protéger.
     """
 
     code: str
@@ -51,6 +55,7 @@ class Indicateur:
     contributeurs_types: tuple[str, ...]
     synonymes: tuple[str, ...]
     actif: bool = True
+    inclus_dans: str | None = None
 
 
 #: Type de registre d'une source publique importée par l'observatoire (le SSMSI).
@@ -149,7 +154,8 @@ def load_indicateurs(directory: Path | None = None) -> tuple[Indicateur, ...]:
                    definition=r.get("definition", "").strip(),
                    contributeurs_types=_split(r.get("contributeurs_types", "")),
                    synonymes=_split(r.get("synonymes", "")),
-                   actif=r.get("actif", "oui").strip().lower() not in {"non", "0", "false"})
+                   actif=r.get("actif", "oui").strip().lower() not in {"non", "0", "false"},
+                   inclus_dans=str(r.get("inclus_dans") or "").strip() or None)
         for r in df.to_dict("records") if r["code"].strip()
     )
 

@@ -23,6 +23,76 @@ REFERENCE_DIR = ROOT / "data" / "communes"
 CATALOGUE_DIR = ROOT / "data" / "catalogues"
 
 
+#: Niveaux géographiques qu'une diffusion peut publier, du plus fin au plus large.
+NIVEAUX_DIFFUSION = ("commune", "epci", "arrondissement", "departement")
+
+
+@dataclass(frozen=True)
+class DiffusionConfig:
+    """Ce que publie chaque diffusion annuelle (section ``[diffusion]``).
+
+    Attributes
+    ----------
+    indicateurs : tuple of str
+        Indicateurs publiés (vide : ceux de ``[publication]``).
+    niveaux : tuple of str
+        Niveaux publiés pour l'année N.
+    serie_niveaux : tuple of str
+        Niveaux auxquels la diffusion de N montre les années antérieures qu'aucune
+        diffusion validée n'a encore publiées.
+    evolution : bool
+        Comparer N à N − 1 (à partir des seules valeurs publiées des deux années).
+    cumul_annees : int
+        Longueur du cumul publié pour les petites communes (0 : pas de cumul).
+    cumul_population_max : int
+        Communes concernées par le cumul : population municipale inférieure à ce nombre.
+    fdr : bool
+        Contrôle de Benjamini–Hochberg des étiquettes communales.
+    alpha : float
+        Niveau des étiquettes.
+    """
+
+    indicateurs: tuple[str, ...] = ()
+    niveaux: tuple[str, ...] = NIVEAUX_DIFFUSION
+    serie_niveaux: tuple[str, ...] = ("epci", "arrondissement", "departement")
+    evolution: bool = True
+    cumul_annees: int = 3
+    cumul_population_max: int = 10_000
+    fdr: bool = True
+    alpha: float = 0.05
+
+
+def _diffusion(raw: dict, path: Path) -> DiffusionConfig:
+    def _niveaux(cle: str, defaut: tuple[str, ...]) -> tuple[str, ...]:
+        val = tuple(str(x) for x in raw.get(cle, defaut))
+        inconnus = [x for x in val if x not in NIVEAUX_DIFFUSION]
+        if inconnus:
+            raise ConfigurationError(
+                f"{path}, section [diffusion], clé « {cle} » : niveau(x) inconnu(s) "
+                f"{', '.join(inconnus)} ; possibles : {', '.join(NIVEAUX_DIFFUSION)}.")
+        return val
+
+    cumul = int(raw.get("cumul_annees", 3))
+    if cumul not in (0, 2, 3, 4, 5):
+        raise ConfigurationError(
+            f"{path}, section [diffusion] : cumul_annees vaut {cumul} ; choisissez 0 (pas de "
+            f"cumul) ou une durée de 2 à 5 ans.")
+    alpha = float(raw.get("alpha", 0.05))
+    if not 0 < alpha < 0.5:
+        raise ConfigurationError(
+            f"{path}, section [diffusion] : alpha vaut {alpha} ; il doit être entre 0 et 0,5.")
+    return DiffusionConfig(
+        indicateurs=tuple(str(x) for x in raw.get("indicateurs", ())),
+        niveaux=_niveaux("niveaux", NIVEAUX_DIFFUSION),
+        serie_niveaux=_niveaux("serie_niveaux", ("epci", "arrondissement", "departement")),
+        evolution=bool(raw.get("evolution", True)),
+        cumul_annees=cumul,
+        cumul_population_max=int(raw.get("cumul_population_max", 10_000)),
+        fdr=bool(raw.get("fdr", True)),
+        alpha=alpha,
+    )
+
+
 @dataclass(frozen=True)
 class Settings:
     """Réglages effectifs de l'observatoire.
@@ -44,6 +114,7 @@ class Settings:
     taille_max_mo: float = 20
     decompression_max_mo: float = 200
     indicateurs_publies: tuple[str, ...] = ()
+    diffusion: DiffusionConfig = field(default_factory=lambda: DiffusionConfig())
     fdr: bool = True
     surdispersion: str = "multiplicative"
     attendu_min_surdispersion: float = 10.0
@@ -117,6 +188,7 @@ def load_settings(path: str | os.PathLike | None = None) -> Settings:
         taille_max_mo=float(imp.get("taille_max_mo", 20)),
         decompression_max_mo=float(imp.get("decompression_max_mo", 200)),
         indicateurs_publies=tuple(raw.get("publication", {}).get("indicateurs", [])),
+        diffusion=_diffusion(raw.get("diffusion", {}), path),
         fdr=bool(ana.get("controle_multiplicite", True)),
         surdispersion=modele,
         attendu_min_surdispersion=float(ana.get("attendu_min_surdispersion", 10)),

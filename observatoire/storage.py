@@ -150,6 +150,32 @@ journal = sa.Table(
     sa.Column("detail", sa.Text, nullable=True),
 )
 
+#: Diffusions publiques : une par année et par version, figée une fois validée.
+#: ``public`` est tout ce que le public peut lire (JSON compressé, empreinte ``sha256``) ;
+#: ``prive`` les valeurs exactes des cellules tues, pour auditer les diffusions suivantes.
+diffusions = sa.Table(
+    "diffusions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("annee", sa.Integer, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    # "preparee" (candidate), "validee" (publiée, courante), "remplacee" (publiée, puis
+    # corrigée par une version suivante : elle reste publique et auditée).
+    sa.Column("statut", sa.String(16), nullable=False),
+    sa.Column("prepare_le", sa.DateTime, nullable=False),
+    sa.Column("prepare_par", sa.String(128), nullable=False),
+    sa.Column("valide_le", sa.DateTime, nullable=True),
+    sa.Column("valide_par", sa.String(128), nullable=True),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("public", sa.LargeBinary, nullable=False),
+    sa.Column("prive", sa.LargeBinary, nullable=False),
+    sa.Column("audit", sa.Text, nullable=False),
+    sa.Column("demo", sa.Boolean, nullable=False, default=False),
+    sa.Index("ix_diffusions_annee_statut", "annee", "statut"),
+    sa.UniqueConstraint("annee", "version", name="uq_diffusions_annee_version"),
+)
+
+
 #: Sessions des agents (migration 0005). Le navigateur ne présente jamais ``id`` : il
 #: présente un secret (cookie signé) dont seule l'empreinte SHA-256 est ici. Heures UTC.
 sessions_agents = sa.Table(

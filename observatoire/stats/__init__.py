@@ -13,7 +13,8 @@ API stable partagée par l'application, la ligne de commande et les exports :
 - :func:`tendance`, :func:`serie` : évolutions entre années ;
 - :func:`couverture`, :func:`indice_priorite` : distances aux dispositifs, référents,
   priorités ;
-- :func:`observatoire.secrecy.apply_public` : la vue publique de tous ces tableaux.
+- ce sont des vues d'agents : le public ne lit que les diffusions validées
+  (:mod:`observatoire.diffusion`).
 
 La méthode est décrite, en français, dans ``docs/methodologie.md``.
 """

@@ -532,10 +532,9 @@ def analyser(
     Returns
     -------
     pandas.DataFrame
-        Voir :func:`analyser_table`. Vue complète (agents) : passer le résultat par
-        :func:`observatoire.secrecy.apply_public` avant toute diffusion. Pour un niveau
-        agrégé, la colonne ``total_protege`` dit quels totaux le secret secondaire masque.
-        ``attrs`` en plus : ``indicateur``, ``denominateur``, ``denominateurs`` (d'où
+        Voir :func:`analyser_table`. Vue complète (agents) : le public ne lit jamais ces
+        tableaux, mais les diffusions validées (:mod:`observatoire.diffusion`), protégées
+        ensemble. ``attrs`` en plus : ``indicateur``, ``denominateur``, ``denominateurs`` (d'où
         vient la population de chaque année), ``sources_manquantes`` (lots attendus par la
         campagne et absents : laissés de côté, effectifs comme attendus).
 
@@ -663,7 +662,7 @@ def analyser_niveaux(
     >>> t["epci"]  # doctest: +SKIP
     """
     from observatoire import communes as _communes
-    from observatoire import secrecy, storage
+    from observatoire import storage
     from observatoire.config import settings
     from observatoire.stats.perimetres import sources_manquantes
 
@@ -713,12 +712,6 @@ def analyser_niveaux(
         t = analyser_unites(base, valeurs, niveau, code_map=code_map, alpha=alpha, fdr=fdr,
                             surdispersion=surdispersion, geometrie=geo, moran=moran, noms=noms,
                             attendu_min_surdispersion=s.attendu_min_surdispersion)
-        if niveau != "commune":
-            # Le plan du secret secondaire se décide sur les communes : on le calcule ici
-            # pour que la vue publique d'un niveau agrégé n'ait pas besoin de les relire.
-            t["total_protege"] = secrecy.totaux_proteges(
-                base, niveau, seuil=s.seuil_secret).reindex(t["code"]).fillna(
-                False).to_numpy(bool)
         t.attrs.update({"indicateur": indicateur, "denominateur": denominateur,
                         "annees_demandees": annees, "denominateurs": sources_pop,
                         "sources_manquantes": manquantes})

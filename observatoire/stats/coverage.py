@@ -376,7 +376,7 @@ def analyser_couverture(annees, indicateur: str, *, engine=None, points=None,
     Returns
     -------
     pandas.DataFrame
-        Vue agents ; passer par :func:`observatoire.secrecy.apply_public` pour diffuser.
+        Vue agents (le public ne lit que les diffusions validées).
     """
     import sqlalchemy as sa
 

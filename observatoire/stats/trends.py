@@ -68,8 +68,6 @@ def rapport_taux_exact(o1, o2, pa1, pa2) -> np.ndarray:
 def _par_annee(valeurs, communes, annee, *, territoire, niveau, population, code_map,
                territoires_contributeurs, borne_masque, noms, couvertures=None,
                groupes_sources=None):
-    from observatoire import secrecy
-
     v = valeurs[valeurs["annee"] == annee]
     pop = population.get(annee) if isinstance(population, Mapping) else population
     base = mesurer_communes(v, communes, population=pop, code_map=code_map,
@@ -81,12 +79,7 @@ def _par_annee(valeurs, communes, annee, *, territoire, niveau, population, code
         attrs = base.attrs
         base = base[base["code"].isin(codes)].reset_index(drop=True)
         base.attrs = attrs
-    t = agreger(base, niveau, noms=noms)
-    if niveau != "commune":
-        # Totaux que le secret secondaire de l'année doit masquer (décidé sur les communes).
-        t["total_protege"] = secrecy.totaux_proteges(base, niveau, borne_masque + 1).reindex(
-            t["code"]).fillna(False).to_numpy(bool)
-    return t
+    return agreger(base, niveau, noms=noms)
 
 
 def tendance(
@@ -172,8 +165,6 @@ def tendance(
         out[f"observe_{k}"] = pd.array(t["observe"].tolist(), dtype="Int64")
         out[f"masque_{k}"] = t["masque"].to_numpy(bool)
         out[f"population_{k}"] = t["personnes_annees"].to_numpy(float)
-        if "total_protege" in t:
-            out[f"total_protege_{k}"] = t["total_protege"].to_numpy(bool)
     o1 = out["observe_1"].to_numpy(dtype=float, na_value=np.nan)
     o2 = out["observe_2"].to_numpy(dtype=float, na_value=np.nan)
     pa1, pa2 = out["population_1"].to_numpy(float), out["population_2"].to_numpy(float)
@@ -257,8 +248,7 @@ def serie(
                        borne_masque=borne, noms=noms, couvertures=couvertures,
                        groupes_sources=groupes_sources)
         cols = ["code", "nom", "niveau"] + [c for c in _GROUPES if c in t] + [
-            "observe", "masque", "n_masques", "personnes_annees", "couverture"] + (
-            ["total_protege"] if "total_protege" in t else [])
+            "observe", "masque", "n_masques", "personnes_annees", "couverture"]
         m = t[cols].copy()
         m.insert(3, "annee", annee)
         pa = m["personnes_annees"].to_numpy(float)
@@ -312,7 +302,7 @@ def _contexte(indicateur, annees, contributeurs, engine, valeurs=None):
 def analyser_tendance(annee_1: int, annee_2: int, indicateur: str, *,
                       contributeurs: Iterable[str] | None = None, niveau: str = "commune",
                       alpha: float = 0.05, engine=None) -> pd.DataFrame:
-    """:func:`tendance` sur les valeurs de la base (vue agents : passer par apply_public)."""
+    """:func:`tendance` sur les valeurs de la base (vue agents)."""
     v, ctx, sources_pop = _contexte(indicateur, [annee_1, annee_2], contributeurs, engine)
     manquantes = {int(annee_1), int(annee_2)} - {int(a) for a in v["annee"]}
     if manquantes:
