@@ -460,7 +460,8 @@ def _counts(conn) -> dict[str, int]:
 
 
 def load_demo(annees: Iterable[int] = DEFAULT_YEARS, graine: int = DEFAULT_SEED,
-              engine: Engine | None = None) -> dict:
+              engine: Engine | None = None, *, diffusions: bool = True,
+              progress=None) -> dict:
     """Remplit une base vide avec le jeu fictif de démonstration.
 
     Parameters
@@ -470,12 +471,17 @@ def load_demo(annees: Iterable[int] = DEFAULT_YEARS, graine: int = DEFAULT_SEED,
     graine : int
         Graine du modèle : même graine, mêmes valeurs.
     engine : Engine, optional
+    diffusions : bool, default True
+        Préparer, auditer et valider la diffusion de chaque année (dans l'ordre), pour que
+        la carte publique et ``observatoire publier`` fonctionnent aussitôt.
+    progress : callable, optional
+        ``progress(fraction, message)`` pendant la préparation des diffusions.
 
     Returns
     -------
     dict
         Résumé : ``annees``, ``graine``, ``lots``, ``valeurs``, ``dispositifs``,
-        ``referents``, ``zones_blanches``, ``zones_revelatrices``.
+        ``referents``, ``zones_blanches``, ``zones_revelatrices``, ``diffusions``.
 
     Raises
     ------
@@ -533,8 +539,21 @@ def load_demo(annees: Iterable[int] = DEFAULT_YEARS, graine: int = DEFAULT_SEED,
     layer = registres.commune_layer_or_none()
     if layer is not None:
         registres.place_at_communes(engine, layer)
+    publiees = []
+    if diffusions:
+        from observatoire import diffusion
+
+        for k, annee in enumerate(annees):
+            def etape(f, m, k=k, annee=annee):
+                if progress:
+                    progress((k + f) / len(annees), f"diffusion {annee} : {m}")
+            d = diffusion.preparer(annee, engine=engine, par=DEMO_USER, progress=etape)
+            d = diffusion.valider(engine=engine, diffusion_id=d.id, par=DEMO_USER,
+                                  audit=d.audit)
+            publiees.append({"annee": d.annee, "version": d.version, "id": d.id,
+                             "sha256": d.sha256})
     return {**info, "lots": n_lots, "valeurs": len(values), "dispositifs": len(dispositifs),
-            "referents": len(referents)}
+            "referents": len(referents), "diffusions": publiees}
 
 
 def etat(engine: Engine | None = None) -> str:
@@ -621,6 +640,8 @@ def clear_demo(engine: Engine | None = None, *, recharger_plan: bool = True,
                 storage.dispositifs.c.demo.is_(True))).rowcount,
             "referents": conn.execute(sa.delete(storage.referents).where(
                 storage.referents.c.demo.is_(True))).rowcount,
+            "diffusions": conn.execute(sa.delete(storage.diffusions).where(
+                storage.diffusions.c.demo.is_(True))).rowcount,
         }
         remaining = _counts(conn)
         if any(remaining.values()):

@@ -861,8 +861,8 @@ def values_from_table(table: pd.DataFrame, mesure: str, classification=None, *,
     Parameters
     ----------
     table : pandas.DataFrame
-        Sortie de ``secrecy.apply_public(stats.analyser(...))`` : ``code``, ``nom``,
-        ``observe``, ``taux``, ``taux_lisse``, ``ratio``, ``label``, ``secret``.
+        Table publique d'une diffusion (:func:`observatoire.diffusion.lecture.table`) :
+        ``code``, ``nom``, ``observe``, ``taux``, ``taux_lisse``, ``ratio``, ``label``, ``secret``.
     mesure : {"observe", "taux", "taux_lisse", "ratio", "label"}
     classification : observatoire.classification.Classification, optional
         Classes de la mesure numérique (inutile pour ``"label"``).

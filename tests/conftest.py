@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import geopandas as gpd
@@ -150,3 +151,60 @@ def sans_contours_livres(monkeypatch):
     from observatoire.referentiel import simplifies
 
     monkeypatch.setattr(simplifies, "disponible", lambda departement: False)
+
+
+def vue_publique(table, niveaux=("epci", "arrondissement", "departement"), seuil: int = 5,
+                 indicateur: str = "v", annees=(2024,)):
+    """Tables publiques d'une diffusion construite d'une table communale d'analyse.
+
+    Le public ne lit que des diffusions : c'est ainsi qu'un test voit ce qu'il verrait.
+    Renvoie ``{niveau: DataFrame}`` (lecture des tables publiques, :mod:`diffusion.lecture`).
+    """
+    from observatoire.diffusion import lecture
+    from observatoire.diffusion.preparation import Reglages, diffuser, exactes, tables_periode
+
+    m = exactes(table)
+    tables = tables_periode(indicateur, list(annees), m, niveaux)
+    res = diffuser(tables, reglages=Reglages(seuil=seuil))
+    pub = {"annee": int(annees[-1]), "tables": res.tables, "seuil_secret": seuil}
+    per = tables[0].cle.periode
+    return {t.cle.niveau: lecture.table(pub, indicateur, per, t.cle.niveau) for t in tables}
+
+
+@pytest.fixture(scope="session")
+def demo_reference(tmp_path_factory):
+    """Dossier de données de démonstration, préparé **une fois** pour toute la session.
+
+    Contours réels du Pas-de-Calais importés, démonstration chargée et ses diffusions
+    2022 à 2024 préparées, auditées et validées (``observatoire demo``, comme le ferait un
+    utilisateur). Les tests en font une copie (:func:`copier_demo`) : préparer trois
+    diffusions prend plus d'une minute, on ne le fait pas à chaque module.
+    """
+    import subprocess
+    import sys
+
+    communes = shared_path("geo", "pas-de-calais", "communes-62-pas-de-calais.geojson")
+    base = tmp_path_factory.mktemp("demo-reference")
+    data = base / "data"
+    data.mkdir()
+    env = dict(os.environ, OBSERVATOIRE_DATA_DIR=str(data),
+               OBSERVATOIRE_DB_URL=f"sqlite:///{data / 'observatoire.db'}",
+               OBSERVATOIRE_COMPTES=str(base / "comptes.toml"))
+    env.pop("OBSERVATOIRE_AGENT", None)
+    for args in (["referentiel", "importer", str(communes), "--millesime", "2018",
+                  "--source", "IGN – ADMIN EXPRESS COG 2018"], ["demo"]):
+        out = subprocess.run([sys.executable, "-m", "observatoire", *args], env=env,
+                             capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr
+    return data
+
+
+def copier_demo(reference: Path, destination: Path) -> Path:
+    """Copie le dossier de démonstration de référence ; renvoie le dossier de données."""
+    import shutil
+
+    data = destination / "data"
+    if data.exists():
+        shutil.rmtree(data)
+    shutil.copytree(reference, data)
+    return data

@@ -2,10 +2,7 @@
 
 import html
 import json
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -14,25 +11,17 @@ from streamlit.testing.v1 import AppTest
 from streamlit.util import calc_hash
 
 from observatoire import auth, config, storage
-from tests.conftest import shared_path
+from tests.conftest import copier_demo
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
 
 
 @pytest.fixture(scope="module")
-def demo_dir(tmp_path_factory):
-    """Dossier de données avec les contours réels du Pas-de-Calais et la démonstration."""
-    communes = shared_path("geo", "pas-de-calais", "communes-62-pas-de-calais.geojson")
-    data = tmp_path_factory.mktemp("app") / "data"
-    data.mkdir()
-    env = dict(os.environ, OBSERVATOIRE_DATA_DIR=str(data),
-               OBSERVATOIRE_DB_URL=f"sqlite:///{data / 'observatoire.db'}")
-    for args in (["referentiel", "importer", str(communes)], ["demo"]):
-        out = subprocess.run([sys.executable, "-m", "observatoire", *args], env=env,
-                             capture_output=True, text=True)
-        assert out.returncode == 0, out.stderr
-    return data
+def demo_dir(tmp_path_factory, demo_reference):
+    """Dossier de données avec les contours réels du Pas-de-Calais, la démonstration et ses
+    diffusions validées (copie de la référence de session)."""
+    return copier_demo(demo_reference, tmp_path_factory.mktemp("app"))
 
 
 @pytest.fixture

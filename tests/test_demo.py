@@ -49,7 +49,8 @@ def test_model_has_blank_and_revealing_zones():
 
 
 def test_demo_contents(engine):
-    summary = demo.load_demo(engine=engine)
+    summary = demo.load_demo(engine=engine, diffusions=False)
+    assert summary["diffusions"] == []
     assert demo.is_demo(engine)
     assert demo.demo_info(engine)["graine"] == 62
     values = storage.current_values(engine)
@@ -130,7 +131,7 @@ def test_demo_and_real_separation_and_clearing(engine, tmp_path, capsys):
     assert not plan["nom"].str.contains("fictif").any()
     assert not any(p.is_file() for p in archive.rglob("*"))
     # Sur le seul registre du plan, la démonstration peut revenir (elle le reprend).
-    demo.load_demo([2024], engine=engine)
+    demo.load_demo([2024], engine=engine, diffusions=False)
     assert demo.is_demo(engine)
     assert demo.clear_demo(engine, recharger_plan=False)["dispositifs_plan"] == 0
     assert demo.etat(engine) == "vide"

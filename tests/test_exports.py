@@ -98,8 +98,8 @@ def _publication(demo: bool = True) -> Publication:
         tables={(IND, "commune"): t, **agr}, contributeurs={IND: ["Police", "Gendarmerie"]},
         tendances={IND: tend}, couverture=cov, dispositifs=disp,
         referents=pd.DataFrame({"code": ["99010", "99011"], "forme": [True, False]}),
-        lots=[{"id": 1, "contributeur": "police_62", "annee": 2024, "fichier": "police.xlsx",
-               "sha256": "ab" * 32, "importe_le": "2025-02-01T10:00:00"}],
+        lots=[{"lot": 1, "contributeur": "police_62", "nom": "Police nationale",
+               "annee": 2024, "recu_le": "2025-02-01", "indicateurs": [IND]}],
         source_geo={"source": "IGN ADMIN EXPRESS COG", "millesime": "2024"},
         methodologie="# Méthode\n\nUn **taux** pour 1 000 habitants.\n\n- point un\n- point deux\n",
         demo=demo, seuil_secret=5, date_donnees=dt.date(2025, 2, 1))
@@ -235,7 +235,8 @@ def test_excel_feuilles_formats_injection(pub, tmp_path):
         v = r[col["Effectif observé"]].value
         assert not (isinstance(v, (int, float)) and 1 <= v <= 4)
     src = [r[0] for r in wb["Sources et méthode"].iter_rows(values_only=True)]
-    assert any("ab" * 32 in (s or "") for s in src)
+    assert any("1 — Police nationale — 2024 — reçu le 2025-02-01" in (s or "") for s in src)
+    assert not any(".xlsx" in (s or "") for s in src)  # jamais le nom d'un fichier reçu
 
 
 def test_excel_reproductible(pub, tmp_path):
@@ -421,7 +422,9 @@ def test_manifeste(pub, tmp_path):
 
     for f in ecrit["fichiers"]:
         assert hashlib.sha256((tmp_path / f["chemin"]).read_bytes()).hexdigest() == f["sha256"]
-    assert ecrit["entrees"]["lots"][0]["sha256"] == "ab" * 32
+    assert ecrit["entrees"]["lots"][0] == {"lot": 1, "contributeur": "police_62",
+                                           "nom": "Police nationale", "annee": 2024,
+                                           "recu_le": "2025-02-01", "indicateurs": [IND]}
     assert ecrit["entrees"]["referentiel"]["millesime"] == "2024"
     assert "durees" not in ecrit and "durees" in man
     assert etapes[-1] == (1.0, "manifeste")

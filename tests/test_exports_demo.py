@@ -19,7 +19,7 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from tests.conftest import shared_path
+from tests.conftest import copier_demo
 
 IND = "victimes_accompagnees"
 BUILD = Path(__file__).resolve().parent.parent / "build" / "publication"
@@ -28,16 +28,18 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def demo_publiee(engine, tmp_path):
-    from observatoire import demo, referentiel, stats
+def demo_publiee(demo_reference, tmp_path, monkeypatch):
+    from observatoire import config, stats, storage
     from observatoire.exports import produire
     from observatoire.exports.donnees import rassembler
 
-    # Millésime et source tels que les décrit le README des contours partagés.
-    referentiel.import_boundaries(
-        shared_path("geo", "pas-de-calais", "communes-62-pas-de-calais.geojson"),
-        millesime="2018", attribution="IGN – ADMIN EXPRESS COG 2018")
-    demo.load_demo(engine=engine)
+    # La démonstration de la session : contours réels, diffusions 2022 à 2024 validées.
+    data = copier_demo(demo_reference, tmp_path / "demo")
+    monkeypatch.setenv("OBSERVATOIRE_DATA_DIR", str(data))
+    monkeypatch.setenv("OBSERVATOIRE_DB_URL", f"sqlite:///{data / 'observatoire.db'}")
+    config.settings.cache_clear()
+    storage.reset_engines()
+    engine = storage.get_engine()
     pub = rassembler(2024, [IND], engine=engine)
     man = produire(pub, tmp_path / "a", territoires=["departement", "622"])
     exact = stats.analyser(2024, IND, engine=engine)  # vue agents : la vérité à cacher

@@ -15,7 +15,7 @@ import pytest
 from scipy import optimize
 from scipy import stats as sps
 
-from observatoire import catalogues, secrecy
+from observatoire import catalogues
 from observatoire.errors import ObservatoireError
 from observatoire.exports import donnees
 from observatoire.stats import (
@@ -32,7 +32,7 @@ from observatoire.stats import (
     smoothing,
     tendance,
 )
-from tests.conftest import run_cli
+from tests.conftest import run_cli, vue_publique
 
 
 def _communes(pops, arr=None, epci=None):
@@ -275,15 +275,16 @@ def test_hors_perimetre_ni_secret_ni_zero_ni_etiquette():
     c = _communes([1000, 3000, 2000, 500], arr=["991", "991", "992", "992"])
     t = analyser_table(_lot("A", [2, 9], codes=["99000", "99001"]), c,
                        territoires_contributeurs={"A": "991"})
-    pub = secrecy.apply_public(t, 5)
+    vues = vue_publique(t, niveaux=("arrondissement",))
+    pub = vues["commune"]
     hors = pub["couverture"] == "hors_perimetre"
     assert hors.tolist() == [False, False, True, True]
     assert not pub.loc[hors, "secret"].any() and pub.loc[hors, "observe"].isna().all()
     assert pub.loc[hors, "label"].isna().all()
     # 2 cas : secret primaire ; 9 cas : secret secondaire (sinon 11 − 9 le révélerait),
-    # les communes hors du périmètre comptant pour 0 dans les totaux publiés.
-    assert pub["motif_secret"].tolist()[:2] == [secrecy.MOTIF_PRIMAIRE,
-                                                secrecy.MOTIF_SECONDAIRE]
+    # les communes hors du périmètre n'entrant dans aucun total publié.
+    assert pub["secret"].tolist()[:2] == [True, True]
+    assert vues["arrondissement"]["couverture"].tolist() == ["complete", "hors_perimetre"]
     assert donnees.statut(pub).tolist() == ["secret", "secret", "hors_perimetre",
                                             "hors_perimetre"]
     assert donnees.texte_etiquette(pub).tolist()[2:] == ["hors du périmètre des sources"] * 2
@@ -301,14 +302,15 @@ def test_etiquette_d_une_cellule_secrete_valable_de_1_a_4():
     c = _communes(pops.tolist(), epci=[f"E{i % 9}" for i in range(n)])
     counts = rng.poisson(pops * 2e-3)
     t = analyser_table(_lot("A", counts.tolist()), c)
-    pub = secrecy.apply_public(t, 5)
-    sec = (pub["secret"] & (pub["motif_secret"] == secrecy.MOTIF_PRIMAIRE)).to_numpy()
+    pub = vue_publique(t, niveaux=("epci",))["commune"]
+    # Cellules primaires (1 à 4) : secrètes dans la diffusion.
+    sec = (pub["secret"] & pd.Series(counts).between(1, 4)).to_numpy()
     assert sec.sum() > 20
     donne = pub["label"].isin([REVELATRICE, BLANCHE, NORME]).to_numpy() & sec
     for valeur in range(1, 5):
         v = np.full(n, float(valeur))
-        exact = etiqueter_intervalles(v, v, t["attendu"], seuil_p=t.attrs["seuil_p"],
-                                      phi=max(t.attrs["phi"], 1.0), attendu_min=t["attendu_min"],
+        exact = etiqueter_intervalles(v, v, t["attendu"], seuil_p=pub.attrs["seuil_p"],
+                                      phi=pub.attrs["phi"], attendu_min=t["attendu_min"],
                                       attendu_max=t["attendu_max"])
         assert (exact["label"].to_numpy()[donne] == pub["label"].to_numpy()[donne]).all()
 
@@ -403,8 +405,8 @@ def test_analyse_sur_la_base_perimetre_et_source_manquante(engine):
     assert (t.loc[t["arrondissement"] == "622", "couverture"] == "complete").all()
     assert [m["contributeur"] for m in t.attrs["sources_manquantes"]] == ["iscg_62"]
     assert any("source attendue absente" in a for a in t.attrs["avertissements"])
-    pub = secrecy.apply_public(t)
-    assert not pub.loc[t["arrondissement"] != "622", "secret"].any()
+    pub = vue_publique(t)["commune"]
+    assert not pub.loc[t["arrondissement"].to_numpy() != "622", "secret"].any()
     # Un lot au périmètre restreint : hors de lui, les communes sont hors du périmètre.
     _store(engine, "iscg_bethune", 2023, {"62119": 40}, perimetre="62119|62178")
     t = stats.analyser(2023, "victimes_accueillies", engine=engine, geometrie=None)
@@ -444,10 +446,8 @@ def test_tendance_et_serie_hors_perimetre_jamais_secretes():
 
     c = _communes([1000, 2000, 3000], arr=["991", "991", "992"])
     v = pd.concat([_lot("p", [10, 20], codes=["99000", "99001"], annee=a) for a in (2023, 2024)])
-    t = secrecy.apply_public(tendance(v, c, 2023, 2024, territoires_contributeurs={"p": "991"}),
-                             5)
+    t = tendance(v, c, 2023, 2024, territoires_contributeurs={"p": "991"})
     assert t["couverture"].tolist() == ["complete", "complete", "hors_perimetre"]
-    assert not t["secret"].any() and pd.isna(t["sens"].iat[2])
-    s = secrecy.apply_public(serie(v, c, territoires_contributeurs={"p": "991"}), 5)
-    assert not s["secret"].any()
+    assert pd.isna(t["sens"].iat[2])
+    s = serie(v, c, territoires_contributeurs={"p": "991"})
     assert (s.loc[s["couverture"] == "hors_perimetre", "observe"].isna()).all()

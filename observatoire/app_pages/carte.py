@@ -433,13 +433,18 @@ def _aucune_donnee() -> None:
     st.warning("Aucun chiffre n'est encore publié par l'observatoire.")
     account = common.user()
     if account is None:
-        st.markdown("Les chiffres paraîtront ici après la première campagne de collecte.")
+        st.markdown("Les chiffres paraîtront ici après la validation de la première "
+                    "diffusion annuelle (chaque année en novembre).")
         return
+    st.markdown("Le public ne voit que les **diffusions validées** : importez les tableaux, "
+                "puis préparez, auditez et validez la diffusion de l'année (page Publication).")
     pages = st.session_state.get("_pages", {})
     if account.is_admin and "demonstration" in pages:
         st.page_link(pages["demonstration"], label="Charger le jeu de démonstration (fictif)")
     if "importer" in pages:
         st.page_link(pages["importer"], label="Importer les tableaux des contributeurs")
+    if "publication" in pages:
+        st.page_link(pages["publication"], label="Préparer et valider la diffusion")
 
 
 def page() -> None:

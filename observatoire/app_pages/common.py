@@ -287,15 +287,30 @@ def disponibles() -> pd.DataFrame:
     return _disponibles(data_version())
 
 
-def annees_indicateurs_publics() -> pd.DataFrame:
-    """Couples (année, indicateur) que le public peut consulter, années décroissantes.
+@st.cache_data(show_spinner=False, max_entries=4)
+def _diffusions_publiees(data_ver: str) -> dict[int, dict]:
+    from observatoire import diffusion
 
-    Seul point d'entrée des pages publiques pour savoir ce qui est publié (à brancher sur
-    les diffusions validées) : jamais de sous-ensemble de contributeurs ni de
-    combinaison d'années.
+    return {a: d.public for a, d in diffusion.courantes().items()}
+
+
+def diffusions_publiees() -> dict[int, dict]:
+    """Année → contenu public de la diffusion validée en vigueur : tout ce que lit le public."""
+    return _diffusions_publiees(data_version())
+
+
+def annees_indicateurs_publics() -> pd.DataFrame:
+    """Couples (année, indicateur) publiés par une diffusion validée, années décroissantes.
+
+    Seul point d'entrée des pages publiques pour savoir ce qui est publié : jamais de
+    sous-ensemble de contributeurs ni de combinaison d'années (elles ne lisent que les
+    diffusions).
     """
-    dispo = disponibles()
-    return (dispo[["annee", "indicateur"]].drop_duplicates()
+    from observatoire.diffusion import lecture
+
+    lignes = [(a, i) for a, pub in diffusions_publiees().items()
+              for i in lecture.indicateurs(pub) if str(a) in lecture.periodes(pub, i)]
+    return (pd.DataFrame(lignes, columns=["annee", "indicateur"])
             .sort_values(["annee", "indicateur"], ascending=[False, True])
             .reset_index(drop=True))
 
@@ -353,34 +368,58 @@ def _analyser(annees, indicateur, contributeurs_, niveau, geo_ver):
                     niveau=niveau, geometrie=geometrie)
 
 
-#: Niveaux d'une analyse publique, calculés ensemble (les communes mesurées une fois).
-NIVEAUX_PUBLICS = ("commune", "epci", "arrondissement", "departement")
+@st.cache_data(show_spinner=False, max_entries=256)
+def _public_table(annee: int, indicateur: str, niveau: str, periode: str | None,
+                  data_ver: str) -> pd.DataFrame:
+    from observatoire.diffusion import lecture
+
+    pub = _diffusions_publiees(data_ver).get(int(annee))
+    if pub is None:
+        from observatoire.diffusion import AucuneDiffusionError
+
+        raise AucuneDiffusionError(annee)
+    return lecture.table(pub, indicateur, periode or str(annee), niveau)
 
 
-@st.cache_data(show_spinner="Analyse en cours…", max_entries=128)
-def _public_tables(annees: tuple, indicateur: str, contributeurs_: tuple | None,
-                   geo_ver: str, data_ver: str) -> dict[str, pd.DataFrame]:
-    from observatoire import secrecy
-    from observatoire.stats.analyse import analyser_niveaux
+def public_table(annees, indicateur, contributeurs_=None, niveau="commune", *,
+                 periode: str | None = None) -> pd.DataFrame:
+    """Table publique d'une diffusion validée (seul point d'accès aux chiffres publics).
 
-    # Tous les niveaux d'un coup : changer de niveau sur la carte, ou lire le taux du
-    # département dans une fiche, ne relance pas l'analyse. Sans lissage spatial : il
-    # dépendrait des effectifs exacts des voisines secrètes.
-    tables = analyser_niveaux(list(annees), indicateur, niveaux=NIVEAUX_PUBLICS,
-                              contributeurs=list(contributeurs_) if contributeurs_ else None,
-                              geometries={n: None for n in NIVEAUX_PUBLICS})
-    return {n: secrecy.apply_public(t) for n, t in tables.items()}
+    Parameters
+    ----------
+    annees : list of int
+        Une seule année : celle de la diffusion.
+    indicateur, niveau : str
+    contributeurs_ : None
+        Le public ne choisit jamais ses sources (toutes celles de la diffusion).
+    periode : str, optional
+        Une autre période publiée par la diffusion (le cumul « 2022-2024 »).
 
-
-def public_table(annees, indicateur, contributeurs_=None, niveau="commune") -> pd.DataFrame:
-    """Tableau d'analyse, **vue publique** (secret statistique appliqué).
-
-    Les pages publiques ne passent qu'une année et jamais de contributeurs (toutes les
-    sources) ; seul point d'accès aux chiffres publics, à brancher sur les diffusions.
+    Raises
+    ------
+    ObservatoireError
+        Plusieurs années, des contributeurs, ou rien de publié pour cette sélection.
     """
-    return _public_tables(tuple(sorted(annees)), indicateur,
-                          tuple(sorted(contributeurs_)) if contributeurs_ else None,
-                          geo_version(), data_version())[niveau]
+    annees = list(annees)
+    if contributeurs_ or len(annees) != 1:
+        raise ObservatoireError(
+            "Le public ne lit que les diffusions validées, une année à la fois et toutes "
+            "sources réunies : les combinaisons d'années ou de contributeurs sont "
+            "réservées aux agents (page Valeurs exactes).")
+    return _public_table(int(annees[0]), indicateur, niveau, periode, data_version())
+
+
+def cumul_public(annee: int, indicateur: str) -> pd.DataFrame | None:
+    """Cumul des petites communes publié par la diffusion de l'année (ou None)."""
+    from observatoire.diffusion import lecture
+
+    pub = diffusions_publiees().get(int(annee))
+    if pub is None:
+        return None
+    cumuls = [p for p in lecture.periodes(pub, indicateur) if "-" in p]
+    if not cumuls:
+        return None
+    return public_table([annee], indicateur, None, "commune", periode=cumuls[0])
 
 
 @st.cache_data(show_spinner="Analyse en cours…", max_entries=64)

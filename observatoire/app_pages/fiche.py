@@ -207,6 +207,33 @@ def _nearest_dispositifs(niveau: str, code: str) -> tuple[pd.DataFrame | None, s
         "Distance (km)": near["distance"].map(lambda v: common.fmt(v, 1))}), ""
 
 
+def _cumul(code: str, indicateur: str, annee: int) -> None:
+    """Cumul sur trois ans d'une petite commune, publié par la diffusion de l'année."""
+    try:
+        t = common.cumul_public(annee, indicateur)
+    except ObservatoireError:
+        return
+    if t is None:
+        return
+    r = _row(t, code)
+    if r is None:
+        return
+    periode = t.attrs.get("periode", "")
+    annees = t.attrs.get("annees") or []
+    debut, fin = (annees[0], annees[-1]) if annees else (periode, periode)
+    if bool(r.get("secret")):
+        texte = (f"**Sur {len(annees) or 3} ans ({debut} à {fin})** : effectif couvert par le "
+                 "secret statistique (de 1 à 4 cas, ou caché pour en protéger un autre).")
+    else:
+        texte = (f"**Sur {len(annees) or 3} ans ({debut} à {fin})** : "
+                 f"{common.fmt(r.get('observe'), 0)} cas, soit {common.fmt(r.get('taux'))} "
+                 f"pour 1 000 habitants et par an.")
+    etiquette = texte_etiquette(r.to_frame().T).iat[0]
+    st.markdown(texte + (f" Étiquette : {etiquette}." if etiquette not in ("–", "") else ""))
+    st.caption("Dans une petite commune, chaque année compte peu de cas : le cumul de trois "
+               "ans est souvent le seul chiffre publiable, et le plus stable.")
+
+
 def _referent(niveau: str, code: str) -> None:
     st.subheader("Référent violences intrafamiliales")
     refs = common.referents_publics()
@@ -293,6 +320,8 @@ def page() -> None:
                  key="fiche_serie", width="stretch")
     if serie["_taux"].notna().any():
         st.altair_chart(_graphique(serie, nom), width="stretch")
+    if niveau == "commune":
+        _cumul(code, indicateur, int(last["Année"]))
     st.subheader("Dispositifs d'aide les plus proches")
     near, raison = _nearest_dispositifs(niveau, code)
     if near is None:

@@ -28,7 +28,7 @@ def prechauffer() -> float:
         logging.ERROR)
     logging.getLogger("streamlit.runtime.caching.cache_data_api").setLevel(logging.ERROR)
     try:
-        from observatoire import secrecy, stats  # noqa: F401  (imports lourds)
+        from observatoire import diffusion, stats  # noqa: F401  (imports lourds)
         from observatoire.app_pages import carte, common, navigation  # noqa: F401
 
         dispo = common.annees_indicateurs_publics()

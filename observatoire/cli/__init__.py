@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "referents": ("observatoire.cli.registres", "referents"),
     "demo": ("observatoire.cli.demo", "demo"),
     "analyser": ("observatoire.cli.analyser", "analyser"),
+    "diffusion": ("observatoire.cli.diffusion", "diffusion"),
     "publier": ("observatoire.cli.publier", "publier"),
     "comptes": ("observatoire.cli.comptes", "comptes"),
     "sauvegarde": ("observatoire.cli.sauvegarde", "sauvegarde"),
@@ -47,6 +48,7 @@ SHORT_HELP: dict[str, str] = {
     "referents": "Registre des communes ayant désigné un référent VIF.",
     "demo": "Remplit une base vide avec des données fictives de démonstration.",
     "analyser": "Analyse : taux, zones révélatrices et blanches présumées, tendances, couverture.",
+    "diffusion": "Diffusions publiques : préparer, auditer, valider (le public ne lit qu'elles).",
     "publier": "Produit cartes (PDF, SVG, PNG), atlas PDF, classeur Excel, CSV, carte HTML et "
                "manifeste.",
     "comptes": "Comptes des agents (quand l'application n'utilise pas OIDC).",

@@ -1,7 +1,9 @@
 """Commande ``observatoire analyser`` : tableau d'analyse, tendances, couverture.
 
-La sortie est la vue publique (secret statistique appliqué) sauf avec ``--staff``, qui
-demande le mot de passe d'un compte d'agent (:mod:`observatoire.cli._acces`).
+Sans ``--staff``, la commande ne lit que les diffusions validées (ce que voit le public) ;
+l'analyse à la demande (sources au choix, années cumulées, Moran, couverture, valeurs
+exactes) est réservée aux agents : ``--staff`` demande le mot de passe d'un compte d'agent
+(:mod:`observatoire.cli._acces`).
 """
 
 from __future__ import annotations
@@ -129,16 +131,19 @@ def analyser(ctx, annees, indicateur, niveau, contributeurs, denominateur, tenda
 
     Exemples : observatoire analyser --annee 2024 --indicateur victimes_accueillies ;
     observatoire analyser --tendance 2023 2024 --indicateur faits_constates --niveau epci.
-    Sortie publique (secret statistique) sauf --staff.
+    Sans --staff : la diffusion validée de l'année, seule lecture publique.
     """
     if ctx.invoked_subcommand is not None:
         return
-    from observatoire import secrecy, stats
-
     if not indicateur:
         raise click.UsageError("Précisez l'indicateur : --indicateur CODE.")
+    if not staff:
+        _public(annees, indicateur, niveau, contributeurs, denominateur, tendance, serie,
+                couverture, fdr, surdispersion, moran, as_json)
+        return
+    from observatoire import stats
+
     contributeurs = list(contributeurs) or None
-    vue = "agents" if staff else "publique"
     if tendance:
         t = stats.analyser_tendance(tendance[0], tendance[1], indicateur,
                                     contributeurs=contributeurs, niveau=niveau)
@@ -161,8 +166,58 @@ def analyser(ctx, annees, indicateur, niveau, contributeurs, denominateur, tenda
                                niveau=niveau, denominateur=denominateur, fdr=fdr, moran=moran,
                                surdispersion=surdispersion)
             genre = "analyse"
-    t = secrecy.apply_public(t, staff=staff)
-    _imprimer(t, genre, as_json, vue)
+    t = t.copy()
+    if "secret" not in t:
+        t["secret"] = False
+    _imprimer(t, genre, as_json, "agents")
+
+
+def _public(annees, indicateur, niveau, contributeurs, denominateur, tendance, serie,
+            couverture, fdr, surdispersion, moran, as_json) -> None:
+    """Vue publique : les tables d'une diffusion validée, rien d'autre."""
+    from observatoire import diffusion
+    from observatoire.diffusion import lecture
+
+    reserve = [nom for nom, actif in (
+        ("--contributeur", bool(contributeurs)), ("--denominateur", denominateur != "population"),
+        ("--couverture", couverture), ("--fdr/--sans-fdr", fdr is not None),
+        ("--surdispersion", surdispersion is not None), ("--moran", moran),
+        ("plusieurs --annee", len(annees) > 1)) if actif]
+    if reserve:
+        raise click.UsageError(
+            f"{', '.join(reserve)} : analyse à la demande réservée aux agents (--staff). Le "
+            f"public lit les diffusions validées, protégées ensemble par le secret "
+            f"statistique : observatoire analyser --annee N --indicateur CODE.")
+    if tendance:
+        n1, n2 = tendance
+        d = diffusion.courante(n2)
+        tend = [t for t in d.public.get("tendances", []) if t["indicateur"] == indicateur
+                and t["niveau"] == niveau and t["annee_1"] == n1]
+        if not tend:
+            raise click.UsageError(
+                f"La diffusion {n2} ne publie pas d'évolution {n1} → {n2} pour « {indicateur} » "
+                f"au niveau {niveau} (seule l'évolution de N − 1 à N est publiée).")
+        t = pd.DataFrame(tend[0]["lignes"], columns=tend[0]["colonnes"])
+        t.attrs = {"annee_1": n1, "annee_2": n2, "niveau": niveau, "indicateur": indicateur,
+                   "diffusion": d.version}
+        _imprimer(t.assign(secret=False), "tendance", as_json, "publique")
+        return
+    if serie:
+        publics = {a: x.public for a, x in diffusion.courantes().items()}
+        if not publics:
+            raise diffusion.AucuneDiffusionError()
+        t = lecture.serie(publics, indicateur, (niveau,))
+        t.attrs = {"niveau": niveau, "indicateur": indicateur,
+                   "annees": sorted({int(a) for a in t["annee"]})}
+        _imprimer(t, "serie", as_json, "publique")
+        return
+    if not annees:
+        raise click.UsageError("Précisez l'année : --annee N.")
+    d = diffusion.courante(annees[0])
+    t = lecture.table(d.public, indicateur, str(annees[0]), niveau)
+    t.attrs.update({"diffusion": {"annee": d.annee, "version": d.version, "sha256": d.sha256},
+                    "type": "analyse"})
+    _imprimer(t, "analyse", as_json, "publique")
 
 
 @analyser.command("populations")

@@ -37,15 +37,21 @@ def demo(autres_annees: tuple[int, ...], annees: tuple[int, ...], graine: int, e
         else:
             click.echo(f"Démonstration effacée : {out['lots']} lot(s), {out['valeurs']} "
                        f"valeur(s), {out['dispositifs']} dispositif(s), {out['referents']} "
-                       f"référent(s), {out['fichiers']} fichier(s) d'archive. La base est "
-                       "prête pour des données réelles.")
+                       f"référent(s), {out.get('diffusions', 0)} diffusion(s), "
+                       f"{out['fichiers']} fichier(s) d'archive. La base est prête pour des "
+                       "données réelles.")
             if out["dispositifs_plan"]:
                 click.echo(f"Les {out['dispositifs_plan']} dispositifs nommés par le plan "
                            "cadre sont rechargés comme registre réel (--sans-plan pour ne "
                            "pas les garder).")
         return
     years = list(annees) + list(autres_annees) or list(demo_mod.DEFAULT_YEARS)
-    out = demo_mod.load_demo(years, graine)
+
+    def progres(fraction: float, message: str) -> None:
+        if not as_json:
+            click.echo(f"[{fraction:4.0%}] {message}", err=True)
+
+    out = demo_mod.load_demo(years, graine, progress=progres)
     if as_json:
         click.echo(json.dumps(out, ensure_ascii=False, indent=2))
         return
@@ -54,6 +60,9 @@ def demo(autres_annees: tuple[int, ...], annees: tuple[int, ...], graine: int, e
     click.echo(f"  {out['lots']} lots, {out['valeurs']} valeurs")
     click.echo(f"  {out['dispositifs']} dispositifs, {out['referents']} communes avec un "
                "référent")
+    if out.get("diffusions"):
+        click.echo(f"  {len(out['diffusions'])} diffusion(s) préparée(s), auditée(s) et "
+                   f"validée(s) : {', '.join(str(d['annee']) for d in out['diffusions'])}")
     from observatoire import referentiel
 
     if referentiel.origine() == "simplifie":

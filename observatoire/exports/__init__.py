@@ -2,8 +2,8 @@
 
 :func:`publier` est l'unique entrée (commande ``observatoire publier`` et page
 Publication de l'application). Tout ce qui sort passe par la vue publique
-(:func:`observatoire.secrecy.apply_public`), appliquée une fois dans
-:func:`observatoire.exports.donnees.rassembler`.
+(les tables d'une diffusion validée, lues une fois dans
+:func:`observatoire.exports.donnees.rassembler`).
 """
 
 from __future__ import annotations

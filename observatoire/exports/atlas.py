@@ -8,6 +8,7 @@ Chaque page porte son numéro, la date des données et, en démonstration, la me
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import textwrap
 import time
@@ -377,13 +378,21 @@ def _pages_texte(titre: str, lignes: list[str], section: str) -> list[Page]:
 
 def _sources_lignes(pub: Publication) -> list[str]:
     lignes = ["## Contributions utilisées", ""]
-    for lot in sorted(pub.lots, key=lambda x: (x["contributeur"], x["annee"], x["id"])):
+    for lot in sorted(pub.lots, key=lambda x: (x["nom"], x["annee"], x["lot"])):
+        # Jamais le nom du fichier reçu : il peut nommer une personne.
+        recu = dt.date.fromisoformat(lot["recu_le"]).strftime("%d/%m/%Y")
         lignes += textwrap.wrap(
-            f"– {lot['contributeur']}, données {lot['annee']} : fichier « {lot['fichier']} » "
-            f"(lot {lot['id']}, SHA-256 {lot['sha256'][:16]}…)", LARGEUR_TEXTE,
-            subsequent_indent="  ")
+            f"– {lot['nom']}, données {lot['annee']}, reçues le {recu} (lot n° {lot['lot']})",
+            LARGEUR_TEXTE, subsequent_indent="  ")
     if not pub.lots:
         lignes.append("Aucune contribution.")
+    if pub.diffusion:
+        d = pub.diffusion
+        lignes += ["", "## Diffusion", ""]
+        lignes += textwrap.wrap(
+            f"Diffusion {d['annee']}, version {d['version']}, validée le "
+            f"{dt.date.fromisoformat(d['valide_le'][:10]).strftime('%d/%m/%Y')} ; empreinte "
+            f"SHA-256 du contenu publié : {d['sha256']}.", LARGEUR_TEXTE)
     notes = dict.fromkeys(note_sources_manquantes(pub.table(ind, "commune"))
                           for ind in pub.indicateurs)
     notes.pop("", None)
@@ -398,9 +407,12 @@ def _sources_lignes(pub: Publication) -> list[str]:
     lignes += ["", "## Secret statistique", ""]
     lignes += textwrap.wrap(
         f"Les effectifs communaux de 1 à {pub.seuil_secret - 1} ne sont pas publiés, ni les "
-        f"taux, ratios et écarts qui en dérivent ; un masquage secondaire empêche de les "
-        f"retrouver par différence avec un total publié. Un zéro reste publié : c'est le "
-        f"signal des zones blanches présumées.", LARGEUR_TEXTE)
+        f"taux, ratios et écarts qui en dérivent ; un secret secondaire, planifié sur toutes "
+        f"les diffusions ensemble (totaux, cumuls, « dont », années), empêche de les "
+        f"retrouver ou de les encadrer. Avant d'être validée, la diffusion a été attaquée "
+        f"par un intrus automatique (programmation linéaire sur tout ce qui est publié) : "
+        f"il ne resserre aucun de ces effectifs. Un zéro reste publié : c'est le signal des "
+        f"zones blanches présumées.", LARGEUR_TEXTE)
     if pub.demo:
         lignes += ["", "## Données de démonstration", ""]
         lignes += textwrap.wrap(

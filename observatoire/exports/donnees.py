@@ -1,7 +1,7 @@
 """Données d'une publication : tout ce que les exports lisent, rassemblé une fois.
 
 Les exports (cartes, atlas, classeur, CSV, HTML) ne lisent que :class:`Publication` :
-des tables déjà passées par le secret statistique (``secrecy.apply_public``), les
+les tables publiques d'une diffusion validée (:mod:`observatoire.diffusion`), les
 couches du référentiel, les registres publics et la traçabilité (lots, millésime des
 contours). Ainsi le secret n'est appliqué qu'à un endroit, et les exports se testent
 sur de petites publications construites à la main.
@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from observatoire.classification import format_nombre
+from observatoire.errors import ObservatoireError
 
 #: Mention portée par chaque page quand la base est en mode démonstration.
 MENTION_DEMO = "données fictives de démonstration"
@@ -68,8 +69,8 @@ class Publication:
     referents : pandas.DataFrame or None
         ``code`` et ``forme`` (bool) des communes ayant un référent.
     lots : list of dict
-        Lots de contributions utilisés (``id``, ``contributeur``, ``annee``,
-        ``fichier``, ``sha256``, ``importe_le``).
+        Lots de contributions utilisés (``lot``, ``contributeur``, ``nom``, ``annee``,
+        ``recu_le``, ``indicateurs``) : jamais le nom du fichier reçu.
     source_geo : dict
         ``source`` et ``millesime`` des contours (``referentiel.summary()``).
     methodologie : str
@@ -81,6 +82,8 @@ class Publication:
     date_donnees : datetime.date
         Date d'arrêt des données (dernier import) : imprimée comme date de traitement
         pour que deux publications des mêmes entrées soient identiques.
+    diffusion : dict
+        Diffusion publiée (numéro, année, version, empreinte SHA-256, résumé de l'audit).
     """
 
     annee: int
@@ -102,6 +105,7 @@ class Publication:
     date_donnees: dt.date | None = None
     parametres: dict = field(default_factory=dict)
     couches_web: dict[str, gpd.GeoDataFrame] = field(default_factory=dict)
+    diffusion: dict = field(default_factory=dict)
 
     def table(self, indicateur: str, niveau: str = "commune") -> pd.DataFrame:
         """Table publique d'un indicateur à un niveau (vide si absente)."""
@@ -236,43 +240,21 @@ def texte_valeur(x, decimales: int = 1, secret: bool = False) -> str:
     return format_nombre(x, decimales)
 
 
-def _lots(engine, annee: int, indicateurs) -> list[dict]:
-    import sqlalchemy as sa
-
-    from observatoire import storage
-    from observatoire.config import settings
-
-    v = storage.current_values(engine, [annee], list(indicateurs),
-                               departement=settings().departement)
-    ids = sorted({int(i) for i in v["lot_id"].unique()})
-    if not ids:
-        return []
-    lt = storage.lots
-    with engine.connect() as conn:
-        rows = conn.execute(sa.select(lt.c.id, lt.c.contributeur, lt.c.annee, lt.c.fichier,
-                                      lt.c.sha256, lt.c.importe_le)
-                            .where(lt.c.id.in_(ids)).order_by(lt.c.id)).mappings().all()
-    return [{"id": int(r["id"]), "contributeur": r["contributeur"], "annee": int(r["annee"]),
-             "fichier": r["fichier"], "sha256": r["sha256"],
-             "importe_le": r["importe_le"].isoformat(timespec="seconds")} for r in rows]
-
-
-def _noms_contributeurs() -> dict[str, str]:
-    from observatoire import catalogues
-
-    return {c.identifiant: c.nom for c in catalogues.load_contributeurs()}
-
-
 def rassembler(annee: int, indicateurs=None, *, territoire: str | None = None,
                dispositifs: bool = True, engine=None) -> Publication:
-    """Lit la base et le référentiel, analyse et applique le secret : la publication.
+    """Les fichiers d'une diffusion validée : ses tables publiques, les contours, les registres.
+
+    Rien n'est recalculé sur les valeurs exactes : toutes les tables viennent du contenu
+    public de la diffusion validée en vigueur pour l'année (et, pour la série, de celles
+    des années précédentes). Les registres publics (dispositifs, communes dotées d'un
+    référent) et les contours sont lus tels quels.
 
     Parameters
     ----------
     annee : int
-        Année des données.
+        Année de la diffusion.
     indicateurs : iterable of str, optional
-        Codes du catalogue ; par défaut tous ceux qui ont des valeurs cette année.
+        Parmi ceux de la diffusion ; par défaut tous.
     territoire : str, optional
         Non utilisé ici (le choix des territoires se fait à l'export) ; gardé pour la
         traçabilité des paramètres.
@@ -286,88 +268,76 @@ def rassembler(annee: int, indicateurs=None, *, territoire: str | None = None,
 
     Raises
     ------
+    AucuneDiffusionError
+        Aucune diffusion validée pour l'année.
     ReferentielAbsentError
         Contours non importés.
-    DonneesAbsentesError
-        Aucune valeur pour l'année.
     """
-    from observatoire import catalogues, referentiel, registres, secrecy, stats, storage
+    from observatoire import diffusion, referentiel, registres, storage
     from observatoire.config import ROOT, settings
-    from observatoire.demo import is_demo
-    from observatoire.stats.coverage import analyser_couverture
-    from observatoire.stats.trends import analyser_serie
+    from observatoire.diffusion import lecture
+    from observatoire.stats.coverage import couverture as _couverture
 
     s = settings()
     engine = engine or storage.get_engine()
+    d = diffusion.courante(int(annee), engine=engine)
+    pub_json = d.public
     couches = {n: referentiel.load_layer(n) for n in ("commune", "epci", "arrondissement",
                                                        "departement")}
     couches_web = {"commune": referentiel.load_layer("commune", web=True)}
     for g in [*couches.values(), *couches_web.values()]:
         g["code"] = g["code"].astype(str)
-    valeurs = storage.current_values(engine, [annee], departement=s.departement)
-    presents = list(dict.fromkeys(valeurs["indicateur"]))
-    libelles = {i.code: i.libelle for i in catalogues.load_indicateurs()}
+    libelles = lecture.indicateurs(pub_json)
     if indicateurs is None:
-        # Par défaut, les indicateurs retenus pour la publication (configuration) qui ont
-        # des données ; si aucun n'en a (ou liste vide), tous ceux qui en ont.
-        choisis = [i for i in settings().indicateurs_publies if i in presents]
-        indicateurs = choisis or [i for i in (list(libelles) or presents) if i in presents]
+        indicateurs = list(libelles)
     indicateurs = list(indicateurs)
-    if not indicateurs:
-        raise stats.DonneesAbsentesError(
-            f"Aucune valeur pour {annee} : importez les tableaux des contributeurs ou lancez "
-            f"« observatoire demo ».")
-    noms_contrib = _noms_contributeurs()
-    tables, contributeurs, tendances, agents = {}, {}, {}, {}
-    # Contours lus une fois ; les communes mesurées une fois par indicateur et chaque
-    # niveau agrégé de cette même base (mêmes chiffres que stats.analyser niveau par niveau).
-    geometries = {"commune": couches["commune"], "epci": couches["epci"],
-                  "arrondissement": couches["arrondissement"],
-                  "departement": couches["departement"]}
+    absents = [i for i in indicateurs if i not in libelles]
+    if absents:
+        raise ObservatoireError(
+            f"La diffusion {annee} (version {d.version}) ne publie pas : {', '.join(absents)}. "
+            f"Indicateurs publiés : {', '.join(libelles)}.")
+    courantes = {a: x.public for a, x in diffusion.courantes(engine).items() if a <= annee}
+    tables, contributeurs, tendances = {}, {}, {}
     for ind in indicateurs:
-        par_niveau = stats.analyser_niveaux(annee, ind, engine=engine, valeurs=valeurs,
-                                            geometries=geometries)
-        for niveau, t in par_niveau.items():
-            tables[(ind, niveau)] = secrecy.apply_public(t, s.seuil_secret)
-        agents[ind] = par_niveau["commune"]
-        contributeurs[ind] = [noms_contrib.get(c, c)
-                              for c in agents[ind].attrs.get("contributeurs", [])]
-        morceaux = []
-        # Toutes les années de l'indicateur, lues une fois pour les deux niveaux.
-        historique = storage.current_values(engine, None, [ind], departement=s.departement)
-        for niveau in ("arrondissement", "departement"):
-            serie = analyser_serie(ind, niveau=niveau, engine=engine, valeurs=historique)
-            serie = serie[serie["annee"] <= annee]
-            morceaux.append(secrecy.apply_public(serie, s.seuil_secret))
-        tend = pd.concat(morceaux, ignore_index=True)
+        for niveau in lecture.niveaux(pub_json, ind, str(annee)):
+            tables[(ind, niveau)] = lecture.table(pub_json, ind, str(annee), niveau)
+        contributeurs[ind] = sorted({lot["nom"] for lot in pub_json.get("lots", [])
+                                     if ind in lot.get("indicateurs", [])
+                                     and lot["annee"] == int(annee)})
+        tend = lecture.serie(courantes, ind, ("arrondissement", "departement"), jusqu_a=annee)
         tendances[ind] = tend if tend["annee"].nunique() > 1 else tend.iloc[0:0]
     couverture = points = refs = None
     if dispositifs:
-        cov = analyser_couverture(annee, indicateurs[0], engine=engine,
-                                  table=agents[indicateurs[0]])
-        couverture = secrecy.apply_public(cov, s.seuil_secret)
-        dist = [c for c in couverture.columns if c.startswith("distance_") and c.endswith("_km")]
-        couverture = couverture[["code", "nom", "arrondissement", "population", "referent",
-                                 "referent_forme"] + dist].rename(
-            columns={c: c.removesuffix("_km") for c in dist})
-        couverture["referent"] = couverture["referent"].fillna(False).astype(bool)
-        couverture["referent_forme"] = couverture["referent_forme"].fillna(False).astype(bool)
+        r = registres.public_referents(engine)
+        refs = pd.DataFrame({"code": r["code_insee"].astype(str),
+                             "forme": r["forme"].fillna(False).astype(bool)})
         points = registres.dispositifs_points(engine, communes_layer=couches["commune"])
+        base = tables.get((indicateurs[0], "commune"))
+        if base is not None:
+            # Distances et référents : registres publics et géométrie, rien d'exact.
+            cov = _couverture(base[["code", "nom", "niveau", "population", "arrondissement"]],
+                              geometrie=couches["commune"],
+                              dispositifs=registres.list_dispositifs(engine), referents=r)
+            dist = [c for c in cov.columns if c.startswith("distance_") and c.endswith("_km")]
+            couverture = cov[["code", "nom", "arrondissement", "population", "referent",
+                              "referent_forme"] + dist].rename(
+                columns={c: c.removesuffix("_km") for c in dist})
+            couverture["referent"] = couverture["referent"].fillna(False).astype(bool)
+            couverture["referent_forme"] = couverture["referent_forme"].fillna(False).astype(
+                bool)
         if not points.empty:
             types = registres.load_types()
             lib = dict(zip(types["code"], types["libelle"], strict=True))
             points = points[["type", "nom", "code_insee", "commune", "geometry"]].copy()
             points["type_libelle"] = points["type"].map(lambda t: lib.get(t, t))
-        r = registres.public_referents(engine)
-        refs = pd.DataFrame({"code": r["code_insee"].astype(str),
-                             "forme": r["forme"].fillna(False).astype(bool)})
-    lots = _lots(engine, annee, indicateurs)
-    date_donnees = (max(dt.datetime.fromisoformat(x["importe_le"]) for x in lots).date()
-                    if lots else None)
+    lots = [lot for lot in pub_json.get("lots", []) if set(lot.get("indicateurs", []))
+            & set(indicateurs)]
+    date_donnees = (max(dt.date.fromisoformat(x["recu_le"]) for x in lots) if lots else None)
     methode = ROOT / "docs" / "methodologie.md"
     resume = referentiel.summary()
     return Publication(
-        annee=int(annee), territoire_nom=s.territoire_nom, departement=s.departement,
+        annee=int(annee), territoire_nom=pub_json.get("territoire_nom", s.territoire_nom),
+        departement=pub_json.get("departement", s.departement),
         indicateurs={i: libelles.get(i, i) for i in indicateurs}, couches=couches,
         couches_web=couches_web,
         tables=tables, contributeurs=contributeurs, tendances=tendances,
@@ -375,4 +345,8 @@ def rassembler(annee: int, indicateurs=None, *, territoire: str | None = None,
         source_geo={"source": resume.get("source"), "millesime": resume.get("millesime"),
                     "cog": resume.get("cog"), "fichier": resume.get("fichier")},
         methodologie=methode.read_text(encoding="utf-8") if methode.exists() else "",
-        demo=is_demo(engine), seuil_secret=s.seuil_secret, date_donnees=date_donnees)
+        demo=bool(pub_json.get("demo")), seuil_secret=int(pub_json.get("seuil_secret",
+                                                                       s.seuil_secret)),
+        date_donnees=date_donnees,
+        diffusion={**d.resume(), "audit": {k: v for k, v in d.audit.items()
+                                           if k not in ("expositions", "fuites")}})

@@ -48,7 +48,7 @@ COLONNES_EXCEL = [
     ("taux_lisse", "Taux lissé (Bayes empirique)", "#,##0.0"),
     ("label", "Étiquette", None),
     ("couverture_libelle", "Couverture par les sources", None),
-    ("motif_secret", "Secret statistique", None),
+    ("secret", "Secret statistique", None),
 ]
 DERIVEES = {"observe", "attendu", "ratio", "taux", "taux_lisse", "taux_ic95_bas",
             "taux_ic95_haut"}
@@ -100,6 +100,8 @@ def _feuille(wb: Workbook, titre: str, table: pd.DataFrame, pub: Publication) ->
         secret = bool(r.get("secret", False) is True)
         for j, (c, _e, fmt) in enumerate(cols, start=1):
             v = r.get(c)
+            if c == "secret":
+                v = "secret" if secret else None
             if secret and c in DERIVEES:
                 _ecrire(ws, i, j, "secret").font = _SECRET
             else:
@@ -134,15 +136,16 @@ def _sources(wb: Workbook, pub: Publication) -> None:
                 "périmètre des sources » n'est couverte par aucune source reçue : ni "
                 "effectif, ni étiquette (ce n'est ni zéro, ni secret).", None),
                ("Intervalles à 95 % : méthode exacte de Garwood (loi de Poisson).", None),
-               ("", None), ("Contributions utilisées (lot, contributeur, année, fichier, "
-                            "SHA-256)", None)]
+               ("", None), ("Contributions utilisées (lot, contributeur, année, date de "
+                            "réception)", None)]
     for ind in pub.indicateurs:
         note = note_sources_manquantes(pub.table(ind, "commune"))
         if note:
             lignes.insert(len(lignes) - 2, (f"{pub.indicateurs[ind]} : {note}", None))
     for lot in pub.lots:
-        lignes.append((f"{lot['id']} — {lot['contributeur']} — {lot['annee']} — "
-                       f"{lot['fichier']} — {lot['sha256']}", None))
+        # Jamais le nom du fichier reçu : il peut nommer une personne.
+        lignes.append((f"{lot['lot']} — {lot['nom']} — {lot['annee']} — reçu le "
+                       f"{lot['recu_le']}", None))
     for i, (txt, _f) in enumerate(lignes, start=1):
         _ecrire(ws, i, 1, txt)
     ws["A1"].font = Font(bold=True, size=13)

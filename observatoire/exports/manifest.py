@@ -27,6 +27,7 @@ def construire(pub: Publication, sortie: Path, fichiers: list[Path], parametres:
         "demo": pub.demo,
         "mention": "données fictives de démonstration" if pub.demo else None,
         "parametres": parametres,
+        "diffusion": pub.diffusion or None,
         "entrees": {
             "lots": pub.lots,
             "referentiel": pub.source_geo,

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import shared_path
+from tests.conftest import copier_demo, shared_path
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "build" / "screenshots"
@@ -57,9 +57,14 @@ class Server:
     """
 
     def __init__(self, base: Path, demo: bool, contours: bool = True,
-                 extra_env: dict | None = None):
+                 extra_env: dict | None = None, reference: Path | None = None):
         data = base / "data"
-        data.mkdir(parents=True)
+        if reference is not None:
+            # Démonstration et diffusions déjà préparées une fois pour la session.
+            copier_demo(reference, base)
+            contours = demo = False
+        else:
+            data.mkdir(parents=True)
         self.env = dict(os.environ, OBSERVATOIRE_DATA_DIR=str(data),
                         OBSERVATOIRE_DB_URL=f"sqlite:///{data / 'observatoire.db'}",
                         OBSERVATOIRE_COMPTES=str(base / "comptes.toml"), **(extra_env or {}))
@@ -122,8 +127,8 @@ def browser():
 
 
 @pytest.fixture(scope="session")
-def demo_server(tmp_path_factory, browser):
-    server = Server(tmp_path_factory.mktemp("demo"), demo=True)
+def demo_server(tmp_path_factory, browser, demo_reference):
+    server = Server(tmp_path_factory.mktemp("demo"), demo=True, reference=demo_reference)
     yield server
     server.stop()
 
@@ -146,9 +151,12 @@ def fresh_server(tmp_path_factory, browser):
 def new_page(browser, width: int = 1500, height: int = 1400):
     """Page d'un nouveau contexte (nouvelle session) ; téléphone sous 500 px de large."""
     phone = width < 500
+    # bypass_csp : les tests lisent la page par des expressions JavaScript, que la CSP de
+    # l'application refuse (pas d'« unsafe-eval ») ; la CSP elle-même est vérifiée par
+    # test_access_browser.test_security_headers_keep_the_map_and_hide_metrics.
     context = browser.new_context(viewport={"width": width, "height": height}, locale="fr-FR",
                                   is_mobile=phone, has_touch=phone,
-                                  device_scale_factor=2 if phone else 1)
+                                  device_scale_factor=2 if phone else 1, bypass_csp=True)
     pg = context.new_page()
     pg.set_default_timeout(90_000)
     return pg

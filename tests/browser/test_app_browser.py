@@ -159,6 +159,14 @@ def test_public_page_never_shows_small_counts(demo_server, page):
     assert numbers and not [v for v in numbers if 1 <= v <= 4]
     taux = [r["taux_pour_1000"] for r in rows if r["taux_pour_1000"] not in ("secret", "")]
     assert taux and all(re.fullmatch(r"\d+,\d\d", t) for t in taux)  # virgule décimale
+    # Le public lit une diffusion : ni choix des contributeurs ni combinaison d'années.
+    assert page.locator('[data-testid="stMultiSelect"]').count() == 0
+    annee = page.locator('[data-testid="stSelectbox"]').filter(has_text="Année")
+    assert annee.count() == 1
+    annee.locator('div[data-baseweb="select"]').click()
+    options = [o.strip() for o in page.get_by_role("option").all_inner_texts()]
+    page.keyboard.press("Escape")
+    assert options and all(re.fullmatch(r"20\d\d", o) for o in options), options
 
 
 def test_staff_page_without_login_shows_login(demo_server, page):
