@@ -20,9 +20,12 @@ from observatoire import demo as demo_mod
                    "du plan cadre, bien réels, sont rechargés comme registre réel.")
 @click.option("--sans-plan", is_flag=True,
               help="Avec --effacer : ne pas recharger les dispositifs du plan (base vide).")
+@click.option("--sans-diffusion", is_flag=True,
+              help="Ne pas préparer ni valider les diffusions publiques (plus rapide ; la "
+                   "carte publique reste vide, les pages des agents sont remplies).")
 @click.option("--json", "as_json", is_flag=True, help="Résumé en JSON.")
 def demo(autres_annees: tuple[int, ...], annees: tuple[int, ...], graine: int, effacer: bool,
-         sans_plan: bool, as_json: bool) -> None:
+         sans_plan: bool, sans_diffusion: bool, as_json: bool) -> None:
     """Remplit une base vide avec des données fictives de démonstration.
 
     Trois années de contributions tirées d'un modèle sur les populations réelles, les
@@ -51,7 +54,8 @@ def demo(autres_annees: tuple[int, ...], annees: tuple[int, ...], graine: int, e
         if not as_json:
             click.echo(f"[{fraction:4.0%}] {message}", err=True)
 
-    out = demo_mod.load_demo(years, graine, progress=progres)
+    out = demo_mod.load_demo(years, graine, diffusions=not sans_diffusion,
+                             progress=progres)
     if as_json:
         click.echo(json.dumps(out, ensure_ascii=False, indent=2))
         return

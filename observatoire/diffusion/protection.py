@@ -295,32 +295,6 @@ class _ModeleDeplacement:
         return cols[bouge], _verifie(s, cols, self.re_, self.rg, point)
 
 
-def _forcees(systeme: Systeme, publie: np.ndarray, protegees: np.ndarray,
-             candidats: np.ndarray) -> np.ndarray:
-    """Cellules qu'il faut taire faute de tout autre choix.
-
-    Une égalité dont une seule cellule est tue, protégée, et où une seule des autres peut
-    encore l'être (les autres sont des zéros ou fixées par une publication antérieure) :
-    cette cellule-là doit être tue, sans quoi l'égalité redonne la protégée. C'est ce que
-    le programme de déplacement choisirait, seul possible ; le repérer d'avance évite un
-    audit et un programme par cellule (le cumul de trois ans dont deux années sont déjà
-    publiées en est le cas courant). Répété jusqu'au point fixe.
-    """
-    presence = (systeme.egalites != 0).astype(float).tocsr()
-    publie = publie.copy()
-    while True:
-        libre = (~publie).astype(float)
-        mobile = publie & candidats
-        une_libre = (presence @ libre == 1) & \
-            (presence @ (libre * protegees) == 1)
-        un_mobile = presence @ mobile.astype(float) == 1
-        lignes = np.flatnonzero(une_libre & un_mobile)
-        if lignes.size == 0:
-            return publie
-        sous = presence[lignes].multiply(mobile.astype(float)).tocsr()
-        publie[np.unique(sous.indices)] = False
-
-
 def planifier(systeme: Systeme, protegees: np.ndarray, candidats: np.ndarray, seuil: int,
               couts: np.ndarray | None = None, max_iterations: int = 100_000
               ) -> tuple[np.ndarray, Audit]:
@@ -353,7 +327,6 @@ def planifier(systeme: Systeme, protegees: np.ndarray, candidats: np.ndarray, se
     candidats = np.asarray(candidats, bool) & (systeme.valeur >= 1)
     publie = systeme.publie.copy()
     publie[protegees] = False
-    publie = _forcees(systeme, publie, protegees, candidats)
     couts = np.maximum(systeme.valeur, 1.0) if couts is None else np.asarray(couts, float)
     resolutions = 0
     courant = systeme.avec_publication(publie)

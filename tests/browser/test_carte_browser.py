@@ -73,7 +73,7 @@ def test_fresh_install_map_then_demo_loaded_and_cleared_from_the_app(fresh_serve
     login(pg, fresh_server)
     pg.get_by_role("link", name="Démonstration", exact=True).click()
     pg.get_by_role("button", name="Charger la démonstration").click()
-    pg.get_by_text("Démonstration chargée").wait_for(timeout=300_000)
+    pg.get_by_text("Démonstration chargée").wait_for(timeout=600_000)
     pg.get_by_role("link", name="Carte", exact=True).click()
     map_ready(pg)
     assert pg.locator("path.obs-commune").count() == N_COMMUNES
