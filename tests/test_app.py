@@ -446,7 +446,8 @@ def test_publication_page_publishes_chosen_territory_and_items(use_demo):
     assert not at.exception, at.exception
     # Indicateurs proposés par défaut : ceux de la configuration qui ont des données.
     assert at.multiselect(key="pub_indicateurs").value == [
-        "victimes_accueillies", "victimes_accompagnees", "faits_constates"]
+        "victimes_accueillies", "victimes_accueillies_femmes", "victimes_accompagnees",
+        "faits_constates"]
     at.multiselect(key="pub_indicateurs").set_value(["victimes_accueillies"])
     at.multiselect(key="pub_territoires").set_value(["626"])
     at.run()

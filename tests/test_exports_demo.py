@@ -66,6 +66,9 @@ def test_publication_demo_complete_sans_petit_effectif(demo_publiee, tmp_path):
                     f"cartes/{IND}-departement-etiquettes.pdf"):
         assert attendu in chemins, attendu
     assert man["demo"] is True and man["entrees"]["lots"]
+    # Le manifeste dit que l'audit est passé, pas combien de cellules sont vraiment petites.
+    assert man["diffusion"]["audit"]["sur"] is True
+    assert not {"protegees", "secretes", "planification"} & set(man["diffusion"]["audit"])
 
     # CSV
     df = pd.read_csv(sortie / "donnees-2024.csv", sep=";", dtype=str, keep_default_na=False)

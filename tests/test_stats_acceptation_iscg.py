@@ -33,6 +33,11 @@ def iscg_seul(engine):
     import_contribution(shared_path("samples", "contributions",
                                     "iscg_arrondissement_bethune_2023.xlsx"),
                         contributeur="iscg_bethune", annee=2023, utilisateur="t", engine=engine)
+    # Le public ne lit que des diffusions validées : celle de 2023, sur ce seul lot.
+    from observatoire import diffusion
+
+    diffusion.preparer(2023, engine=engine)
+    diffusion.valider(2023, engine=engine)
     c = communes.load_communes("62")
     return set(c.loc[c["arrondissement"] != "622", "code_insee"])
 

@@ -431,10 +431,14 @@ def test_cli_importer_avec_perimetre(engine, capsys, tmp_path):
     assert code != 0 and "déborde du territoire déclaré" in (out + err)
 
 
-def test_cli_analyser_sans_fdr_et_sortie_texte(engine, capsys):
+def test_cli_analyser_sans_fdr_et_sortie_texte(engine, agent, capsys, monkeypatch):
+    from tests.conftest import AGENT_OPTIONS, AGENT_PASSWORD, run_cli_input
+
     _store(engine, "iscg_bethune", 2023, {"62119": 40, "62178": 12})
-    code, out, err = run_cli(capsys, "analyser", "--annee", "2023", "--indicateur",
-                             "victimes_accueillies", "--sans-fdr")
+    # Une analyse ad hoc (sans contrôle de multiplicité) est réservée aux agents.
+    code, out, err = run_cli_input(capsys, monkeypatch, AGENT_PASSWORD + "\n", "analyser",
+                                   "--annee", "2023", "--indicateur", "victimes_accueillies",
+                                   "--sans-fdr", "--staff", *AGENT_OPTIONS)
     assert code == 0, err
     assert "sans contrôle de multiplicité" in out
     assert "source attendue absente" in out and "hors du périmètre des sources" in out

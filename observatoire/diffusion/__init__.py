@@ -60,7 +60,8 @@ class AucuneDiffusionError(ObservatoireError):
         super().__init__(
             f"Aucun chiffre n'a encore été publié {quand}: la diffusion de l'année n'est pas "
             f"validée. Les agents la préparent, l'auditent puis la valident (page "
-            f"Publication, ou observatoire diffusion preparer / auditer / valider).")
+            f"Publication, ou observatoire diffusion preparer / auditer / valider). Pour "
+            f"essayer l'observatoire sur des données fictives : observatoire demo.")
 
 
 def preparer(annee: int, *, engine=None, par: str = "agent",

@@ -107,6 +107,16 @@ def table(public: dict, indicateur: str, periode: str | int | None = None,
                 "annees": t.get("annees", []), "demo": bool(public.get("demo")),
                 "seuil_secret": int(public.get("seuil_secret", 5)),
                 "version": public.get("version")}
+    # Ce que la diffusion dit publiquement de la mesure (sources attendues absentes…).
+    meta = (public.get("meta") or {}).get(f"{indicateur}/{periode}") or {}
+    df.attrs["sources_manquantes"] = meta.get("sources_manquantes") or []
+    df.attrs["avertissements"] = [
+        f"source attendue absente : {m.get('nom')} ({m.get('contributeur')}), "
+        f"{m.get('annee')} — laissée de côté cette année-là, pour les effectifs comme pour "
+        f"les attendus ; les communes qu'elle seule devait couvrir sont hors du périmètre "
+        f"des sources" for m in df.attrs["sources_manquantes"]]
+    if meta.get("denominateurs"):
+        df.attrs["denominateurs"] = meta["denominateurs"]
     return df
 
 

@@ -240,6 +240,12 @@ def texte_valeur(x, decimales: int = 1, secret: bool = False) -> str:
     return format_nombre(x, decimales)
 
 
+#: Ce que les fichiers publics disent de l'audit. Pas les nombres de cellules protégées ou
+#: tues : le premier compte les effectifs vraiment de 1 à 4 parmi les cellules secrètes,
+#: une information que la diffusion ne donne pas par ailleurs.
+AUDIT_PUBLIC = ("sur", "methode", "diffusions_auditees")
+
+
 def rassembler(annee: int, indicateurs=None, *, territoire: str | None = None,
                dispositifs: bool = True, engine=None) -> Publication:
     """Les fichiers d'une diffusion validée : ses tables publiques, les contours, les registres.
@@ -315,7 +321,12 @@ def rassembler(annee: int, indicateurs=None, *, territoire: str | None = None,
         base = tables.get((indicateurs[0], "commune"))
         if base is not None:
             # Distances et référents : registres publics et géométrie, rien d'exact.
-            cov = _couverture(base[["code", "nom", "niveau", "population", "arrondissement"]],
+            # L'indice de priorité que calcule aussi _couverture n'est pas gardé ; il lit
+            # les colonnes publiques (attendu, taux lissé : vides sur les cellules secrètes).
+            cols = [c for c in ("code", "nom", "niveau", "population", "arrondissement",
+                                "personnes_annees", "attendu", "taux_lisse", "observe",
+                                "label") if c in base]
+            cov = _couverture(base[cols],
                               geometrie=couches["commune"],
                               dispositifs=registres.list_dispositifs(engine), referents=r)
             dist = [c for c in cov.columns if c.startswith("distance_") and c.endswith("_km")]
@@ -348,5 +359,5 @@ def rassembler(annee: int, indicateurs=None, *, territoire: str | None = None,
         demo=bool(pub_json.get("demo")), seuil_secret=int(pub_json.get("seuil_secret",
                                                                        s.seuil_secret)),
         date_donnees=date_donnees,
-        diffusion={**d.resume(), "audit": {k: v for k, v in d.audit.items()
-                                           if k not in ("expositions", "fuites")}})
+        diffusion={**d.resume(), "audit": {k: d.audit[k] for k in AUDIT_PUBLIC
+                                           if k in d.audit}})

@@ -291,7 +291,7 @@ def test_screenshots_of_the_main_pages(demo_server, browser):
         capture(pg, f"methode_{w}x{h}")
         login(pg, demo_server)
         for lien, nom, attente in (("Importer", "importer", "Importer un fichier"),
-                                   ("Publication", "publication", "Lancer la publication")):
+                                   ("Publication", "publication", "1. Préparer la diffusion")):
             aller(pg, lien)
             pg.get_by_text(attente).first.wait_for()
             if w < 500 and pg.locator("[data-testid='stSidebarCollapseButton']").is_visible():
