@@ -208,3 +208,16 @@ def copier_demo(reference: Path, destination: Path) -> Path:
         shutil.rmtree(data)
     shutil.copytree(reference, data)
     return data
+
+
+def utiliser_demo(reference: Path, destination: Path, monkeypatch) -> Path:
+    """Copie la démonstration de référence et y branche le processus (configuration,
+    moteur de base) pour la durée du test ; renvoie le dossier de données."""
+    from observatoire import config, storage
+
+    data = copier_demo(reference, destination)
+    monkeypatch.setenv("OBSERVATOIRE_DATA_DIR", str(data))
+    monkeypatch.setenv("OBSERVATOIRE_DB_URL", f"sqlite:///{data / 'observatoire.db'}")
+    config.settings.cache_clear()
+    storage.reset_engines()
+    return data

@@ -14,19 +14,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from observatoire import config, storage
-from tests.conftest import AGENT_OPTIONS, AGENT_PASSWORD, copier_demo, run_cli_input
+from observatoire import storage
+from tests.conftest import AGENT_OPTIONS, AGENT_PASSWORD, run_cli_input, utiliser_demo
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
 def demo(demo_reference, tmp_path, monkeypatch):
-    data = copier_demo(demo_reference, tmp_path / "demo")
-    monkeypatch.setenv("OBSERVATOIRE_DATA_DIR", str(data))
-    monkeypatch.setenv("OBSERVATOIRE_DB_URL", f"sqlite:///{data / 'observatoire.db'}")
-    config.settings.cache_clear()
-    storage.reset_engines()
+    utiliser_demo(demo_reference, tmp_path / "demo", monkeypatch)
     return storage.get_engine()
 
 

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy.optimize import Bounds, LinearConstraint, milp
 
 from observatoire.diffusion.plan import CleTable, TableExacte, choisir, structure_diffusion
-from observatoire.diffusion.protection import auditer, planifier
-from observatoire.diffusion.systeme import SystemeBuilder, intervalles
+from observatoire.diffusion.protection import _ModeleDeplacement, auditer, planifier
+from observatoire.diffusion.systeme import SystemeBuilder, composantes, intervalles
 
 SEUIL = 5
 
@@ -151,6 +152,30 @@ def test_soustraction_simple_bloquee():
     publie, aud2 = planifier(s, prot, np.array([False, True, True]), SEUIL)
     assert aud2.sur
     assert not publie[c] or not publie[t]
+
+
+@pytest.mark.parametrize("entier", [False, True], ids=["continu", "entier"])
+def test_deplacement_continu_et_entier_tait_la_cellule_la_moins_chere(entier):
+    # a = t − c : pour que a puisse valoir 4, il faut bouger c (coût 10) ou t (coût 12).
+    b = SystemeBuilder()
+    a = b.variable("a", 2, publie=False)
+    c = b.variable("c", 10, publie=True)
+    t = b.variable("t", 12, publie=True)
+    b.somme(t, [a, c])
+    s = b.construire()
+    lab, rows_e, rows_g = composantes(s, np.ones(s.n, bool))
+    modele = _ModeleDeplacement(s, np.flatnonzero(lab == lab[a]),
+                                np.flatnonzero(rows_e == lab[a]),
+                                np.flatnonzero(rows_g == lab[a]), entier=entier)
+    taire, point = modele(s.publie, np.array([False, True, True]), s.valeur, a, 4.0, True)
+    assert taire.tolist() == [c]
+    assert point is not None and point.tolist() == [4.0, 8.0, 12.0]
+    # Une fois c tue, plus rien à bouger : le programme reste réalisable sans coût.
+    publie = s.publie.copy()
+    publie[c] = False
+    taire, point = modele(publie, np.array([False, True, True]), s.valeur, a, 4.0, True)
+    assert taire.size == 0 and point is not None
+    assert point[a] >= 4.0 and point[a] + point[c] == point[t] == 12.0
 
 
 def test_borne_tous_a_un():

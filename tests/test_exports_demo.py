@@ -19,7 +19,7 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from tests.conftest import copier_demo
+from tests.conftest import utiliser_demo
 
 IND = "victimes_accompagnees"
 BUILD = Path(__file__).resolve().parent.parent / "build" / "publication"
@@ -29,16 +29,12 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def demo_publiee(demo_reference, tmp_path, monkeypatch):
-    from observatoire import config, stats, storage
+    from observatoire import stats, storage
     from observatoire.exports import produire
     from observatoire.exports.donnees import rassembler
 
     # La démonstration de la session : contours réels, diffusions 2022 à 2024 validées.
-    data = copier_demo(demo_reference, tmp_path / "demo")
-    monkeypatch.setenv("OBSERVATOIRE_DATA_DIR", str(data))
-    monkeypatch.setenv("OBSERVATOIRE_DB_URL", f"sqlite:///{data / 'observatoire.db'}")
-    config.settings.cache_clear()
-    storage.reset_engines()
+    utiliser_demo(demo_reference, tmp_path / "demo", monkeypatch)
     engine = storage.get_engine()
     pub = rassembler(2024, [IND], engine=engine)
     man = produire(pub, tmp_path / "a", territoires=["departement", "622"])

@@ -184,17 +184,10 @@ def test_cli_sans_donnees():
 def test_cli_sur_la_demonstration(monkeypatch, demo_reference, tmp_path):
     import os
 
-    from tests.conftest import copier_demo
+    from tests.conftest import utiliser_demo
 
-    data = copier_demo(demo_reference, tmp_path / "demo")
-    env = dict(os.environ, OBSERVATOIRE_DATA_DIR=str(data),
-               OBSERVATOIRE_DB_URL=f"sqlite:///{data / 'observatoire.db'}")
-    monkeypatch.setenv("OBSERVATOIRE_DATA_DIR", env["OBSERVATOIRE_DATA_DIR"])
-    monkeypatch.setenv("OBSERVATOIRE_DB_URL", env["OBSERVATOIRE_DB_URL"])
-    from observatoire import config, storage
-
-    config.settings.cache_clear()
-    storage.reset_engines()
+    utiliser_demo(demo_reference, tmp_path / "demo", monkeypatch)
+    env = dict(os.environ)
     out = _run("analyser", "--annee", "2024", "--indicateur", "faits_constates", "--json",
                env=env)
     assert out.returncode == 0, out.stderr

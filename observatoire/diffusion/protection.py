@@ -33,7 +33,7 @@ from observatoire.diffusion.systeme import (
     Systeme,
     composantes,
     intervalles,
-    resoudre,
+    modele_highs,
 )
 
 __all__ = ["Audit", "Exposition", "auditer", "planifier"]
@@ -136,75 +136,6 @@ def auditer(systeme: Systeme, protegees: np.ndarray, seuil: int,
                  resolutions=iv.resolutions)
 
 
-def _deplacement(systeme: Systeme, publie: np.ndarray, candidats: np.ndarray,
-                 couts: np.ndarray, p: int, cible: float, vers_le_haut: bool,
-                 entier: bool, graphe: tuple | None = None
-                 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """Cellules publiées à taire pour que la cellule ``p`` puisse atteindre ``cible``.
-
-    Programme linéaire (ou en nombres entiers) du déplacement ``y`` de moindre coût,
-    restreint à la composante de ``p`` dans le graphe de toutes les cellules (``graphe`` :
-    ces composantes, calculées une fois).
-
-    Returns
-    -------
-    cellules : numpy.ndarray
-        Indices des cellules publiées à taire (vide si aucun déplacement n'existe).
-    point : numpy.ndarray or None
-        Le point vrai déplacé : réalisable une fois ces cellules tues, et où ``p`` atteint
-        ``cible``. Il certifie donc cette borne sans nouvelle résolution.
-    """
-    lab, rows_e, rows_g = graphe or composantes(systeme, np.ones(systeme.n, bool))
-    comp = lab[p]
-    cols = np.flatnonzero(lab == comp)
-    re_ = np.flatnonzero(rows_e == comp)
-    rg = np.flatnonzero(rows_g == comp)
-    a = systeme.valeur
-    libres = ~publie[cols]
-    mobiles = publie[cols] & candidats[cols]
-    # Colonnes : y libre (cellules déjà tues), puis y+ et y- des cellules publiées mobiles.
-    idx_l = cols[libres]
-    idx_m = cols[mobiles]
-    nl, nm = idx_l.size, idx_m.size
-    e = systeme.egalites[re_]
-    g = systeme.inegalites[rg]
-
-    def bloc(mat):
-        return sparse.hstack([mat[:, idx_l], mat[:, idx_m], -mat[:, idx_m]]).tocsr()
-
-    cout = np.concatenate([np.zeros(nl), couts[idx_m], couts[idx_m]])
-    lo = np.concatenate([systeme.bas[idx_l] - a[idx_l], np.zeros(nm), np.zeros(nm)])
-    hi = np.concatenate([systeme.haut[idx_l] - a[idx_l], np.full(nm, INF),
-                         np.maximum(a[idx_m] - 1.0, 0.0)])
-    # La cellule visée atteint le bout de sa plage.
-    if p in set(idx_l.tolist()):
-        k = int(np.flatnonzero(idx_l == p)[0])
-        if vers_le_haut:
-            lo[k] = max(lo[k], cible - a[p])
-        else:
-            hi[k] = min(hi[k], cible - a[p])
-    else:
-        raise ValueError("la cellule visée doit être tue avant d'être protégée")
-    blocs, bas_l, haut_l = [], [], []
-    if re_.size:
-        blocs.append(bloc(e))
-        bas_l.append(np.zeros(re_.size))
-        haut_l.append(np.zeros(re_.size))
-    if rg.size:
-        blocs.append(bloc(g))
-        bas_l.append(-(g @ a))
-        haut_l.append(np.full(rg.size, INF))
-    y = resoudre(cout, sparse.vstack(blocs), np.concatenate(bas_l), np.concatenate(haut_l),
-                 lo, hi, entier=entier)
-    if y is None:
-        return np.array([], int), None
-    bouge = (y[nl:nl + nm] > 1e-7) | (y[nl + nm:] > 1e-7)
-    point = a.astype(float).copy()
-    point[idx_l] += y[:nl]
-    point[idx_m[bouge]] += (y[nl:nl + nm] - y[nl + nm:])[bouge]
-    return idx_m[bouge], _verifie(systeme, cols, re_, rg, point)
-
-
 def _verifie(systeme: Systeme, cols, re_, rg, point: np.ndarray) -> np.ndarray | None:
     """Le point, s'il respecte vraiment tout (tolérances du solveur comprises), sinon None.
 
@@ -222,37 +153,26 @@ def _verifie(systeme: Systeme, cols, re_, rg, point: np.ndarray) -> np.ndarray |
 class _ModeleDeplacement:
     """Le programme de déplacement d'une composante, gardé d'un appel à l'autre.
 
-    Variables ``y+`` et ``y-`` de chaque cellule. D'un appel à l'autre seules changent
-    les bornes (cellules tues entre-temps, cellule visée) et les coûts : le simplexe
-    repart de la base précédente au lieu de tout reprendre (le même programme que
-    :func:`_deplacement`, en continu).
+    Déplacement ``y = y+ − y-`` des valeurs qui respecte toutes les relations
+    (``E y = 0``, ``G (a + y) >= 0``), amène la cellule visée au bout de sa plage, et coûte
+    le moins en cellules publiées qu'il faut faire bouger ; les cellules publiées mobiles
+    qui bougent sont à taire. D'un appel à l'autre seules changent les bornes (cellules
+    tues entre-temps, cellule visée) et les coûts : le simplexe repart de la base
+    précédente au lieu de tout reprendre. ``entier`` : le même programme en nombres
+    entiers, quand seule l'intégralité resserre.
     """
 
     def __init__(self, systeme: Systeme, cols: np.ndarray, re_: np.ndarray,
-                 rg: np.ndarray):
-        import highspy
-
-        from observatoire.diffusion.systeme import _highs
-
+                 rg: np.ndarray, entier: bool = False):
         self.systeme, self.cols, self.re_, self.rg = systeme, cols, re_, rg
         m = sparse.vstack([systeme.egalites[re_][:, cols],
                            systeme.inegalites[rg][:, cols]])
-        a = sparse.hstack([m, -m]).tocsc()
-        self.inf = highspy.kHighsInf
+        a = sparse.hstack([m, -m])
         g_a = systeme.inegalites[rg] @ systeme.valeur
-        lp = highspy.HighsLp()
-        lp.num_col_, lp.num_row_ = a.shape[1], a.shape[0]
-        lp.col_cost_ = np.zeros(a.shape[1])
-        lp.col_lower_ = np.zeros(a.shape[1])
-        lp.col_upper_ = np.zeros(a.shape[1])
-        lp.row_lower_ = np.concatenate([np.zeros(re_.size), -g_a])
-        lp.row_upper_ = np.concatenate([np.zeros(re_.size), np.full(rg.size, self.inf)])
-        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-        lp.a_matrix_.start_ = a.indptr
-        lp.a_matrix_.index_ = a.indices
-        lp.a_matrix_.value_ = a.data
-        self.h = _highs()
-        self.h.passModel(lp)
+        zeros = np.zeros(a.shape[1])
+        self.h = modele_highs(zeros, a, np.concatenate([np.zeros(re_.size), -g_a]),
+                              np.concatenate([np.zeros(re_.size), np.full(rg.size, INF)]),
+                              zeros, zeros, entier=entier)
         self.tous = np.arange(2 * cols.size, dtype=np.int32)
 
     def __call__(self, publie: np.ndarray, candidats: np.ndarray, couts: np.ndarray,
@@ -277,7 +197,7 @@ class _ModeleDeplacement:
         if bas_p[k] > haut_p[k] or bas_m[k] > haut_m[k]:
             return np.array([], int), None
         haut = np.concatenate([haut_p, haut_m])
-        haut = np.where(np.isinf(haut), self.inf, haut)
+        haut = np.where(np.isinf(haut), highspy.kHighsInf, haut)
         c = np.where(mob, couts[cols], 0.0)
         h = self.h
         h.changeColsBounds(self.tous.size, self.tous, np.concatenate([bas_p, bas_m]), haut)
@@ -336,6 +256,16 @@ def planifier(systeme: Systeme, protegees: np.ndarray, candidats: np.ndarray, se
     minima: dict = {}
     graphe = composantes(systeme, np.ones(systeme.n, bool))
     modeles: dict = {}
+
+    def modele(p: int, entier: bool) -> _ModeleDeplacement:
+        """Programme de déplacement de la composante de ``p`` (un par composante)."""
+        comp = graphe[0][p]
+        if (comp, entier) not in modeles:
+            modeles[comp, entier] = _ModeleDeplacement(
+                systeme, np.flatnonzero(graphe[0] == comp), np.flatnonzero(graphe[1] == comp),
+                np.flatnonzero(graphe[2] == comp), entier=entier)
+        return modeles[comp, entier]
+
     audit = auditer(courant, protegees, seuil, cert, minima)
     resolutions += audit.resolutions
     restantes = []
@@ -353,18 +283,12 @@ def planifier(systeme: Systeme, protegees: np.ndarray, candidats: np.ndarray, se
             e = etat.expositions[0]
             vers_le_haut = e.haut < seuil - 1 - 1e-9
             cible = float(seuil - 1) if vers_le_haut else 1.0
-            comp = graphe[0][e.indice]
-            if comp not in modeles:
-                modeles[comp] = _ModeleDeplacement(
-                    systeme, np.flatnonzero(graphe[0] == comp),
-                    np.flatnonzero(graphe[1] == comp), np.flatnonzero(graphe[2] == comp))
-            nouvelles, point = modeles[comp](publie, candidats, couts, e.indice, cible,
-                                             vers_le_haut)
+            nouvelles, point = modele(e.indice, False)(publie, candidats, couts, e.indice,
+                                                       cible, vers_le_haut)
             if nouvelles.size == 0:
                 # Le relâchement continu suffit déjà : c'est l'intégralité qui resserre.
-                nouvelles, point = _deplacement(courant, publie, candidats, couts,
-                                                e.indice, cible, vers_le_haut,
-                                                entier=True, graphe=graphe)
+                nouvelles, point = modele(e.indice, True)(publie, candidats, couts,
+                                                          e.indice, cible, vers_le_haut)
             if nouvelles.size == 0:
                 break  # impossible à protéger ici : l'audit le dit
             publie[nouvelles] = False

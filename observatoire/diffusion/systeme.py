@@ -30,7 +30,8 @@ import numpy as np
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
-__all__ = ["Intervalles", "Systeme", "SystemeBuilder", "intervalles", "resoudre"]
+__all__ = ["Intervalles", "Systeme", "SystemeBuilder", "intervalles", "modele_highs",
+           "resoudre"]
 
 INF = float("inf")
 _TOL = 1e-7
@@ -294,8 +295,6 @@ class _Composante:
 
     def __init__(self, systeme: Systeme, cols: np.ndarray, rows_eq: np.ndarray,
                  rows_ineq: np.ndarray, entier: bool = False):
-        import highspy
-
         self.cols = cols
         v = systeme.valeur
         pub = systeme.publie
@@ -312,27 +311,12 @@ class _Composante:
         self.lo = systeme.bas[cols].astype(float)
         self.hi = systeme.haut[cols].astype(float)
         n = cols.size
-        inf = highspy.kHighsInf
-        lp = highspy.HighsLp()
-        lp.num_col_ = n
-        lp.num_row_ = a.shape[0]
-        lp.col_cost_ = np.zeros(n)
-        lp.col_lower_ = self.lo
-        lp.col_upper_ = np.where(np.isinf(self.hi), inf, self.hi)
-        lp.row_lower_ = self.rhs_lo
-        lp.row_upper_ = np.where(np.isinf(self.rhs_hi), inf, self.rhs_hi)
-        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-        lp.a_matrix_.start_ = a.indptr
-        lp.a_matrix_.index_ = a.indices
-        lp.a_matrix_.value_ = a.data
-        if entier:
-            lp.integrality_ = [highspy.HighsVarType.kInteger] * n
-        self.h = _highs()
+        self.h = modele_highs(np.zeros(n), a, self.rhs_lo, self.rhs_hi, self.lo, self.hi,
+                              entier=entier)
         # Seule la fonction objectif change d'une résolution à l'autre : la base optimale
         # précédente reste réalisable, le simplexe primal repart d'elle (trois fois plus
         # rapide ici que le dual, qui repartirait presque de zéro).
         self.h.setOptionValue("simplex_strategy", 4)
-        self.h.passModel(lp)
         self.n = n
         self._couts = np.zeros(n)
         self.resolutions = 0
@@ -465,6 +449,37 @@ class _Composante:
         return float(x[j]), x
 
 
+def modele_highs(couts: np.ndarray, a: sparse.spmatrix, lignes_bas: np.ndarray,
+                 lignes_haut: np.ndarray, bas: np.ndarray, haut: np.ndarray, *,
+                 entier: bool = False):
+    """Un solveur HiGHS silencieux chargé de ``min couts · x`` sous
+    ``lignes_bas <= a x <= lignes_haut`` et ``bas <= x <= haut`` (``±inf`` : sans borne).
+    """
+    import highspy
+
+    a = sparse.csc_matrix(a)
+    inf = highspy.kHighsInf
+
+    def bornes(v):
+        v = np.asarray(v, float)
+        return np.where(np.isposinf(v), inf, np.where(np.isneginf(v), -inf, v))
+
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = a.shape[1], a.shape[0]
+    lp.col_cost_ = np.asarray(couts, float)
+    lp.col_lower_, lp.col_upper_ = bornes(bas), bornes(haut)
+    lp.row_lower_, lp.row_upper_ = bornes(lignes_bas), bornes(lignes_haut)
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = a.indptr
+    lp.a_matrix_.index_ = a.indices
+    lp.a_matrix_.value_ = a.data
+    if entier:
+        lp.integrality_ = [highspy.HighsVarType.kInteger] * a.shape[1]
+    h = _highs()
+    h.passModel(lp)
+    return h
+
+
 def resoudre(couts: np.ndarray, a: sparse.spmatrix, lignes_bas: np.ndarray,
              lignes_haut: np.ndarray, bas: np.ndarray, haut: np.ndarray, *,
              entier: bool = False) -> np.ndarray | None:
@@ -480,23 +495,7 @@ def resoudre(couts: np.ndarray, a: sparse.spmatrix, lignes_bas: np.ndarray,
     """
     import highspy
 
-    a = sparse.csc_matrix(a)
-    inf = highspy.kHighsInf
-    lp = highspy.HighsLp()
-    lp.num_col_, lp.num_row_ = a.shape[1], a.shape[0]
-    lp.col_cost_ = np.asarray(couts, float)
-    lp.col_lower_ = np.where(np.isinf(bas), -inf, bas).astype(float)
-    lp.col_upper_ = np.where(np.isinf(haut), inf, haut).astype(float)
-    lp.row_lower_ = np.where(np.isinf(lignes_bas), -inf, lignes_bas).astype(float)
-    lp.row_upper_ = np.where(np.isinf(lignes_haut), inf, lignes_haut).astype(float)
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = a.indptr
-    lp.a_matrix_.index_ = a.indices
-    lp.a_matrix_.value_ = a.data
-    if entier:
-        lp.integrality_ = [highspy.HighsVarType.kInteger] * a.shape[1]
-    h = _highs()
-    h.passModel(lp)
+    h = modele_highs(couts, a, lignes_bas, lignes_haut, bas, haut, entier=entier)
     h.run()
     if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
         return None
