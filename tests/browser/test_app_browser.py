@@ -164,6 +164,8 @@ def test_public_page_never_shows_small_counts(demo_server, page):
     annee = page.locator('[data-testid="stSelectbox"]').filter(has_text="Année")
     assert annee.count() == 1
     annee.click()
+    # La liste s'ouvre après le clic : l'attendre avant de la lire.
+    page.get_by_role("option").first.wait_for()
     options = [o.strip() for o in page.get_by_role("option").all_inner_texts()]
     page.keyboard.press("Escape")
     assert options and all(re.fullmatch(r"20\d\d", o) for o in options), options
